@@ -1,0 +1,125 @@
+"""A tiny, randomly initialised Stable Diffusion 2 inpainting pipeline, saved to a folder.
+
+Same classes and wiring as SD2 inpainting (9-input-channel UNet with linear-projection
+attention, 8x-downsampling KL autoencoder, CLIP text tower, PNDM scheduler), with every width
+shrunk so that a 64x64 inpainting call takes well under a second on a CPU. The pictures it makes
+are noise: it exists to run the real loading and inference code without downloadable weights.
+The tokenizer is a byte-level CLIP BPE with no merges, written next to the models.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+TINY_TEXT_WIDTH = 32
+
+
+def _byte_vocab() -> dict[str, int]:
+    """CLIP's byte-to-unicode alphabet, each symbol alone and as a word end, plus the two
+    special tokens: 514 tokens, enough to tokenize any text without merges."""
+    printable = (
+        list(range(ord("!"), ord("~") + 1))
+        + list(range(ord("¡"), ord("¬") + 1))
+        + list(range(ord("®"), ord("ÿ") + 1))
+    )
+    codes, extra = list(printable), 0
+    for byte in range(256):
+        if byte not in printable:
+            printable.append(byte)
+            codes.append(256 + extra)
+            extra += 1
+    symbols = [chr(c) for c in codes]
+    tokens = symbols + [s + "</w>" for s in symbols] + ["<|startoftext|>", "<|endoftext|>"]
+    return {token: index for index, token in enumerate(tokens)}
+
+
+def write_tiny_sd2_inpaint(folder: str | Path, seed: int = 0) -> Path:
+    """Build the tiny pipeline with weights drawn from ``seed`` and save it (safetensors) to
+    ``folder``, which must not exist yet or be empty. Returns the folder."""
+    import torch
+    from diffusers import (
+        AutoencoderKL,
+        PNDMScheduler,
+        StableDiffusionInpaintPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = _byte_vocab()
+    tok_dir = folder / "_tokenizer_src"
+    tok_dir.mkdir(exist_ok=True)
+    (tok_dir / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
+    (tok_dir / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
+    tokenizer = CLIPTokenizer(
+        vocab_file=str(tok_dir / "vocab.json"),
+        merges_file=str(tok_dir / "merges.txt"),
+        model_max_length=77,
+        pad_token="<|endoftext|>",
+    )
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        sample_size=8,
+        in_channels=9,  # 4 noisy latents + 1 mask + 4 masked-image latents
+        out_channels=4,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        cross_attention_dim=TINY_TEXT_WIDTH,
+        attention_head_dim=(2, 4),
+        use_linear_projection=True,  # as in SD2
+        norm_num_groups=16,
+    )
+    vae = AutoencoderKL(
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
+        block_out_channels=(16, 16, 16, 16),  # four blocks: 8x downsampling, as in SD
+        layers_per_block=1,
+        latent_channels=4,
+        norm_num_groups=8,
+        sample_size=64,
+    )
+    text_encoder = CLIPTextModel(
+        CLIPTextConfig(
+            vocab_size=len(vocab),
+            hidden_size=TINY_TEXT_WIDTH,
+            intermediate_size=37,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=77,
+            hidden_act="gelu",
+            projection_dim=TINY_TEXT_WIDTH,
+            bos_token_id=vocab["<|startoftext|>"],
+            eos_token_id=vocab["<|endoftext|>"],
+            pad_token_id=vocab["<|endoftext|>"],
+        )
+    )
+    scheduler = PNDMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        skip_prk_steps=True,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+    pipe = StableDiffusionInpaintPipeline(
+        vae=vae,
+        text_encoder=text_encoder,
+        tokenizer=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
+    pipe.save_pretrained(folder, safe_serialization=True)
+    for leftover in tok_dir.iterdir():
+        leftover.unlink()
+    tok_dir.rmdir()
+    return folder

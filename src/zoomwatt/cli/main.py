@@ -1,0 +1,58 @@
+"""Entry point of the ``zoomwatt`` command.
+
+Each subcommand lives in its own module with ``add_parser(subparsers)``, which registers the
+parser and sets ``func`` (called with the parsed namespace, returns an exit status). Add a new
+command by listing its module in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from zoomwatt import __version__
+from zoomwatt.errors import ZoomwattError
+
+COMMANDS = [
+    "zoomwatt.cli.zoom_command",
+]
+
+log = logging.getLogger("zoomwatt")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zoomwatt",
+        description="Run, count, measure and predict real-time infinite zoom "
+        "(Stable Diffusion 2 inpainting) and its performance per watt.",
+    )
+    parser.add_argument("--version", action="version", version=f"zoomwatt {__version__}")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module_name in COMMANDS:
+        importlib.import_module(module_name).add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.WARNING - 10 * min(args.verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except ZoomwattError as exc:
+        print(f"zoomwatt {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"zoomwatt {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

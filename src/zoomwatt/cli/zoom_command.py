@@ -1,0 +1,230 @@
+"""``zoomwatt zoom``: render an infinite-zoom video."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from zoomwatt.errors import InputError
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'512x512' -> (512, 512). Multiples of 8 are checked with the other inputs."""
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise InputError("size", text, "WIDTHxHEIGHT in pixels, e.g. 512x512")
+    return int(parts[0]), int(parts[1])
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "zoom",
+        help="render an infinite-zoom video",
+        description="Render a zoom-out (or zoom-in) video: each keyframe shrinks the one before "
+        "into its centre and inpaints the border; the frames between keyframes are exact "
+        "crops, never the model. Keyframes are kept in a work folder; --resume continues.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    g = p.add_argument_group("content")
+    g.add_argument("--prompt", help="text prompt (before the first row of --prompts, if both)")
+    g.add_argument("--prompts", metavar="FILE", help="schedule: one 'start, prompt' row a line")
+    g.add_argument(
+        "--prompt-times",
+        choices=["seconds", "keyframes"],
+        default="seconds",
+        help="unit of the schedule's starts: seconds of video or keyframe indices",
+    )
+    g.add_argument("--negative-prompt", default="", help="what the model should avoid")
+    g.add_argument("--image", metavar="PATH", help="start image (else made from the prompt)")
+    g.add_argument("--seed", type=int, default=0, help="base seed; each keyframe gets its own")
+
+    g = p.add_argument_group("zoom")
+    g.add_argument(
+        "--keyframes", type=int, default=5, metavar="K", help="keyframes, including the first"
+    )
+    g.add_argument(
+        "--frames-per-keyframe",
+        type=int,
+        default=30,
+        metavar="N",
+        help="output frames per keyframe (1 in N frames uses the inpainter)",
+    )
+    g.add_argument(
+        "--border",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="new border per keyframe, top and bottom [default: height/4, zoom x2]",
+    )
+    g.add_argument(
+        "--feather",
+        type=int,
+        default=0,
+        metavar="PX",
+        help="blend the pasted centre's seam over PX pixels (0: hard paste)",
+    )
+    g.add_argument("--size", default="512x512", metavar="WxH", help="frame size, multiples of 8")
+    g.add_argument("--direction", choices=["out", "in"], default="out")
+    g.add_argument("--fps", type=float, default=30.0)
+
+    g = p.add_argument_group("output")
+    g.add_argument("--out", default="zoom.mp4", metavar="PATH.mp4|.gif")
+    g.add_argument("--work-dir", metavar="DIR", help="keyframes and manifest [default: OUT.work]")
+    g.add_argument("--resume", action="store_true", help="continue a run from its work folder")
+    g.add_argument(
+        "--overwrite", action="store_true", help="discard an earlier run in the work folder"
+    )
+    g.add_argument("--json", action="store_true", help="print the result (timings) as JSON")
+    g.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+    g = p.add_argument_group("backend")
+    g.add_argument(
+        "--backend",
+        default="classical",
+        help="classical (OpenCV, no weights) or sd2 (Stable Diffusion 2 inpainting)",
+    )
+    g.add_argument(
+        "--inpaint-method",
+        choices=["telea", "ns"],
+        default="telea",
+        help="classical: Telea or Navier-Stokes",
+    )
+    g.add_argument(
+        "--texture",
+        type=float,
+        default=12.0,
+        help="classical: seeded texture amplitude in the filled border, grey levels",
+    )
+    g.add_argument(
+        "--model",
+        metavar="DIR_OR_ID",
+        default=None,
+        help="sd2: pipeline folder or Hugging Face repo id in the local cache "
+        "[default: stabilityai/stable-diffusion-2-inpainting]",
+    )
+    g.add_argument(
+        "--allow-download",
+        action="store_true",
+        help="sd2: fetch missing weights from the Hugging Face hub",
+    )
+    g.add_argument("--steps", type=int, default=20, help="sd2: denoising steps")
+    g.add_argument(
+        "--guidance",
+        type=float,
+        default=7.5,
+        help="sd2: classifier-free guidance scale (<= 1 turns it off)",
+    )
+    g.add_argument(
+        "--scheduler", default="pndm", help="sd2: pndm, ddim, euler, euler-a, dpm++, unipc or lms"
+    )
+    g.add_argument("--device", default=None, help="sd2: cpu or cuda [default: cuda if present]")
+    g.add_argument(
+        "--dtype",
+        default=None,
+        choices=["fp32", "fp16", "bf16"],
+        help="sd2: [default: fp16 on CUDA, fp32 on CPU]",
+    )
+    p.set_defaults(func=run)
+
+
+class _BarProgress:
+    """Two tqdm bars: keyframes and output frames."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bars = []
+
+    def start(self, keyframes: int, frames: int, resumed: int) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        self.keyframes = tqdm(total=keyframes, desc="keyframes", unit="kf", position=0)
+        self.frames = tqdm(total=frames, desc="frames   ", unit="fr", position=1)
+        self.bars = [self.keyframes, self.frames]
+        if resumed:
+            self.keyframes.write(f"resuming: {resumed} keyframes already in the work folder")
+
+    def keyframe_done(self, index: int, resumed: bool) -> None:
+        if self.bars:
+            self.keyframes.update(1)
+
+    def frame_done(self, index: int) -> None:
+        if self.bars:
+            self.frames.update(1)
+
+    def close(self) -> None:
+        for bar in self.bars:
+            bar.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    from zoomwatt.pipeline.zoom import ZoomConfig, ZoomRun
+
+    config = ZoomConfig(
+        prompt=args.prompt,
+        prompts=args.prompts,
+        prompt_times=args.prompt_times,
+        negative_prompt=args.negative_prompt,
+        image=args.image,
+        backend=args.backend,
+        keyframes=args.keyframes,
+        frames_per_keyframe=args.frames_per_keyframe,
+        border=args.border,
+        feather=args.feather,
+        size=parse_size(args.size),
+        seed=args.seed,
+        direction=args.direction,
+        fps=args.fps,
+        out=args.out,
+        work_dir=args.work_dir,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        inpaint_method=args.inpaint_method,
+        texture=args.texture,
+        model=args.model,
+        steps=args.steps,
+        guidance=args.guidance,
+        scheduler=args.scheduler,
+        device=args.device,
+        dtype=args.dtype,
+        allow_download=args.allow_download,
+    )
+    progress = _BarProgress(enabled=not args.no_progress and not args.json)
+    zoom_run = ZoomRun(config, progress=progress)
+    try:
+        result = zoom_run.run()
+    finally:
+        progress.close()
+        zoom_run.close()
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(render_summary(result))
+    return 0
+
+
+def render_summary(result) -> str:
+    """A few lines: what was written, how fast, and where the time went."""
+    t = result.timings
+    total = {
+        "text encode": sum(k.text_encode_s for k in t),
+        "VAE encode": sum(k.vae_encode_s for k in t),
+        "denoise": sum(k.denoise_s for k in t),
+        "VAE decode": sum(k.vae_decode_s for k in t),
+        "inpaint": sum(k.inpaint_s for k in t),
+        "shrink+paste": sum(k.paste_s for k in t),
+        "in-between": sum(k.interpolation_s for k in t),
+        "video write": sum(k.video_write_s for k in t),
+    }
+    speed = result.frames_per_wall_s
+    realtime = "faster" if speed >= result.fps else "slower"
+    lines = [
+        f"wrote {result.out}: {result.frames} frames, {result.keyframes} keyframes, "
+        f"{result.duration_s:.2f} s at {result.fps:g} fps",
+        f"made in {result.wall_s:.2f} s: {speed:.1f} frames/s, {realtime} than real time"
+        + (f" ({result.resumed_keyframes} keyframes resumed)" if result.resumed_keyframes else ""),
+        "time by stage: " + ", ".join(f"{k} {v:.2f} s" for k, v in total.items() if v > 0),
+        f"keyframes kept in {result.work_dir}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,330 @@
+"""Stable Diffusion 2 inpainting through diffusers, from local weights only.
+
+Weights are found in a local folder (a diffusers pipeline folder) or in the local Hugging Face
+cache (a repo id); the network is used only when the caller passes ``allow_download=True``.
+Only safetensors are loaded: a folder that holds only pickle files (``.bin``, ``.ckpt``) is
+refused, since unpickling runs arbitrary code.
+
+Text embeddings are computed once per (prompt, negative prompt) and reused, and the time of each
+stage of a keyframe is measured: text encoding, VAE encode, denoising (every UNet call and
+scheduler step) and VAE decode.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoomwatt.errors import InputError, WeightsNotFoundError
+from zoomwatt.pipeline.backends.base import Inpainter, InpaintOutput
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_ID = "stabilityai/stable-diffusion-2-inpainting"
+DTYPES = ("fp32", "fp16", "bf16")
+SCHEDULERS = {
+    "pndm": "PNDMScheduler",
+    "ddim": "DDIMScheduler",
+    "euler": "EulerDiscreteScheduler",
+    "euler-a": "EulerAncestralDiscreteScheduler",
+    "dpm++": "DPMSolverMultistepScheduler",
+    "unipc": "UniPCMultistepScheduler",
+    "lms": "LMSDiscreteScheduler",
+}
+PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
+DOWNLOAD_PATTERNS = ["*.json", "*.txt", "*.safetensors"]
+
+
+def how_to_get_weights(model: str) -> str:
+    repo = model if "/" in model and not Path(model).is_absolute() else DEFAULT_MODEL_ID
+    return (
+        f"To get them: `hf download {repo} --include '*.json' '*.txt' "
+        f"'*.safetensors'` (fills the local cache), or save a pipeline with "
+        f"`save_pretrained(DIR, safe_serialization=True)` and pass --model DIR, or pass "
+        f"--allow-download to let zoomwatt fetch them."
+    )
+
+
+def check_pipeline_folder(folder: Path, argument: str = "model") -> None:
+    """Refuse a folder that is not a complete diffusers pipeline with safetensors weights."""
+    index_file = folder / "model_index.json"
+    if not index_file.is_file():
+        singles = sorted(p.name for p in folder.glob("*") if p.suffix in (".safetensors", ".ckpt"))
+        hint = (
+            f"It holds single-file checkpoints ({', '.join(singles)}); convert them to a "
+            f"diffusers folder first."
+            if singles
+            else how_to_get_weights(str(folder))
+        )
+        raise WeightsNotFoundError(
+            f"{argument}={str(folder)!r}: expected a diffusers pipeline folder with "
+            f"model_index.json; there is none. {hint}"
+        )
+    try:
+        index = json.loads(index_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            argument, str(index_file), "a readable model_index.json", f"Reading it failed: {exc}"
+        ) from exc
+    for component, spec in index.items():
+        if component.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+            continue
+        sub = folder / component
+        if not sub.is_dir() or not any(sub.iterdir()):
+            raise WeightsNotFoundError(
+                f"{argument}={str(folder)!r}: the pipeline is incomplete: model_index.json names "
+                f"{component!r} but {sub} is missing or empty. {how_to_get_weights(str(folder))}"
+            )
+        if not (sub / "config.json").is_file():
+            continue  # tokenizer, scheduler: no weights
+        weights = [p for p in sub.iterdir() if p.suffix == ".safetensors"]
+        pickles = [p.name for p in sub.iterdir() if p.suffix in PICKLE_SUFFIXES]
+        if not weights and pickles:
+            raise InputError(
+                argument,
+                str(folder),
+                "safetensors weights",
+                f"{component}/ holds only pickle files ({', '.join(sorted(pickles))}), which "
+                f"zoomwatt does not load because unpickling can run arbitrary code. Convert "
+                f"them with `save_pretrained(DIR, safe_serialization=True)`.",
+            )
+        if not weights:
+            raise WeightsNotFoundError(
+                f"{argument}={str(folder)!r}: the pipeline is incomplete: {component}/ has a "
+                f"config.json but no .safetensors weights. {how_to_get_weights(str(folder))}"
+            )
+
+
+def resolve_model(model: str, allow_download: bool = False) -> Path:
+    """A local pipeline folder for ``model`` (a folder, or a repo id in the local cache).
+
+    Raises WeightsNotFoundError naming every place looked in and how to get the weights."""
+    path = Path(model).expanduser()
+    looks_like_path = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
+    if looks_like_path:
+        if not path.is_dir():
+            raise WeightsNotFoundError(
+                f"model={model!r}: expected a diffusers pipeline folder; {path} does not exist. "
+                f"{how_to_get_weights(model)}"
+            )
+        check_pipeline_folder(path)
+        return path
+
+    from huggingface_hub import constants, snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        snapshot = snapshot_download(
+            model, allow_patterns=DOWNLOAD_PATTERNS, local_files_only=not allow_download
+        )
+    except LocalEntryNotFoundError:
+        raise WeightsNotFoundError(
+            f"model={model!r}: no local weights. Looked for a folder {path.resolve()} (none) and "
+            f"in the Hugging Face cache {constants.HF_HUB_CACHE} (no snapshot of {model}). "
+            f"{how_to_get_weights(model)}"
+        ) from None
+    except Exception as exc:  # hub and network errors, translated where they enter
+        raise WeightsNotFoundError(
+            f"model={model!r}: could not get the weights: {exc}. {how_to_get_weights(model)}"
+        ) from exc
+    folder = Path(snapshot)
+    check_pipeline_folder(folder)
+    return folder
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def default_dtype(device: str) -> str:
+    """fp16 on CUDA (tensor cores, half the bytes); fp32 on a CPU, where fp16 kernels are slow
+    and bf16 is fast only on CPUs with AMX or AVX512-BF16."""
+    return "fp16" if device.startswith("cuda") else "fp32"
+
+
+class SD2Inpainter(Inpainter):
+    name = "sd2"
+
+    def __init__(
+        self,
+        model: str = DEFAULT_MODEL_ID,
+        steps: int = 20,
+        guidance: float = 7.5,
+        scheduler: str = "pndm",
+        device: str | None = None,
+        dtype: str | None = None,
+        allow_download: bool = False,
+    ):
+        # 1. Check inputs (cheap, before any import of torch or diffusers).
+        if steps < 1:
+            raise InputError("steps", steps, "at least 1 denoising step")
+        if guidance < 0:
+            raise InputError(
+                "guidance",
+                guidance,
+                "a guidance scale >= 0 (1 or less turns classifier-free guidance off)",
+            )
+        if scheduler not in SCHEDULERS:
+            raise InputError("scheduler", scheduler, f"one of {', '.join(SCHEDULERS)}")
+        if dtype is not None and dtype not in DTYPES:
+            raise InputError("dtype", dtype, f"one of {', '.join(DTYPES)}")
+        self.model = model
+        self.steps = int(steps)
+        self.guidance = float(guidance)
+        self.scheduler_name = scheduler
+        self.allow_download = allow_download
+        self.folder = resolve_model(model, allow_download)
+        self.device = device or default_device()
+        self.dtype = dtype or default_dtype(self.device)
+        if self.device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise InputError(
+                    "device", self.device, "a device this machine has (cpu); torch sees no CUDA GPU"
+                )
+        self._pipe = None
+        self._embeds: dict[tuple[str, str], Any] = {}
+        self._stage_s: dict[str, float] = {}
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {
+            "backend": self.name,
+            "model": str(self.model),
+            "steps": self.steps,
+            "guidance": self.guidance,
+            "scheduler": self.scheduler_name,
+            "device": self.device,
+            "dtype": self.dtype,
+        }
+
+    # --- loading ---------------------------------------------------------------------------
+
+    @property
+    def pipe(self):
+        if self._pipe is None:
+            self._pipe = self._load()
+        return self._pipe
+
+    def _load(self):
+        import diffusers
+        import torch
+        from diffusers import StableDiffusionInpaintPipeline
+
+        torch_dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+        log.info("loading %s on %s in %s", self.folder, self.device, self.dtype)
+        pipe = StableDiffusionInpaintPipeline.from_pretrained(
+            self.folder,
+            dtype=torch_dtype[self.dtype],
+            use_safetensors=True,
+            local_files_only=True,
+        )
+        scheduler_cls = getattr(diffusers, SCHEDULERS[self.scheduler_name])
+        pipe.scheduler = scheduler_cls.from_config(pipe.scheduler.config)
+        pipe = pipe.to(self.device)
+        pipe.set_progress_bar_config(disable=True)
+        self._instrument(pipe)
+        return pipe
+
+    def _instrument(self, pipe) -> None:
+        """Time the VAE's encode and decode where the pipeline calls them."""
+        for stage, owner, method in (
+            ("vae_encode", pipe.vae, "encode"),
+            ("vae_decode", pipe.vae, "decode"),
+        ):
+            original = getattr(owner, method)
+
+            def timed(*args, _original=original, _stage=stage, **kwargs):
+                with self._timed(_stage):
+                    return _original(*args, **kwargs)
+
+            setattr(owner, method, timed)
+
+    @contextmanager
+    def _timed(self, stage: str):
+        self._sync()
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._sync()
+            self._stage_s[stage] = self._stage_s.get(stage, 0.0) + time.perf_counter() - start
+
+    def _sync(self) -> None:
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.synchronize()
+
+    # --- inference -------------------------------------------------------------------------
+
+    @property
+    def uses_cfg(self) -> bool:
+        return self.guidance > 1.0
+
+    def _prompt_embeds(self, prompt: str, negative_prompt: str):
+        key = (prompt, negative_prompt)
+        if key not in self._embeds:
+            import torch
+
+            with self._timed("text_encode"), torch.inference_mode():
+                self._embeds = {
+                    key: self.pipe.encode_prompt(
+                        prompt,
+                        self.device,
+                        1,
+                        self.uses_cfg,
+                        negative_prompt=negative_prompt or None,
+                    )
+                }  # keep only the current prompt: a schedule moves forward
+        return self._embeds[key]
+
+    def inpaint(
+        self, image: np.ndarray, mask: np.ndarray, prompt: str, negative_prompt: str, seed: int
+    ) -> InpaintOutput:
+        import torch
+        from PIL import Image
+
+        self._stage_s = {}
+        pipe = self.pipe
+        prompt_embeds, negative_embeds = self._prompt_embeds(prompt, negative_prompt)
+        height, width = image.shape[:2]
+        # A CPU generator gives the same noise on every device.
+        generator = torch.Generator("cpu").manual_seed(int(seed))
+        self._sync()
+        start = time.perf_counter()
+        with torch.inference_mode():
+            result = pipe(
+                prompt_embeds=prompt_embeds,
+                negative_prompt_embeds=negative_embeds if self.uses_cfg else None,
+                image=Image.fromarray(image),
+                mask_image=Image.fromarray(mask),
+                height=height,
+                width=width,
+                num_inference_steps=self.steps,
+                guidance_scale=self.guidance,
+                generator=generator,
+                output_type="np",
+            )
+        self._sync()
+        total = time.perf_counter() - start
+        stage_s = dict(self._stage_s)
+        stage_s["denoise"] = total - stage_s.get("vae_encode", 0.0) - stage_s.get("vae_decode", 0.0)
+        out = np.clip(np.rint(result.images[0] * 255.0), 0, 255).astype(np.uint8)
+        return InpaintOutput(out, stage_s)
+
+    def close(self) -> None:
+        self._pipe = None
+        self._embeds = {}
+        if self.device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()

@@ -1,0 +1,186 @@
+"""The work folder: every keyframe on disk with a manifest, so an interrupted run resumes.
+
+Layout::
+
+    WORK_DIR/manifest.json        settings + one entry per complete keyframe
+    WORK_DIR/keyframes/00000.png  lossless keyframes, written atomically
+
+A keyframe counts as complete only once its PNG is fully written (written to a temporary name
+and renamed) and the manifest that lists it is replaced (also atomically). On resume, the
+settings must match the stored ones, each keyframe's seed and prompt must be the ones the run
+would use again, and each file must still have the hash recorded for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoomwatt import __version__
+from zoomwatt.errors import InputError, ResumeError
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class KeyframeEntry:
+    index: int
+    file: str  # relative to the work folder
+    sha256: str
+    seed: int
+    prompt: str
+
+
+class KeyframeStore:
+    def __init__(self, folder: str | Path, settings: dict[str, Any]):
+        self.folder = Path(folder)
+        self.settings = settings
+        self.entries: list[KeyframeEntry] = []
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.folder / MANIFEST
+
+    def check_writable(self) -> None:
+        """Fail before any work if the folder cannot be created or written."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            probe = self.folder / ".write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise InputError(
+                "work_dir",
+                str(self.folder),
+                "a folder that can be created and written",
+                f"{exc.strerror or exc}",
+            ) from exc
+
+    def open(self, resume: bool, overwrite: bool) -> int:
+        """Prepare the folder; return how many keyframes (from the first) are already done."""
+        self.check_writable()
+        if not self.manifest_path.exists():
+            self._write_manifest()
+            return 0
+        if overwrite:
+            shutil.rmtree(self.folder / "keyframes", ignore_errors=True)
+            self.entries = []
+            self._write_manifest()
+            return 0
+        stored = self._read_manifest()
+        if not resume:
+            raise InputError(
+                "work_dir",
+                str(self.folder),
+                "a folder without an earlier run",
+                f"It holds {len(stored.get('keyframes', []))} keyframes of an earlier run: pass "
+                "--resume to continue it, --overwrite to start again, or another --work-dir",
+            )
+        self._check_settings(stored.get("settings", {}))
+        for raw in stored.get("keyframes", []):
+            entry = KeyframeEntry(**raw)
+            if entry.index != len(self.entries):
+                break
+            if not self._file_ok(entry):
+                log.warning(
+                    "keyframe %d in %s is damaged; regenerating from there",
+                    entry.index,
+                    self.folder,
+                )
+                break
+            self.entries.append(entry)
+        self._write_manifest()
+        return len(self.entries)
+
+    def check_entry(self, index: int, seed: int, prompt: str) -> None:
+        """A resumed keyframe must have the seed and prompt the run would use now."""
+        entry = self.entries[index]
+        if entry.seed != seed or entry.prompt != prompt:
+            raise ResumeError(
+                f"work_dir={str(self.folder)!r}: keyframe {index} was made with seed "
+                f"{entry.seed} and prompt {entry.prompt!r}, but this run would use seed {seed} "
+                f"and prompt {prompt!r}. Resume with the same --seed and prompts, or pass "
+                "--overwrite."
+            )
+
+    def save(self, index: int, image: np.ndarray, seed: int, prompt: str) -> None:
+        import cv2
+
+        if index != len(self.entries):
+            raise ResumeError(f"keyframe {index} saved out of order (have {len(self.entries)})")
+        rel = f"keyframes/{index:05d}.png"
+        path = self.folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        if not ok:
+            raise ResumeError(f"could not encode keyframe {index} as PNG")
+        data = encoded.tobytes()
+        _atomic_write(path, data)
+        self.entries.append(
+            KeyframeEntry(index, rel, hashlib.sha256(data).hexdigest(), seed, prompt)
+        )
+        self._write_manifest()
+
+    def load(self, index: int) -> np.ndarray:
+        import cv2
+
+        entry = self.entries[index]
+        data = (self.folder / entry.file).read_bytes()
+        if hashlib.sha256(data).hexdigest() != entry.sha256:
+            raise ResumeError(
+                f"keyframe file {self.folder / entry.file} changed since it was "
+                "written; pass --overwrite to start again"
+            )
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _file_ok(self, entry: KeyframeEntry) -> bool:
+        path = self.folder / entry.file
+        return path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == entry.sha256
+
+    def _check_settings(self, stored: dict[str, Any]) -> None:
+        current = json.loads(json.dumps(self.settings))  # same JSON types as the stored copy
+        for key in sorted(set(stored) | set(current)):
+            if stored.get(key) != current.get(key):
+                raise ResumeError(
+                    f"work_dir={str(self.folder)!r} holds a run with {key}={stored.get(key)!r}, "
+                    f"but this run has {key}={current.get(key)!r}. Resume with the same "
+                    "settings, or pass --overwrite or another --work-dir."
+                )
+
+    def _read_manifest(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ResumeError(
+                f"cannot read {self.manifest_path}: {exc}; pass --overwrite to start again"
+            ) from exc
+
+    def _write_manifest(self) -> None:
+        manifest = {
+            "zoomwatt_version": __version__,
+            "settings": self.settings,
+            "keyframes": [entry.__dict__ for entry in self.entries],
+        }
+        _atomic_write(self.manifest_path, json.dumps(manifest, indent=2).encode("utf-8"))
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,525 @@
+"""The infinite-zoom video: settings, input checks, keyframes, in-between frames, output.
+
+``ZoomRun(config).frames()`` yields every output frame as soon as it exists (for streaming
+use); ``ZoomRun(config).run()`` writes them to the video file as they come and returns a
+:class:`ZoomResult` with per-keyframe stage timings. :func:`zoom` does the same from keyword
+arguments named like the command line options.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoomwatt.errors import InputError
+from zoomwatt.pipeline.backends import BACKENDS, Inpainter, create_backend
+from zoomwatt.pipeline.geometry import ZoomGeometry, output_frame_count
+from zoomwatt.pipeline.prompts import TIME_UNITS, PromptSchedule, load_schedule
+from zoomwatt.pipeline.seeds import keyframe_seed
+from zoomwatt.pipeline.video import FORMATS, VideoWriter, partial_path
+from zoomwatt.pipeline.workdir import KeyframeStore
+
+log = logging.getLogger(__name__)
+
+DIRECTIONS = ("out", "in")
+MAX_SEED = 2**63 - 1
+
+
+@dataclass
+class ZoomConfig:
+    """Every setting of a zoom; names and defaults match ``zoomwatt zoom``'s options."""
+
+    prompt: str | None = None
+    prompts: str | Path | None = None  # schedule file of "start, prompt" rows
+    prompt_times: str = "seconds"  # unit of the schedule's starts: seconds or keyframes
+    negative_prompt: str = ""
+    image: str | Path | None = None  # start image; otherwise the backend makes the first keyframe
+    backend: str = "classical"
+    keyframes: int = 5  # including the first
+    frames_per_keyframe: int = 30  # N: one keyframe then N-1 in-between frames
+    border: int | None = None  # px at top and bottom; None = height / 4 (zoom x2 per keyframe)
+    feather: int = 0  # px of blended seam inside the pasted centre; 0 = hard paste
+    size: tuple[int, int] = (512, 512)  # (width, height)
+    seed: int = 0
+    direction: str = "out"
+    fps: float = 30.0
+    out: str | Path = "zoom.mp4"
+    work_dir: str | Path | None = None  # None = next to the output, OUT_STEM.work
+    resume: bool = False
+    overwrite: bool = False
+    # classical backend
+    inpaint_method: str = "telea"
+    texture: float = 12.0
+    # sd2 backend
+    model: str | None = None  # folder or Hugging Face repo id; None = the SD2 inpainting repo
+    steps: int = 20
+    guidance: float = 7.5
+    scheduler: str = "pndm"
+    device: str | None = None
+    dtype: str | None = None
+    allow_download: bool = False
+
+    @property
+    def width(self) -> int:
+        return int(self.size[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.size[1])
+
+    def resolved_work_dir(self) -> Path:
+        if self.work_dir is not None:
+            return Path(self.work_dir)
+        out = Path(self.out)
+        return out.with_name(out.stem + ".work")
+
+
+@dataclass
+class KeyframeTimings:
+    """Seconds spent on one keyframe and on the frames between it and the one before.
+
+    Model stages are 0 for the classical backend (it reports ``inpaint_s``) and for keyframes
+    loaded from the work folder on resume (``resumed`` is True)."""
+
+    index: int
+    seed: int
+    prompt: str
+    resumed: bool = False
+    text_encode_s: float = 0.0
+    vae_encode_s: float = 0.0
+    denoise_s: float = 0.0
+    vae_decode_s: float = 0.0
+    inpaint_s: float = 0.0  # backend time not split into the stages above
+    paste_s: float = 0.0  # shrink, canvas and paste-back around the backend call
+    interpolation_s: float = 0.0  # in-between frames of the segment that ends at this keyframe
+    video_write_s: float = 0.0  # encoding this segment's frames
+    frames: int = 0  # output frames of this segment
+
+    @property
+    def generate_s(self) -> float:
+        return (
+            self.text_encode_s
+            + self.vae_encode_s
+            + self.denoise_s
+            + self.vae_decode_s
+            + self.inpaint_s
+            + self.paste_s
+        )
+
+
+@dataclass
+class ZoomFrame:
+    index: int  # position in the output video
+    keyframe: int  # index of the keyframe whose segment this frame belongs to
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    is_keyframe: bool
+
+
+@dataclass
+class ZoomResult:
+    out: Path | None
+    work_dir: Path
+    frames: int
+    keyframes: int
+    fps: float
+    duration_s: float  # of the video
+    wall_s: float  # to make it
+    resumed_keyframes: int
+    timings: list[KeyframeTimings] = field(default_factory=list)
+
+    @property
+    def frames_per_wall_s(self) -> float:
+        """Output frames made per second of wall time; above ``fps`` means faster than real
+        time."""
+        return self.frames / self.wall_s if self.wall_s > 0 else float("inf")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["out"] = str(self.out) if self.out else None
+        data["work_dir"] = str(self.work_dir)
+        data["frames_per_wall_s"] = self.frames_per_wall_s
+        return data
+
+
+class Progress:
+    """Callbacks a front end implements to show progress; the default shows nothing."""
+
+    def start(self, keyframes: int, frames: int, resumed: int) -> None: ...
+
+    def keyframe_done(self, index: int, resumed: bool) -> None: ...
+
+    def frame_done(self, index: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What check_inputs derived from a config."""
+
+    geometry: ZoomGeometry
+    schedule: PromptSchedule
+    total_frames: int
+    out: Path | None
+    work_dir: Path
+    start_image: np.ndarray | None
+    start_image_sha256: str | None
+
+
+def check_inputs(config: ZoomConfig, need_out: bool = True) -> _Plan:
+    """Check every setting before any work starts; errors name the argument, its value and
+    what was expected."""
+    # Sizes and counts.
+    size = tuple(config.size) if isinstance(config.size, (tuple, list)) else None
+    if size is None or len(size) != 2 or not all(isinstance(v, int) for v in size):
+        raise InputError("size", config.size, "(width, height) in pixels, e.g. 512x512")
+    width, height = size
+    for name, value in (("width", width), ("height", height)):
+        if value < 16 or value % 8:
+            raise InputError(
+                "size",
+                f"{width}x{height}",
+                f"a {name} that is a multiple of 8 and at least 16 (got {value})",
+            )
+    if config.keyframes < 1:
+        raise InputError(
+            "keyframes", config.keyframes, "at least 1 (the count includes the first keyframe)"
+        )
+    if config.frames_per_keyframe < 1:
+        raise InputError(
+            "frames_per_keyframe",
+            config.frames_per_keyframe,
+            "N >= 1 (1 means every output frame is a keyframe)",
+        )
+    if not config.fps > 0:
+        raise InputError("fps", config.fps, "a frame rate > 0")
+    if config.direction not in DIRECTIONS:
+        raise InputError("direction", config.direction, f"one of {', '.join(DIRECTIONS)}")
+    if config.backend not in BACKENDS:
+        raise InputError("backend", config.backend, f"one of {', '.join(BACKENDS)}")
+    if not (isinstance(config.seed, int) and 0 <= config.seed <= MAX_SEED):
+        raise InputError("seed", config.seed, f"an integer from 0 to {MAX_SEED}")
+
+    # Geometry: the border must leave a centre, and the feather must fit inside it.
+    border = height // 4 if config.border is None else config.border
+    if not isinstance(border, int) or border < 1:
+        raise InputError("border", border, "a border of at least 1 pixel")
+    geometry = ZoomGeometry.from_border(height, width, border, config.feather)
+    smallest_inner = min(geometry.inner_height, geometry.inner_width)
+    if smallest_inner < 8:
+        widest = max(
+            (
+                b
+                for b in range(1, height // 2)
+                if min(
+                    ZoomGeometry.from_border(height, width, b).inner_height,
+                    ZoomGeometry.from_border(height, width, b).inner_width,
+                )
+                >= 8
+            ),
+            default=0,
+        )
+        raise InputError(
+            "border",
+            border,
+            f"at most {widest} px, so that a centre of at least 8 px remains "
+            f"of the {width}x{height} frame (it leaves {geometry.inner_width}x"
+            f"{geometry.inner_height})",
+        )
+    if config.feather < 0 or 4 * config.feather >= smallest_inner:
+        raise InputError(
+            "feather",
+            config.feather,
+            f"0 to {(smallest_inner - 1) // 4} px (a quarter of the {smallest_inner} px centre)",
+        )
+
+    # Prompts.
+    if config.prompt_times not in TIME_UNITS:
+        raise InputError("prompt_times", config.prompt_times, f"one of {', '.join(TIME_UNITS)}")
+    if config.prompt is not None and not config.prompt.strip():
+        raise InputError("prompt", config.prompt, "a non-empty prompt")
+    if config.prompts is not None:
+        schedule = load_schedule(config.prompts, config.prompt_times, config.prompt)
+    elif config.prompt is not None:
+        schedule = PromptSchedule.single(config.prompt)
+    else:
+        raise InputError(
+            "prompt", None, "a prompt (--prompt TEXT) or a schedule file (--prompts FILE)"
+        )
+
+    # Start image.
+    start_image, image_sha = None, None
+    if config.image is not None:
+        start_image, image_sha = _load_start_image(Path(config.image), width, height)
+
+    # Output and work folder.
+    out = Path(config.out) if need_out else None
+    if out is not None:
+        _check_output(out)
+    work_dir = config.resolved_work_dir()
+    return _Plan(
+        geometry=geometry,
+        schedule=schedule,
+        total_frames=output_frame_count(config.keyframes, config.frames_per_keyframe),
+        out=out,
+        work_dir=work_dir,
+        start_image=start_image,
+        start_image_sha256=image_sha,
+    )
+
+
+def _load_start_image(path: Path, width: int, height: int) -> tuple[np.ndarray, str]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            "image", str(path), "a readable image file", f"{exc.strerror or exc}"
+        ) from exc
+    try:
+        import io
+
+        with Image.open(io.BytesIO(data)) as opened:
+            image = opened.convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise InputError(
+            "image", str(path), "an image file PIL can read (PNG, JPEG, ...)", f"{exc}"
+        ) from exc
+    if image.size != (width, height):
+        # Cover: scale to fill the frame, then crop the centre.
+        log.info(
+            "start image %s is %dx%d; scaled and centre-cropped to %dx%d",
+            path,
+            image.size[0],
+            image.size[1],
+            width,
+            height,
+        )
+        scale = max(width / image.size[0], height / image.size[1])
+        scaled = image.resize(
+            (max(width, round(image.size[0] * scale)), max(height, round(image.size[1] * scale))),
+            Image.Resampling.LANCZOS,
+        )
+        left = (scaled.size[0] - width) // 2
+        top = (scaled.size[1] - height) // 2
+        image = scaled.crop((left, top, left + width, top + height))
+    return np.asarray(image, dtype=np.uint8).copy(), hashlib.sha256(data).hexdigest()
+
+
+def _check_output(out: Path) -> None:
+    if out.suffix.lower() not in FORMATS:
+        raise InputError("out", str(out), f"a file ending in {' or '.join(FORMATS)}")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(
+            "out", str(out), "a path in an existing folder", f"{parent} does not exist"
+        )
+    if out.is_dir():
+        raise InputError("out", str(out), "a file path, not a folder")
+    probe = partial_path(out)
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise InputError(
+            "out", str(out), "a file that can be written", f"{exc.strerror or exc}"
+        ) from exc
+
+
+def _backend_options(config: ZoomConfig) -> dict[str, Any]:
+    if config.backend == "classical":
+        return {"method": config.inpaint_method, "texture": config.texture}
+    options: dict[str, Any] = {
+        "steps": config.steps,
+        "guidance": config.guidance,
+        "scheduler": config.scheduler,
+        "device": config.device,
+        "dtype": config.dtype,
+        "allow_download": config.allow_download,
+    }
+    if config.model is not None:
+        options["model"] = config.model
+    return options
+
+
+class ZoomRun:
+    """One zoom. Construction checks every input and prepares the backend (fast: weights load
+    at the first keyframe); :meth:`frames` or :meth:`run` does the work."""
+
+    def __init__(
+        self,
+        config: ZoomConfig,
+        backend: Inpainter | None = None,
+        progress: Progress | None = None,
+    ):
+        self.config = config
+        self.plan = check_inputs(config)
+        self.backend = backend or create_backend(config.backend, **_backend_options(config))
+        self.progress = progress or Progress()
+        self.timings: list[KeyframeTimings] = []
+        self.resumed_keyframes = 0
+        self.store = KeyframeStore(self.plan.work_dir, self._settings())
+        self.store.check_writable()
+
+    def _settings(self) -> dict[str, Any]:
+        """What decides the keyframes' pixels (seeds and prompts are checked per keyframe)."""
+        g = self.plan.geometry
+        return {
+            **self.backend.fingerprint(),
+            "size": [g.width, g.height],
+            "border": [g.border_x, g.border_y],
+            "feather": g.feather_px,
+            "base_seed": self.config.seed,
+            "start_image_sha256": self.plan.start_image_sha256,
+            "negative_prompt": self.config.negative_prompt,
+        }
+
+    # --- keyframes -------------------------------------------------------------------------
+
+    def _prompt(self, index: int) -> str:
+        c = self.config
+        return self.plan.schedule.prompt_for(
+            index, c.keyframes, c.frames_per_keyframe, c.fps, zoom_in=c.direction == "in"
+        )
+
+    def _make_keyframe(self, index: int, previous: np.ndarray | None) -> np.ndarray:
+        """Keyframe ``index`` from the work folder if it is there, else made and saved."""
+        seed, prompt = keyframe_seed(self.config.seed, index), self._prompt(index)
+        timing = KeyframeTimings(index=index, seed=seed, prompt=prompt)
+        self.timings.append(timing)
+        if index < len(self.store.entries):
+            self.store.check_entry(index, seed, prompt)
+            timing.resumed = True
+            image = self.store.load(index)
+            self.progress.keyframe_done(index, resumed=True)
+            return image
+        if index == 0:
+            if self.plan.start_image is not None:
+                image = self.plan.start_image
+            else:
+                g = self.plan.geometry
+                result = self.backend.generate(
+                    g.height, g.width, prompt, self.config.negative_prompt, seed
+                )
+                self._add_stage_times(timing, result.stage_s)
+                image = result.image
+        else:
+            g = self.plan.geometry
+            started = time.perf_counter()
+            canvas, mask = g.canvas(previous)
+            canvas_s = time.perf_counter() - started
+            result = self.backend.inpaint(canvas, mask, prompt, self.config.negative_prompt, seed)
+            self._add_stage_times(timing, result.stage_s)
+            started = time.perf_counter()
+            image = g.paste_back(result.image, previous)
+            timing.paste_s = canvas_s + time.perf_counter() - started
+        self.store.save(index, image, seed, prompt)
+        self.progress.keyframe_done(index, resumed=False)
+        return image
+
+    @staticmethod
+    def _add_stage_times(timing: KeyframeTimings, stage_s: dict[str, float]) -> None:
+        for stage, seconds in stage_s.items():
+            name = f"{stage}_s"
+            setattr(timing, name, getattr(timing, name) + seconds)
+
+    # --- frames ----------------------------------------------------------------------------
+
+    def frames(self) -> Iterator[ZoomFrame]:
+        """Every output frame, in order, as it is produced. Keyframes go to the work folder as
+        they are made; a zoom-in makes them all first (its first frame is the last keyframe)."""
+        c = self.config
+        self.timings = []
+        self.resumed_keyframes = self.store.open(c.resume, c.overwrite)
+        self.progress.start(c.keyframes, self.plan.total_frames, self.resumed_keyframes)
+        if c.direction == "out":
+            yield from self._frames_out()
+        else:
+            yield from self._frames_in()
+
+    def _segment(self, current, previous, index: int, order) -> Iterator[ZoomFrame]:
+        n, timing = self.config.frames_per_keyframe, self.timings[index]
+        for j in order:
+            started = time.perf_counter()
+            image = self.plan.geometry.inbetween(current, previous, j, n)
+            timing.interpolation_s += time.perf_counter() - started
+            timing.frames += 1
+            out_index = (
+                (index - 1) * n + j
+                if self.config.direction == "out"
+                else ((self.config.keyframes - 1 - index) * n + (n - j))
+            )
+            yield ZoomFrame(out_index, index, image, is_keyframe=j == n)
+
+    def _frames_out(self) -> Iterator[ZoomFrame]:
+        previous = self._make_keyframe(0, None)
+        self.timings[0].frames = 1
+        yield ZoomFrame(0, 0, previous, is_keyframe=True)
+        n = self.config.frames_per_keyframe
+        for index in range(1, self.config.keyframes):
+            current = self._make_keyframe(index, previous)
+            yield from self._segment(current, previous, index, range(1, n + 1))
+            previous = current
+
+    def _frames_in(self) -> Iterator[ZoomFrame]:
+        previous = None
+        for index in range(self.config.keyframes):
+            previous = self._make_keyframe(index, previous)
+        del previous
+        n = self.config.frames_per_keyframe
+        current = self.store.load(self.config.keyframes - 1)
+        for index in range(self.config.keyframes - 1, 0, -1):
+            previous = self.store.load(index - 1)
+            yield from self._segment(current, previous, index, range(n, 0, -1))
+            current = previous
+        self.timings[0].frames = 1
+        yield ZoomFrame(self.plan.total_frames - 1, 0, current, is_keyframe=True)
+
+    # --- the video -------------------------------------------------------------------------
+
+    def run(self) -> ZoomResult:
+        """Write the video as frames are produced; return the result with timings."""
+        started = time.perf_counter()
+        g = self.plan.geometry
+        with VideoWriter(self.plan.out, self.config.fps, g.width, g.height) as writer:
+            for frame in self.frames():
+                write_started = time.perf_counter()
+                writer.write(frame.image)
+                self.timings[frame.keyframe].video_write_s += time.perf_counter() - write_started
+                self.progress.frame_done(frame.index)
+        return ZoomResult(
+            out=self.plan.out,
+            work_dir=self.plan.work_dir,
+            frames=writer.frames_written,
+            keyframes=self.config.keyframes,
+            fps=self.config.fps,
+            duration_s=writer.frames_written / self.config.fps,
+            wall_s=time.perf_counter() - started,
+            resumed_keyframes=self.resumed_keyframes,
+            timings=self.timings,
+        )
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def zoom(progress: Progress | None = None, **options: Any) -> ZoomResult:
+    """Render a zoom video; keyword arguments are :class:`ZoomConfig`'s fields (the command
+    line's options with underscores)."""
+    known = {f.name for f in fields(ZoomConfig)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise InputError(
+            unknown[0], options[unknown[0]], f"one of the options {', '.join(sorted(known))}"
+        )
+    run = ZoomRun(ZoomConfig(**options), progress=progress)
+    try:
+        return run.run()
+    finally:
+        run.close()

@@ -1,0 +1,61 @@
+"""Per-op records of a traced model, and the op classes they fall into.
+
+This is the contract between ``workload`` (which fills records by tracing a model) and
+``perfmodel`` / ``optimize`` (which turn records into time and energy). Fields may be added;
+existing names and units do not change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class OpClass(str, Enum):
+    """What kind of work an op is; the performance model has an efficiency per class."""
+
+    CONV = "conv"
+    LINEAR = "linear"  # GEMM against a weight matrix (nn.Linear, 1x1 projections as matmul)
+    ATTENTION = "attention"  # activation x activation matmuls: QK^T and AV
+    SOFTMAX = "softmax"
+    NORM = "norm"  # group/layer norm
+    ACTIVATION = "activation"  # SiLU, GELU, ...
+    ELEMENTWISE = "elementwise"  # add, mul, residuals, scaling
+    RESAMPLE = "resample"  # up/down sampling by interpolation
+    DATA_MOVEMENT = "data_movement"  # cat, copy, permute made contiguous, embedding lookup
+    OTHER = "other"
+
+
+# Bytes per element for the dtypes a study can count in. int4 is half a byte.
+DTYPE_BYTES: dict[str, float] = {
+    "fp32": 4.0,
+    "fp16": 2.0,
+    "bf16": 2.0,
+    "fp8": 1.0,
+    "int8": 1.0,
+    "int4": 0.5,
+    "uint8": 1.0,  # images and video frames in the non-model stages (not a model dtype)
+}
+
+
+@dataclass(frozen=True)
+class LayerRecord:
+    """One op of one model call, attributed to the module that issued it."""
+
+    module: str  # dotted module path, e.g. "down_blocks.0.resnets.0.conv1"
+    op: str  # aten op name, e.g. "aten.convolution.default"
+    op_class: OpClass
+    macs: int  # multiply-accumulates (0 for ops that are not MAC-shaped)
+    flops: int  # floating-point operations: 2*macs for MAC ops, the per-element cost otherwise
+    weight_bytes: float  # parameter bytes this op reads, in `dtype`
+    input_bytes: float  # activation bytes read (excluding weights), in `dtype`
+    output_bytes: float  # activation bytes written, in `dtype`
+    dtype: str  # the dtype the bytes are counted in (a key of DTYPE_BYTES)
+    # Added fields (defaults keep older constructors valid):
+    activation_dtype: str | None = None  # dtype of input/output bytes when not `dtype` (which
+    # then counts the weights only), e.g. int4 weights with int8 activations; None: same
+
+    @property
+    def total_bytes(self) -> float:
+        """Bytes touched if nothing stays on chip between ops: weights + inputs + outputs."""
+        return self.weight_bytes + self.input_bytes + self.output_bytes
