@@ -23,7 +23,9 @@ def describe() -> dict[str, object]:
     info: dict[str, object] = {
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
         "cpu": cpu_model(),
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cores": len(os.sched_getaffinity(0))
+        if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
         "python": platform.python_version(),
     }
     try:

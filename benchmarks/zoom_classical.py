@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from device_info import describe  # noqa: E402
+from device_info import describe
 
-from zoomwatt.pipeline.zoom import zoom  # noqa: E402
+from zoomwatt.pipeline.zoom import zoom
 
 RESULTS = Path(__file__).resolve().parent / "results" / "zoom_classical.jsonl"
 
