@@ -34,31 +34,52 @@ def _byte_vocab() -> dict[str, int]:
     return {token: index for index, token in enumerate(tokens)}
 
 
+def byte_clip_tokenizer(max_length: int = 77):
+    """A CLIP tokenizer over :func:`_byte_vocab` (no merges): every byte is one token, so any
+    text tokenizes, and nothing needs downloading. Used by the tiny and the random full-size
+    pipelines; ``save_pretrained`` writes it next to the models."""
+    import tempfile
+
+    from transformers import CLIPTokenizer
+
+    with tempfile.TemporaryDirectory(prefix="zoomwatt-tokenizer-") as tmp:
+        vocab_file = Path(tmp) / "vocab.json"
+        merges_file = Path(tmp) / "merges.txt"
+        vocab_file.write_text(json.dumps(_byte_vocab()), encoding="utf-8")
+        merges_file.write_text("#version: 0.2\n", encoding="utf-8")
+        return CLIPTokenizer(
+            vocab_file=str(vocab_file),
+            merges_file=str(merges_file),
+            model_max_length=max_length,
+            pad_token="<|endoftext|>",
+        )
+
+
+def sd2_pndm_scheduler():
+    """The PNDM (PLMS) scheduler of SD2 inpainting, as its published scheduler config sets it."""
+    from diffusers import PNDMScheduler
+
+    return PNDMScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        skip_prk_steps=True,
+        set_alpha_to_one=False,
+        steps_offset=1,
+    )
+
+
 def write_tiny_sd2_inpaint(folder: str | Path, seed: int = 0) -> Path:
     """Build the tiny pipeline with weights drawn from ``seed`` and save it (safetensors) to
     ``folder``, which must not exist yet or be empty. Returns the folder."""
     import torch
-    from diffusers import (
-        AutoencoderKL,
-        PNDMScheduler,
-        StableDiffusionInpaintPipeline,
-        UNet2DConditionModel,
-    )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from diffusers import AutoencoderKL, StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     vocab = _byte_vocab()
-    tok_dir = folder / "_tokenizer_src"
-    tok_dir.mkdir(exist_ok=True)
-    (tok_dir / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    (tok_dir / "merges.txt").write_text("#version: 0.2\n", encoding="utf-8")
-    tokenizer = CLIPTokenizer(
-        vocab_file=str(tok_dir / "vocab.json"),
-        merges_file=str(tok_dir / "merges.txt"),
-        model_max_length=77,
-        pad_token="<|endoftext|>",
-    )
+    tokenizer = byte_clip_tokenizer()
 
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
@@ -100,14 +121,7 @@ def write_tiny_sd2_inpaint(folder: str | Path, seed: int = 0) -> Path:
             pad_token_id=vocab["<|endoftext|>"],
         )
     )
-    scheduler = PNDMScheduler(
-        beta_start=0.00085,
-        beta_end=0.012,
-        beta_schedule="scaled_linear",
-        skip_prk_steps=True,
-        set_alpha_to_one=False,
-        steps_offset=1,
-    )
+    scheduler = sd2_pndm_scheduler()
     pipe = StableDiffusionInpaintPipeline(
         vae=vae,
         text_encoder=text_encoder,
@@ -119,7 +133,4 @@ def write_tiny_sd2_inpaint(folder: str | Path, seed: int = 0) -> Path:
         requires_safety_checker=False,
     )
     pipe.save_pretrained(folder, safe_serialization=True)
-    for leftover in tok_dir.iterdir():
-        leftover.unlink()
-    tok_dir.rmdir()
     return folder

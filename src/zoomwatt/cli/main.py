@@ -17,6 +17,7 @@ from zoomwatt.errors import ZoomwattError
 
 COMMANDS = [
     "zoomwatt.cli.zoom_command",
+    "zoomwatt.cli.analyze_command",
 ]
 
 log = logging.getLogger("zoomwatt")

@@ -1,1 +1,65 @@
-"""zoomwatt.workload."""
+"""Workload characterization: every layer of the zoom pipeline, counted.
+
+:func:`characterize` traces each model of the pipeline once on the meta device (no weights, no
+activations allocated) and rolls the per-op records up per call, keyframe, output frame and
+second of video. :func:`trace_call` traces any module call; :mod:`.formulas` holds the one table
+of per-op costs; :func:`check_article` sets the article's claims beside the measurement.
+
+Names are imported lazily: ``zoomwatt.workload.records`` (the contract with the performance
+model) can be imported without importing torch.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from zoomwatt.workload.records import DTYPE_BYTES, LayerRecord, OpClass
+
+if TYPE_CHECKING:
+    from zoomwatt.workload.article import ArticleCheck, check_article
+    from zoomwatt.workload.characterize_pipeline import (
+        STAGES,
+        characterize,
+        default_activation_dtype,
+    )
+    from zoomwatt.workload.results import StageWorkload, Totals, WorkloadReport
+    from zoomwatt.workload.tracer import MODEL_DTYPES, Trace, trace_call
+
+_LAZY = {
+    "ArticleCheck": "article",
+    "check_article": "article",
+    "STAGES": "characterize_pipeline",
+    "characterize": "characterize_pipeline",
+    "default_activation_dtype": "characterize_pipeline",
+    "StageWorkload": "results",
+    "Totals": "results",
+    "WorkloadReport": "results",
+    "MODEL_DTYPES": "tracer",
+    "Trace": "tracer",
+    "trace_call": "tracer",
+}
+
+__all__ = [
+    "DTYPE_BYTES",
+    "MODEL_DTYPES",
+    "STAGES",
+    "ArticleCheck",
+    "LayerRecord",
+    "OpClass",
+    "StageWorkload",
+    "Totals",
+    "Trace",
+    "WorkloadReport",
+    "characterize",
+    "check_article",
+    "default_activation_dtype",
+    "trace_call",
+]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'zoomwatt.workload' has no attribute {name!r}")
+    return getattr(import_module(f"zoomwatt.workload.{module}"), name)
