@@ -10,14 +10,9 @@ ZW=.venv/bin/zoomwatt
 $ZW zoom --prompt "an overgrown ancient temple in a misty jungle" \
     --keyframes 9 --frames-per-keyframe 30 --out out/zoom.mp4 --work-dir out/zoom.work \
     --overwrite "$@"
-for study in analyze predict; do
-    if $ZW "$study" --help >/dev/null 2>&1; then
-        echo
-        case $study in
-            analyze) $ZW analyze ;;
-            predict) $ZW predict --hw all ;;
-        esac
-    fi
-done
+echo
+$ZW analyze                 # what the feature asks of a machine, per stage and per second
+echo
+$ZW predict --hw all        # on which device it runs at 30 fps, at what power, how long
 echo
 echo "main: the video is out/zoom.mp4"

@@ -17,6 +17,8 @@ from zoomwatt.errors import ZoomwattError
 
 COMMANDS = [
     "zoomwatt.cli.zoom_command",
+    "zoomwatt.cli.hardware_command",
+    "zoomwatt.cli.predict_command",
     "zoomwatt.cli.analyze_command",
 ]
 

@@ -1,0 +1,359 @@
+"""``zoomwatt predict``: what the infinite zoom costs on a device (or on all of them)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import textwrap
+from dataclasses import dataclass
+from typing import Any
+
+from zoomwatt.errors import InputError, ZoomwattError
+from zoomwatt.hardware import NON_AI_BLOCKS, load_profile, shipped_profile_names
+from zoomwatt.perfmodel import (
+    Prediction,
+    PredictOptions,
+    Stage,
+    Unsupported,
+    predict_many,
+    stages_from_workload,
+)
+from zoomwatt.workload.records import DTYPE_BYTES
+
+MODEL_DTYPES = [d for d in DTYPE_BYTES if d != "uint8"]
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "predict",
+        help="predict latency, fps, power, energy per frame and battery life on a device",
+        description="Predict what real-time infinite zoom costs on a device: keyframe latency, "
+        "sustainable output fps with 1-in-N sampling, power (AI and non-AI blocks shown "
+        "apart), energy per output frame, FPS per watt, battery hours and whether it fits in "
+        "memory. Roofline + energy model on the traced workload; figures are predictions.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--hw",
+        required=True,
+        metavar="NAME",
+        help="profile name, 'host', a path to a .yaml profile, 'all' (every shipped profile), "
+        "or a comma-separated list",
+    )
+    g = p.add_argument_group("workload")
+    g.add_argument("--pipeline", default="sd2-inpaint")
+    g.add_argument("--vae", default="default", help="VAE variant of the workload")
+    g.add_argument("--dtype", default="fp16", choices=MODEL_DTYPES)
+    g.add_argument("--steps", type=int, default=20, help="denoising steps per keyframe")
+    g.add_argument(
+        "--cfg",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="classifier-free guidance (UNet batch 2)",
+    )
+    g.add_argument(
+        "--every", type=int, default=30, metavar="N", help="one keyframe every N output frames"
+    )
+    g.add_argument("--fps", type=float, default=30.0, help="target output frame rate")
+    g.add_argument("--size", type=int, default=512, help="frame side in pixels, a multiple of 64")
+    g = p.add_argument_group("device and feature")
+    g.add_argument(
+        "--battery-wh",
+        type=float,
+        default=None,
+        help="battery capacity [default: the profile's; none for a datacenter GPU]",
+    )
+    g.add_argument(
+        "--non-ai",
+        action="append",
+        default=[],
+        metavar="BLOCK=W",
+        help=f"override a non-AI block's power; blocks: {', '.join(NON_AI_BLOCKS)}",
+    )
+    g.add_argument(
+        "--sparse",
+        action="store_true",
+        help="conv/linear at the 2:4 structured-sparse peak where the device has one",
+    )
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=run)
+
+
+@dataclass(frozen=True)
+class PredictRun:
+    """Everything ``predict`` shows: the settings and one result per device."""
+
+    settings: dict[str, Any]
+    results: list[Prediction | Unsupported]
+
+
+def parse_non_ai(items: list[str]) -> dict[str, float]:
+    """['display=0', 'camera_isp=0.5'] -> {'display': 0.0, 'camera_isp': 0.5}."""
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            watts = float(value)
+        except ValueError:
+            watts = math.nan
+        if not sep or name not in NON_AI_BLOCKS or not math.isfinite(watts) or watts < 0:
+            raise InputError("--non-ai", item, f"BLOCK=W with BLOCK in {NON_AI_BLOCKS}, W >= 0")
+        out[name] = watts
+    return out
+
+
+def hardware_names(text: str) -> list[str]:
+    """'all' -> every shipped profile; 'a,b' -> ['a', 'b'] ('all' may appear in a list)."""
+    names: list[str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            raise InputError("--hw", text, "profile names separated by commas")
+        names.extend(shipped_profile_names() if part == "all" else [part])
+    return list(dict.fromkeys(names))
+
+
+def load_workload_stages(args: argparse.Namespace) -> list[Stage]:
+    """Characterize the workload (``zoomwatt.workload.characterize``) into model stages."""
+    try:
+        from zoomwatt.workload import characterize
+    except ImportError as exc:
+        raise ZoomwattError(
+            "zoomwatt.workload.characterize is not available in this install; predict needs "
+            "the workload layer (reinstall zoomwatt)"
+        ) from exc
+    report = characterize(
+        pipeline=args.pipeline,
+        vae=args.vae,
+        size=args.size,
+        steps=args.steps,
+        cfg=args.cfg,
+        dtype=args.dtype,
+        every=args.every,
+        fps=args.fps,
+    )
+    return stages_from_workload(report)
+
+
+def compute(args: argparse.Namespace) -> PredictRun:
+    # 1. inputs
+    if args.steps < 1:
+        raise InputError("--steps", args.steps, "an integer >= 1")
+    if args.every < 1:
+        raise InputError("--every", args.every, "an integer >= 1")
+    if not math.isfinite(args.fps) or args.fps <= 0:
+        raise InputError("--fps", args.fps, "a frame rate > 0")
+    if args.battery_wh is not None and (not math.isfinite(args.battery_wh) or args.battery_wh <= 0):
+        raise InputError("--battery-wh", args.battery_wh, "a capacity in Wh > 0")
+    non_ai = parse_non_ai(args.non_ai)
+    profiles = [load_profile(name) for name in hardware_names(args.hw)]
+
+    # 2. workload, once for every device
+    stages = load_workload_stages(args)
+
+    # 3. model
+    options = PredictOptions(
+        frames_per_keyframe=args.every,
+        target_fps=args.fps,
+        battery_wh=args.battery_wh,
+        non_ai_w=non_ai,
+        sparse=args.sparse,
+    )
+    results = predict_many(stages, profiles, options)
+    settings = {
+        "pipeline": args.pipeline,
+        "vae": args.vae,
+        "dtype": args.dtype,
+        "size": args.size,
+        "steps": args.steps,
+        "cfg": args.cfg,
+        "every": args.every,
+        "target_fps": args.fps,
+        "sparse": args.sparse,
+        "battery_wh": args.battery_wh,
+        "non_ai_overrides_w": non_ai,
+    }
+    return PredictRun(settings, results)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = compute(args)
+    if len(result.results) == 1 and isinstance(result.results[0], Unsupported):
+        only = result.results[0]
+        raise InputError("--dtype", args.dtype, f"a dtype {only.hardware} can compute", only.reason)
+    if args.format == "json":
+        print(json.dumps(to_json(result), indent=2))
+    elif len(result.results) == 1:
+        print(render_one(result))
+    else:
+        print(render_many(result))
+    return 0
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def to_json(run: PredictRun) -> dict[str, Any]:
+    if len(run.results) == 1:
+        return {"settings": run.settings} | run.results[0].to_dict()
+    return {"settings": run.settings, "predictions": [r.to_dict() for r in run.results]}
+
+
+def _seconds(s: float) -> str:
+    if s >= 100:
+        return f"{s:.0f} s"
+    if s >= 1:
+        return f"{s:.2f} s"
+    return f"{s * 1e3:.3g} ms"
+
+
+def _bytes(b: float) -> str:
+    for factor, unit in ((1e9, "GB"), (1e6, "MB"), (1e3, "kB")):
+        if b >= factor:
+            return f"{b / factor:.3g} {unit}"
+    return f"{b:.0f} B"
+
+
+def _num(x: float) -> str:
+    return f"{x:.3g}" if x < 1000 else f"{x:.0f}"
+
+
+def _headline(settings: dict[str, Any]) -> str:
+    cfg = "CFG on" if settings["cfg"] else "CFG off"
+    return (
+        f"{settings['pipeline']} {settings['size']}x{settings['size']}, {settings['dtype']}, "
+        f"{settings['steps']} steps, {cfg}, 1 keyframe every {settings['every']} frames, "
+        f"target {settings['target_fps']:g} fps"
+    )
+
+
+def _battery(p: Prediction) -> str:
+    if p.battery_hours is None:
+        return "n/a"
+    return f"{p.battery_hours:.1f} h ({p.battery_wh:g} Wh)"
+
+
+def _battery_short(p: Prediction) -> str:
+    if p.battery_hours is None:
+        return "n/a"
+    return f"{p.battery_hours:.1f} h/{p.battery_wh:g}Wh"
+
+
+def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def fmt(row: list[str]) -> str:
+        cells = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    return [fmt(header), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)]
+
+
+def render_many(run: PredictRun) -> str:
+    preds = sorted(
+        (r for r in run.results if isinstance(r, Prediction)), key=lambda p: -p.output_fps
+    )
+    target = run.settings["target_fps"]
+    header = [
+        "device",
+        "keyframe",
+        "max fps",
+        f"{target:g}fps?",
+        f"N@{target:g}",
+        "AI W",
+        "non-AI W",
+        "total W",
+        "J/frame",
+        "fps/W",
+        "battery",
+        "fits",
+    ]
+    rows = [
+        [
+            p.hardware,
+            _seconds(p.keyframe_latency_s),
+            _num(p.output_fps),
+            "yes" if p.realtime else "no",
+            "-" if p.min_every_for_target is None else str(p.min_every_for_target),
+            _num(p.ai_power_w),
+            _num(p.non_ai_power_w),
+            _num(p.avg_power_w),
+            _num(p.energy_per_frame_j),
+            _num(p.fps_per_watt),
+            _battery_short(p),
+            "yes" if p.fits_in_memory else "NO",
+        ]
+        for p in preds
+    ]
+    lines = [f"zoomwatt predict: {_headline(run.settings)}", ""]
+    lines += _table(header, rows, right={1, 2, 4, 5, 6, 7, 8, 9})
+    for r in run.results:
+        if isinstance(r, Unsupported):
+            lines.append(f"{r.hardware}: {r.reason}")
+    notes = (
+        f"max fps: sustainable output fps = N / (keyframe latency + N x per-frame work) with "
+        f"N = {run.settings['every']}; keyframes and in-between frames run one after the other "
+        f"on the same device. N@{target:g}: the smallest N (1 keyframe every N frames) that "
+        f"reaches {target:g} fps. Power, J/frame, fps/W and battery at min(max fps, "
+        f"{target:g}) fps; a faster device idles between keyframes. Total W = AI + non-AI "
+        "blocks (camera+ISP, video encode, display, DRAM refresh: defaults per device class, "
+        "see --format json; change with --non-ai BLOCK=W). Predictions of a roofline + energy "
+        "model, not measurements; see `zoomwatt hardware show NAME` for each figure's source."
+    )
+    lines += ["", *textwrap.wrap(notes, width=100)]
+    return "\n".join(lines)
+
+
+def render_one(run: PredictRun) -> str:
+    (p,) = run.results
+    if isinstance(p, Unsupported):
+        return f"zoomwatt predict: {p.hardware}: {p.reason}"
+    header = ["stage", "calls/kf", "per call", "per keyframe", "energy/kf", "DRAM/call", "bound"]
+    rows = [
+        [
+            s.name,
+            f"{s.calls_per_keyframe:g}",
+            _seconds(s.latency_per_call_s),
+            _seconds(s.latency_s),
+            f"{_num(s.energy_j)} J",
+            _bytes(s.dram_bytes_per_call),
+            f"{s.bound} ({s.bound_time_share.get(s.bound, 0.0):.0%})",
+        ]
+        for s in p.per_stage
+    ]
+    status = "meets" if p.realtime else "below"
+    non_ai = ", ".join(f"{k} {v['power_w']:g} W" for k, v in p.non_ai_blocks.items())
+    lines = [
+        f"zoomwatt predict: {p.hardware} ({p.description})",
+        f"  {_headline(run.settings)}"
+        + (f"; computed as {p.compute_dtype}" if p.compute_dtype != p.dtype else ""),
+        "",
+        *_table(header, rows, right={1, 2, 3, 4, 5}),
+        "",
+        f"keyframe latency      {_seconds(p.keyframe_latency_s)}"
+        f"   (+ {_seconds(p.frame_work_s)} of in-between frame work per keyframe)",
+        f"output fps            {_num(p.output_fps)} sequential, "
+        f"{_num(p.output_fps_overlapped)} if overlapped: {status} the {p.target_fps:g} fps target"
+        + (
+            f"; 1 keyframe every {p.min_every_for_target} frames would reach it"
+            if p.min_every_for_target is not None and not p.realtime
+            else ""
+        ),
+        f"power                 AI {_num(p.ai_power_w)} W + non-AI {_num(p.non_ai_power_w)} W "
+        f"= {_num(p.avg_power_w)} W   (peak layer {_num(p.peak_power_w)} W, "
+        f"cap {p.power_cap_w:g} W)",
+        f"  non-AI blocks       {non_ai}",
+        f"energy per frame      AI {_num(p.ai_energy_per_frame_j)} J + non-AI "
+        f"{_num(p.non_ai_energy_per_frame_j)} J = {_num(p.energy_per_frame_j)} J "
+        f"at {_num(p.delivered_fps)} fps",
+        f"FPS per watt          {_num(p.fps_per_watt)}   (AI only {_num(p.ai_fps_per_watt)})",
+        f"battery               {_battery(p)}",
+        f"memory                {_bytes(p.memory_needed_bytes)} needed of "
+        f"{_bytes(p.memory_usable_bytes)} usable: {'fits' if p.fits_in_memory else 'does NOT fit'}",
+        "",
+        "Assumptions: " + "; ".join(p.assumptions) + ".",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,173 @@
+"""A number with a unit and its provenance, as written in a hardware profile.
+
+Every figure in a profile is written ``{value: 3.35, unit: TB/s, source: "..."}`` or with
+``estimate: "..."`` instead of ``source``. :func:`parse_quantity` checks the unit against the
+field's dimension, converts the value to SI base units (ops/s, B, B/s, J, J/B, W, s, Hz, V, Wh)
+and keeps the original value, unit and provenance for display.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from zoomwatt.errors import InputError
+
+# unit -> (dimension, factor to the SI base unit of that dimension)
+UNITS: dict[str, tuple[str, float]] = {
+    "1": ("ratio", 1.0),
+    "nm": ("length", 1e-9),
+    "OP/s": ("throughput", 1.0),
+    "GOP/s": ("throughput", 1e9),
+    "TOP/s": ("throughput", 1e12),
+    "FLOP/s": ("throughput", 1.0),
+    "GFLOP/s": ("throughput", 1e9),
+    "TFLOP/s": ("throughput", 1e12),
+    "B": ("bytes", 1.0),
+    "kB": ("bytes", 1e3),
+    "MB": ("bytes", 1e6),
+    "GB": ("bytes", 1e9),
+    "KiB": ("bytes", 1024.0),
+    "MiB": ("bytes", 1024.0**2),
+    "GiB": ("bytes", 1024.0**3),
+    "B/s": ("bandwidth", 1.0),
+    "MB/s": ("bandwidth", 1e6),
+    "GB/s": ("bandwidth", 1e9),
+    "TB/s": ("bandwidth", 1e12),
+    "pJ": ("energy", 1e-12),
+    "nJ": ("energy", 1e-9),
+    "J": ("energy", 1.0),
+    "pJ/B": ("energy_per_byte", 1e-12),
+    "pJ/bit": ("energy_per_byte", 8e-12),
+    "nJ/B": ("energy_per_byte", 1e-9),
+    "mW": ("power", 1e-3),
+    "W": ("power", 1.0),
+    "ns": ("time", 1e-9),
+    "us": ("time", 1e-6),
+    "ms": ("time", 1e-3),
+    "s": ("time", 1.0),
+    "MHz": ("frequency", 1e6),
+    "GHz": ("frequency", 1e9),
+    "mV": ("voltage", 1e-3),
+    "V": ("voltage", 1.0),
+    "Wh": ("battery", 1.0),
+    "mWh": ("battery", 1e-3),
+}
+
+SI_UNIT = {
+    "ratio": "1",
+    "length": "m",
+    "throughput": "OP/s",
+    "bytes": "B",
+    "bandwidth": "B/s",
+    "energy": "J",
+    "energy_per_byte": "J/B",
+    "power": "W",
+    "time": "s",
+    "frequency": "Hz",
+    "voltage": "V",
+    "battery": "Wh",
+}
+
+_KEYS = {"value", "unit", "source", "estimate"}
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """One profile figure: ``si`` is the value in the SI base unit of its dimension."""
+
+    si: float
+    value: float  # as written in the file
+    unit: str  # as written in the file
+    dimension: str
+    source: str | None = None
+    estimate: str | None = None
+
+    @property
+    def is_estimate(self) -> bool:
+        return self.estimate is not None
+
+    @property
+    def provenance(self) -> str:
+        """``source: ...`` or ``estimate: ...``."""
+        return f"source: {self.source}" if self.source is not None else f"estimate: {self.estimate}"
+
+    def as_text(self) -> str:
+        """The value with the unit it was written in, e.g. ``3.35 TB/s``."""
+        return f"{self.value:g}" if self.unit == "1" else f"{self.value:g} {self.unit}"
+
+    def to_yaml(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"value": self.value, "unit": self.unit}
+        if self.source is not None:
+            out["source"] = self.source
+        else:
+            out["estimate"] = self.estimate
+        return out
+
+
+def make_quantity(
+    value: float, unit: str, *, source: str | None = None, estimate: str | None = None
+) -> Quantity:
+    """Build a Quantity in code (host calibration, derived figures)."""
+    dimension, factor = UNITS[unit]
+    return Quantity(
+        si=float(value) * factor,
+        value=float(value),
+        unit=unit,
+        dimension=dimension,
+        source=source,
+        estimate=estimate,
+    )
+
+
+def parse_quantity(
+    raw: Any,
+    *,
+    where: str,
+    dimension: str,
+    minimum: float = 0.0,
+    allow_zero: bool = False,
+    maximum: float | None = None,
+) -> Quantity:
+    """Check one ``{value, unit, source|estimate}`` mapping; ``where`` is ``file: field``.
+
+    The value must be finite and > ``minimum`` (>= when ``allow_zero``), and <= ``maximum`` in
+    SI units when given.
+    """
+    units_ok = sorted(u for u, (d, _) in UNITS.items() if d == dimension)
+    expected_form = "a mapping {value: NUMBER, unit: UNIT, source: TEXT} or with estimate: TEXT"
+    if not isinstance(raw, dict):
+        raise InputError(where, raw, expected_form)
+    unknown = set(raw) - _KEYS
+    if unknown:
+        raise InputError(where, raw, f"only the keys {sorted(_KEYS)}, not {sorted(unknown)}")
+    value = raw.get("value")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InputError(f"{where}.value", value, "a finite number")
+    unit = raw.get("unit")
+    if unit not in UNITS or UNITS[unit][0] != dimension:
+        raise InputError(f"{where}.unit", unit, f"a {dimension} unit, one of {units_ok}")
+    source, estimate = raw.get("source"), raw.get("estimate")
+    if (source is None) == (estimate is None):
+        raise InputError(where, raw, "exactly one of source: TEXT (datasheet) or estimate: TEXT")
+    text = source if source is not None else estimate
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(where, raw, "a non-empty source or estimate text")
+    si = float(value) * UNITS[unit][1]
+    too_small = si < minimum if allow_zero else si <= minimum
+    if too_small:
+        relation = ">=" if allow_zero else ">"
+        raise InputError(
+            f"{where}.value", value, f"a number {relation} {minimum:g} {SI_UNIT[dimension]}"
+        )
+    if maximum is not None and si > maximum:
+        raise InputError(f"{where}.value", value, f"a number <= {maximum:g} {SI_UNIT[dimension]}")
+    return Quantity(
+        si=si,
+        value=float(value),
+        unit=unit,
+        dimension=dimension,
+        source=source,
+        estimate=estimate,
+    )

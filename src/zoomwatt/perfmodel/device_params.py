@@ -1,0 +1,149 @@
+"""A hardware profile as the numeric arrays the roofline uses, with dtype fallback resolved.
+
+A dtype the device has no engine for is computed by the next wider dtype it has (int4 -> int8
+-> fp16 -> bf16 -> fp32; fp8 -> fp16 -> bf16 -> fp32; bf16 <-> fp16 -> fp32; uint8 image
+bytes -> int8 -> ...; see ``FALLBACK``): the layer keeps
+its smaller bytes but gets the wider dtype's throughput and energy per MAC. Where no engine
+fits, the dtype is unsupported (NaN peak).
+
+Every field may carry leading batch axes (e.g. shape ``(K, n_dtypes)`` for the per-dtype arrays
+and ``(K, 1)`` for scalars) so an optimizer can evaluate K variants of a device in one call;
+:meth:`DeviceParams.with_efficiency` is the hook calibration uses to adjust the per-op-class
+efficiency factors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from zoomwatt.errors import InputError
+from zoomwatt.hardware.schema import HardwareProfile
+from zoomwatt.perfmodel.layer_table import DTYPES, OP_CLASSES
+from zoomwatt.workload.records import DTYPE_BYTES, OpClass
+
+FALLBACK: dict[str, tuple[str, ...]] = {
+    "fp32": ("fp32",),
+    "fp16": ("fp16", "bf16", "fp32"),
+    "bf16": ("bf16", "fp16", "fp32"),
+    "fp8": ("fp8", "fp16", "bf16", "fp32"),
+    "int8": ("int8", "fp16", "bf16", "fp32"),
+    "int4": ("int4", "int8", "fp16", "bf16", "fp32"),
+    "uint8": ("uint8", "int8", "fp16", "bf16", "fp32"),  # image bytes in the frame stages
+}
+
+
+def fallback_chain(dtype: str) -> tuple[str, ...]:
+    """The dtypes whose engines can compute ``dtype``, preferred first."""
+    if dtype in FALLBACK:
+        return FALLBACK[dtype]
+    if dtype not in DTYPE_BYTES:
+        raise InputError("dtype", dtype, f"one of {list(DTYPE_BYTES)}")
+    return (dtype, "fp32") if DTYPE_BYTES[dtype] > 2 else (dtype, "fp16", "bf16", "fp32")
+
+
+# Op classes whose weights can be 2:4 sparse and run at the sparse peak.
+SPARSE_CLASSES = (OpClass.CONV, OpClass.LINEAR)
+
+
+@dataclass(frozen=True)
+class DeviceParams:
+    """Numbers of one device (or a batch of variants) in SI units."""
+
+    name: str
+    peak_ops_per_s: np.ndarray  # (..., n_dtypes), NaN where unsupported
+    sparse_peak_ops_per_s: np.ndarray  # (..., n_dtypes), = dense where no sparse support
+    use_sparse: bool  # conv/linear run at the sparse peak
+    efficiency: np.ndarray  # (..., n_op_classes), achievable fraction of peak
+    mac_energy_j: np.ndarray  # (..., n_dtypes), J per MAC
+    dram_j_per_byte: float | np.ndarray
+    on_chip_j_per_byte: float | np.ndarray
+    bandwidth_bytes_per_s: float | np.ndarray
+    on_chip_buffer_bytes: float | np.ndarray
+    static_power_w: float | np.ndarray
+    idle_power_w: float | np.ndarray
+    power_cap_w: float | np.ndarray
+    kernel_overhead_s: float | np.ndarray
+    compute_dtype: dict[str, str | None]  # storage dtype -> dtype of the engine that runs it
+
+    def replace(self, **changes: object) -> DeviceParams:
+        """A copy with some fields changed (e.g. ``bandwidth_bytes_per_s=2e12``)."""
+        return dataclasses.replace(self, **changes)
+
+    def with_efficiency(self, efficiency: Mapping[str | OpClass, float]) -> DeviceParams:
+        """A copy with the efficiency of some op classes replaced (values in (0, 1])."""
+        eff = np.array(self.efficiency, dtype=float, copy=True)
+        for key, value in _check_efficiency(efficiency).items():
+            eff[..., OP_CLASSES.index(key)] = value
+        return self.replace(efficiency=eff)
+
+    def supports(self, dtype: str) -> bool:
+        return self.compute_dtype.get(dtype) is not None
+
+
+def compute_dtype_for(profile: HardwareProfile, dtype: str) -> str | None:
+    """The dtype whose engine computes ``dtype`` on ``profile``, None if none can."""
+    return next((d for d in fallback_chain(dtype) if d in profile.peak_dense), None)
+
+
+def _check_efficiency(efficiency: Mapping[str | OpClass, float]) -> dict[OpClass, float]:
+    out = {}
+    for key, value in efficiency.items():
+        try:
+            op_class = OpClass(key)
+        except ValueError:
+            expected = f"an op class among {[c.value for c in OpClass]}"
+            raise InputError("efficiency", key, expected) from None
+        ok = isinstance(value, int | float) and math.isfinite(value) and 0 < value <= 1
+        if not ok:
+            raise InputError(f"efficiency[{op_class.value}]", value, "a number in (0, 1]")
+        out[op_class] = float(value)
+    return out
+
+
+def device_params(
+    profile: HardwareProfile,
+    *,
+    sparse: bool = False,
+    efficiency: Mapping[str | OpClass, float] | None = None,
+) -> DeviceParams:
+    """The arrays for ``profile``; ``sparse`` runs conv/linear at the 2:4 sparse peak where the
+    device has one; ``efficiency`` overrides the profile's factors per op class."""
+    # 1. dtype fallback
+    compute = {d: compute_dtype_for(profile, d) for d in DTYPES}
+    peak = np.full(len(DTYPES), np.nan)
+    sparse_peak = np.full(len(DTYPES), np.nan)
+    mac_energy = np.full(len(DTYPES), np.nan)
+    for i, dtype in enumerate(DTYPES):
+        engine = compute[dtype]
+        if engine is None:
+            continue
+        peak[i] = profile.peak_dense[engine].si
+        sparse_q = profile.peak_sparse.get(engine)
+        sparse_peak[i] = sparse_q.si if sparse_q is not None else peak[i]
+        mac_energy[i] = profile.mac_energy[engine].si
+
+    # 2. efficiency per op class (profile, then overrides)
+    eff = np.array([profile.efficiency[c.value].si for c in OP_CLASSES], dtype=float)
+    params = DeviceParams(
+        name=profile.name,
+        peak_ops_per_s=peak,
+        sparse_peak_ops_per_s=sparse_peak,
+        use_sparse=bool(sparse),
+        efficiency=eff,
+        mac_energy_j=mac_energy,
+        dram_j_per_byte=profile.dram_energy.si,
+        on_chip_j_per_byte=profile.on_chip_energy.si,
+        bandwidth_bytes_per_s=profile.memory_bandwidth.si,
+        on_chip_buffer_bytes=profile.on_chip_buffer.si,
+        static_power_w=profile.static_power.si,
+        idle_power_w=profile.idle_power.si,
+        power_cap_w=profile.power_cap.si,
+        kernel_overhead_s=profile.kernel_overhead.si,
+        compute_dtype=compute,
+    )
+    return params.with_efficiency(efficiency) if efficiency else params

@@ -1,0 +1,234 @@
+"""Roll per-layer costs up to stages and to the end-to-end figures of the feature.
+
+With N = frames per keyframe (1-in-N sampling):
+
+    keyframe_latency = sum over model stages of calls x latency per call
+    frame_work       = sum over per-frame stages of calls x latency per call  (N frames' worth)
+    output_fps       = N / (keyframe_latency + frame_work)      sequential, same device
+    delivered_fps    = min(output_fps, target fps)
+    AI energy / frame = (busy energy + idle power x idle time) / N, with the period N / delivered
+    total power      = AI power + non-AI budget;  FPS/W = delivered fps / total power
+    battery hours    = battery Wh / total power
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from zoomwatt.errors import InputError
+from zoomwatt.hardware.schema import HardwareProfile
+from zoomwatt.perfmodel.device_params import DeviceParams, device_params
+from zoomwatt.perfmodel.layer_table import LayerTable, build_layer_table
+from zoomwatt.perfmodel.non_ai_budget import non_ai_budget
+from zoomwatt.perfmodel.results import Prediction, StageCost, Unsupported
+from zoomwatt.perfmodel.roofline import BOUNDS, LayerCosts, layer_costs
+from zoomwatt.perfmodel.stage import Stage
+
+ASSUMPTIONS = (
+    "keyframe generation and in-between frames run on the same device one after the other "
+    "(output_fps_overlapped: if they overlap)",
+    "all model weights stay resident; activations spill to DRAM beyond the on-chip buffer",
+    "a device faster than the target idles at its idle power for the rest of each period",
+    "a layer over the power cap runs slower at the same dynamic energy (no DVFS saving)",
+)
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """Settings of a prediction that are not in the workload."""
+
+    frames_per_keyframe: int = 30  # N: one keyframe every N output frames
+    target_fps: float = 30.0
+    battery_wh: float | None = None  # None: the profile's default battery (if any)
+    non_ai_w: Mapping[str, float] = field(default_factory=dict)  # block -> W overrides
+    sparse: bool = False  # conv/linear at the 2:4 sparse peak where supported
+    efficiency: Mapping[str, float] = field(default_factory=dict)  # op class -> factor override
+
+
+def _check_options(options: PredictOptions) -> None:
+    n = options.frames_per_keyframe
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise InputError("frames_per_keyframe", n, "an integer >= 1")
+    fps = options.target_fps
+    if not isinstance(fps, int | float) or not math.isfinite(fps) or fps <= 0:
+        raise InputError("target_fps", fps, "a number > 0")
+    wh = options.battery_wh
+    if wh is not None and (not isinstance(wh, int | float) or not math.isfinite(wh) or wh <= 0):
+        raise InputError("battery_wh", wh, "a capacity in Wh > 0")
+
+
+def _stage_costs(table: LayerTable, costs: LayerCosts) -> tuple[StageCost, ...]:
+    n = table.n_stages
+    idx = table.stage_index
+    time = np.bincount(idx, weights=costs.time_s, minlength=n)
+    energy = np.bincount(idx, weights=costs.energy_j, minlength=n)
+    dram = np.bincount(idx, weights=costs.dram_bytes, minlength=n)
+    macs = np.bincount(idx, weights=table.macs, minlength=n)
+    by_bound = np.bincount(
+        idx * len(BOUNDS) + costs.bound, weights=costs.time_s, minlength=n * len(BOUNDS)
+    ).reshape(n, len(BOUNDS))
+    out = []
+    for i, stage in enumerate(table.stages):
+        total = by_bound[i].sum()
+        shares = {
+            b: float(by_bound[i, j] / total) if total > 0 else 0.0 for j, b in enumerate(BOUNDS)
+        }
+        out.append(
+            StageCost(
+                name=stage.name,
+                per_frame=stage.per_frame,
+                calls_per_keyframe=stage.calls_per_keyframe,
+                latency_per_call_s=float(time[i]),
+                energy_per_call_j=float(energy[i]),
+                latency_s=float(time[i] * stage.calls_per_keyframe),
+                energy_j=float(energy[i] * stage.calls_per_keyframe),
+                dram_bytes_per_call=float(dram[i]),
+                macs_per_call=float(macs[i]),
+                bound=BOUNDS[int(np.argmax(by_bound[i]))] if total > 0 else "none",
+                bound_time_share=shares,
+            )
+        )
+    return tuple(out)
+
+
+def unsupported_dtypes(table: LayerTable, params: DeviceParams) -> list[str]:
+    """Dtypes used by the layers that the device has no engine for."""
+    return [d for d in table.used_dtypes() if not params.supports(d)]
+
+
+def rollup(
+    table: LayerTable,
+    profile: HardwareProfile,
+    params: DeviceParams,
+    options: PredictOptions,
+) -> Prediction:
+    """End-to-end figures for one device whose params support every dtype in ``table``."""
+    # 1. layers and stages
+    costs = layer_costs(table, params)
+    stages = _stage_costs(table, costs)
+    keyframe_s = sum(s.latency_s for s in stages if not s.per_frame)
+    frame_work_s = sum(s.latency_s for s in stages if s.per_frame)
+    busy_s = keyframe_s + frame_work_s
+    if busy_s <= 0:
+        raise InputError("stages", [s.name for s in stages], "at least one layer that does work")
+    busy_energy_j = sum(s.energy_j for s in stages)
+
+    # 2. frame rate, and the smallest N that reaches the target (N >= target x kf / (1 - target x
+    # per-frame work)), None when the per-frame work alone is too slow
+    n = options.frames_per_keyframe
+    output_fps = n / busy_s
+    per_frame_s = frame_work_s / n
+    target = options.target_fps
+    min_every = (
+        max(1, math.ceil(target * keyframe_s / (1 - target * per_frame_s) - 1e-9))
+        if target * per_frame_s < 1
+        else None
+    )
+    output_fps_overlapped = n / max(keyframe_s, frame_work_s)
+    delivered_fps = min(output_fps, options.target_fps)
+    realtime = output_fps >= options.target_fps * (1 - 1e-12)
+
+    # 3. power and energy (AI, idle top-up, non-AI)
+    period_s = n / delivered_fps
+    idle_s = max(0.0, period_s - busy_s)
+    ai_energy_period_j = busy_energy_j + float(params.idle_power_w) * idle_s
+    ai_power_w = ai_energy_period_j / period_s
+    budget = non_ai_budget(profile, options.non_ai_w)
+    non_ai_w = budget.power_w
+    avg_power_w = ai_power_w + non_ai_w
+    ai_energy_per_frame_j = ai_energy_period_j / n
+    non_ai_energy_per_frame_j = non_ai_w / delivered_fps
+    kernel_power = costs.power_w[costs.time_s > 0]
+    peak_power_w = float(kernel_power.max()) if kernel_power.size else 0.0
+
+    # 4. battery and memory
+    battery_wh = options.battery_wh
+    if battery_wh is None and profile.battery is not None:
+        battery_wh = profile.battery.si
+    battery_hours = None if battery_wh is None else battery_wh / avg_power_w
+    model_stages = [s for s in table.stages if not s.per_frame]
+    memory_needed = sum(s.weight_bytes for s in model_stages) + max(
+        (s.peak_activation_bytes for s in table.stages), default=0.0
+    )
+    memory_usable = profile.memory_capacity.si * profile.memory_usable_fraction.si
+
+    per_frame = np.array([s.per_frame for s in table.stages], dtype=bool)
+    model_layers = ~per_frame[table.stage_index] if table.n_layers else np.zeros(0, bool)
+    used = table.used_dtypes(model_layers if model_layers.any() else None)
+    engines = sorted({params.compute_dtype[d] or "?" for d in used})
+    return Prediction(
+        hardware=profile.name,
+        description=profile.description,
+        dtype=used[0] if len(used) == 1 else "mixed(" + ",".join(used) + ")",
+        compute_dtype=engines[0] if len(engines) == 1 else ",".join(engines),
+        frames_per_keyframe=n,
+        target_fps=float(options.target_fps),
+        per_stage=stages,
+        keyframe_latency_s=keyframe_s,
+        frame_work_s=frame_work_s,
+        output_fps=output_fps,
+        output_fps_overlapped=output_fps_overlapped,
+        min_every_for_target=min_every,
+        realtime=bool(realtime),
+        delivered_fps=delivered_fps,
+        ai_power_w=ai_power_w,
+        non_ai_power_w=non_ai_w,
+        non_ai_blocks=budget.as_dict(),
+        avg_power_w=avg_power_w,
+        peak_power_w=peak_power_w,
+        power_cap_w=float(params.power_cap_w),
+        ai_energy_per_frame_j=ai_energy_per_frame_j,
+        non_ai_energy_per_frame_j=non_ai_energy_per_frame_j,
+        energy_per_frame_j=ai_energy_per_frame_j + non_ai_energy_per_frame_j,
+        fps_per_watt=delivered_fps / avg_power_w,
+        ai_fps_per_watt=delivered_fps / ai_power_w,
+        battery_wh=battery_wh,
+        battery_hours=battery_hours,
+        memory_needed_bytes=float(memory_needed),
+        memory_usable_bytes=float(memory_usable),
+        fits_in_memory=bool(memory_needed <= memory_usable),
+        assumptions=ASSUMPTIONS,
+    )
+
+
+def predict_many(
+    stages: Sequence[Stage],
+    profiles: Sequence[HardwareProfile],
+    options: PredictOptions | None = None,
+) -> list[Prediction | Unsupported]:
+    """Predict the feature on each profile; a device that cannot run the dtype gets an
+    :class:`Unsupported` entry instead of a prediction."""
+    # 1. inputs
+    options = options or PredictOptions()
+    _check_options(options)
+    if not stages:
+        raise InputError("stages", stages, "at least one stage")
+    table = build_layer_table(stages)
+    # 2. each device
+    out: list[Prediction | Unsupported] = []
+    for profile in profiles:
+        params = device_params(profile, sparse=options.sparse, efficiency=options.efficiency)
+        missing = unsupported_dtypes(table, params)
+        if missing:
+            engines = ", ".join(profile.supported_dtypes)
+            reason = f"{', '.join(missing)} not supported (computes {engines})"
+            out.append(Unsupported(profile.name, profile.description, ",".join(missing), reason))
+            continue
+        out.append(rollup(table, profile, params, options))
+    return out
+
+
+def predict(
+    stages: Sequence[Stage], profile: HardwareProfile, options: PredictOptions | None = None
+) -> Prediction:
+    """Predict the feature on one device; raises :class:`InputError` if it cannot run a dtype."""
+    (result,) = predict_many(stages, [profile], options)
+    if isinstance(result, Unsupported):
+        raise InputError(
+            "dtype", result.dtype, f"a dtype {profile.name} can compute", result.reason
+        )
+    return result

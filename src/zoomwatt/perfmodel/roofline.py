@@ -1,0 +1,126 @@
+"""Per-layer time and energy: roofline with a per-kernel overhead and a power cap, vectorized.
+
+For each layer (one call):
+
+    compute_time = ops / (peak[dtype] x efficiency[op class])        ops = max(flops, 2 MACs)
+    dram_bytes   = weight bytes + spill x activation bytes
+                   spill = max(0, 1 - on_chip_buffer / activation bytes)
+    memory_time  = dram_bytes / bandwidth
+    dynamic_j    = MACs x E_mac[dtype] + (ops - 2 MACs) x E_mac[dtype] / 2
+                   + dram_bytes x E_dram + all bytes x E_on_chip
+    capped_time  = dynamic_j / (power_cap - static_power)    (time needed to stay under the cap)
+    busy_time    = max(compute_time, memory_time, capped_time)
+    time         = busy_time + kernel_overhead              (layers that do any work)
+    energy       = dynamic_j + static_power x time
+
+Weights are read from DRAM once per call; activations stay on chip while the layer's input and
+output fit in the buffer, and the part that does not fit goes to DRAM. Every byte passes
+through the on-chip memory once. A capped layer runs slower at the same dynamic energy (the
+clock drops; a conservative throttle model that ignores the V^2 saving of DVFS). The bound is
+``power`` when the cap sets the time, ``overhead`` when the per-kernel overhead exceeds the busy
+time, else ``compute`` or ``memory``, whichever is larger.
+
+All device fields may carry leading batch axes; layer arrays are the last axis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from zoomwatt.perfmodel.device_params import SPARSE_CLASSES, DeviceParams
+from zoomwatt.perfmodel.layer_table import OP_CLASS_INDEX, LayerTable
+
+BOUNDS = ("compute", "memory", "power", "overhead")
+COMPUTE, MEMORY, POWER, OVERHEAD = range(4)
+
+
+@dataclass(frozen=True)
+class LayerCosts:
+    """Per-layer results for one call of each stage; arrays are (..., n_layers)."""
+
+    compute_time_s: np.ndarray
+    memory_time_s: np.ndarray
+    capped_time_s: np.ndarray
+    time_s: np.ndarray
+    dram_bytes: np.ndarray
+    on_chip_bytes: np.ndarray
+    compute_energy_j: np.ndarray
+    dram_energy_j: np.ndarray
+    on_chip_energy_j: np.ndarray
+    static_energy_j: np.ndarray
+    energy_j: np.ndarray
+    bound: np.ndarray  # int index into BOUNDS
+
+    @property
+    def dynamic_energy_j(self) -> np.ndarray:
+        return self.compute_energy_j + self.dram_energy_j + self.on_chip_energy_j
+
+    @property
+    def power_w(self) -> np.ndarray:
+        """Average power of each layer over its time (0 for layers that take no time)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(self.time_s > 0, self.energy_j / self.time_s, 0.0)
+
+
+def _col(value: float | np.ndarray) -> np.ndarray:
+    """A device scalar, as an array that broadcasts against (..., n_layers)."""
+    return np.asarray(value, dtype=float)
+
+
+def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
+    """Time, energy and bound of every layer of ``table`` on ``params``."""
+    # 1. throughput per layer (dtype peak, sparse for conv/linear if asked, x op-class efficiency)
+    peak = np.asarray(params.peak_ops_per_s)[..., table.dtype]
+    if params.use_sparse:
+        sparse_peak = np.asarray(params.sparse_peak_ops_per_s)[..., table.dtype]
+        sparse_layer = np.isin(table.op_class, [OP_CLASS_INDEX[c] for c in SPARSE_CLASSES])
+        peak = np.where(sparse_layer, sparse_peak, peak)
+    throughput = peak * np.asarray(params.efficiency)[..., table.op_class]
+    compute_time = np.where(table.ops > 0, table.ops / throughput, 0.0)
+
+    # 2. DRAM traffic and memory time
+    act = table.activation_bytes
+    buffer = _col(params.on_chip_buffer_bytes)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spill = np.where(act > 0, np.clip(1.0 - buffer / act, 0.0, 1.0), 0.0)
+    dram_bytes = table.weight_bytes + spill * act
+    memory_time = dram_bytes / _col(params.bandwidth_bytes_per_s)
+
+    # 3. dynamic energy: arithmetic + DRAM + on-chip bytes
+    e_mac = np.asarray(params.mac_energy_j)[..., table.dtype]
+    compute_energy = table.macs * e_mac + table.extra_ops * e_mac / 2.0
+    dram_energy = dram_bytes * _col(params.dram_j_per_byte)
+    on_chip_bytes = np.broadcast_to(table.total_bytes, dram_bytes.shape)
+    on_chip_energy = on_chip_bytes * _col(params.on_chip_j_per_byte)
+    dynamic = compute_energy + dram_energy + on_chip_energy
+
+    # 4. power cap, overhead, static energy
+    static = _col(params.static_power_w)
+    capped_time = dynamic / (_col(params.power_cap_w) - static)
+    roof = np.maximum(compute_time, memory_time)
+    busy = np.maximum(roof, capped_time)
+    overhead = np.where(table.is_kernel, _col(params.kernel_overhead_s), 0.0)
+    time = busy + overhead
+    static_energy = static * time
+    energy = dynamic + static_energy
+
+    # 5. which bound applies
+    bound = np.where(compute_time >= memory_time, COMPUTE, MEMORY)
+    bound = np.where(capped_time > roof, POWER, bound)
+    bound = np.where(overhead > busy, OVERHEAD, bound)
+    return LayerCosts(
+        compute_time_s=np.broadcast_to(compute_time, time.shape),
+        memory_time_s=np.broadcast_to(memory_time, time.shape),
+        capped_time_s=capped_time,
+        time_s=time,
+        dram_bytes=np.broadcast_to(dram_bytes, time.shape),
+        on_chip_bytes=np.broadcast_to(on_chip_bytes, time.shape),
+        compute_energy_j=np.broadcast_to(compute_energy, time.shape),
+        dram_energy_j=np.broadcast_to(dram_energy, time.shape),
+        on_chip_energy_j=np.broadcast_to(on_chip_energy, time.shape),
+        static_energy_j=static_energy,
+        energy_j=energy,
+        bound=np.broadcast_to(bound, time.shape).astype(np.int8),
+    )

@@ -1,0 +1,145 @@
+"""Per-layer roofline time, energy, power cap and bound against hand-computed numbers.
+
+Toy device (perf_helpers.TOY): fp16 peak 1e12 OP/s, conv efficiency 0.5, other classes 0.25,
+bandwidth 1e11 B/s, on-chip buffer 1e6 B, overhead 1e-6 s, fp16 MAC 1 pJ, DRAM 100 pJ/B,
+on-chip 1 pJ/B, static 1 W, cap 100 W.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from perf_helpers import layer, toy_profile
+
+from zoomwatt.errors import InputError
+from zoomwatt.perfmodel import (
+    BOUNDS,
+    build_layer_table,
+    device_params,
+    layer_costs,
+    make_stage,
+)
+from zoomwatt.workload.records import OpClass
+
+
+def costs_of(layers, profile, **kw):
+    table = build_layer_table([make_stage("s", layers, 1)])
+    return layer_costs(table, device_params(profile, **kw))
+
+
+def test_compute_bound_conv(toy):
+    conv = layer(OpClass.CONV, macs=1e9, weight=1e6, inp=0.5e6, out=0.5e6)
+    c = costs_of([conv], toy)
+    # ops 2e9 / (1e12 x 0.5) = 4e-3 s
+    assert c.compute_time_s[0] == pytest.approx(4e-3)
+    # activations 1e6 B fit the 1e6 B buffer: DRAM = weights only, 1e6 B / 1e11 B/s = 1e-5 s
+    assert c.dram_bytes[0] == pytest.approx(1e6)
+    assert c.memory_time_s[0] == pytest.approx(1e-5)
+    # time = max(4e-3, 1e-5) + 1e-6 overhead = 4.001e-3 s
+    assert c.time_s[0] == pytest.approx(4.001e-3)
+    assert BOUNDS[c.bound[0]] == "compute"
+    # energy: 1e9 MAC x 1 pJ = 1e-3 J; DRAM 1e6 B x 100 pJ = 1e-4 J; on-chip 2e6 B x 1 pJ = 2e-6 J
+    assert c.compute_energy_j[0] == pytest.approx(1e-3)
+    assert c.dram_energy_j[0] == pytest.approx(1e-4)
+    assert c.on_chip_energy_j[0] == pytest.approx(2e-6)
+    # static 1 W x 4.001e-3 s; total 1.102e-3 + 4.001e-3 = 5.103e-3 J
+    assert c.static_energy_j[0] == pytest.approx(4.001e-3)
+    assert c.energy_j[0] == pytest.approx(5.103e-3)
+
+
+def test_memory_bound_elementwise_spills_beyond_the_buffer(toy):
+    add = layer(OpClass.ELEMENTWISE, flops=1e6, inp=4e6, out=2e6)
+    c = costs_of([add], toy)
+    # compute: 1e6 / (1e12 x 0.25) = 4e-6 s
+    assert c.compute_time_s[0] == pytest.approx(4e-6)
+    # activations 6e6 B, buffer 1e6 B: spill 1 - 1/6 = 5/6 -> 5e6 B DRAM, / 1e11 = 5e-5 s
+    assert c.dram_bytes[0] == pytest.approx(5e6)
+    assert c.memory_time_s[0] == pytest.approx(5e-5)
+    assert c.time_s[0] == pytest.approx(5.1e-5)  # + 1e-6 overhead
+    assert BOUNDS[c.bound[0]] == "memory"
+    # 1e6 non-MAC ops x 1 pJ / 2 = 5e-7 J; DRAM 5e6 x 100 pJ = 5e-4 J; on-chip 6e6 x 1 pJ
+    assert c.compute_energy_j[0] == pytest.approx(5e-7)
+    assert c.dram_energy_j[0] == pytest.approx(5e-4)
+    assert c.on_chip_energy_j[0] == pytest.approx(6e-6)
+
+
+def test_power_cap_slows_a_layer_down():
+    capped = toy_profile(**{"power.cap": {"value": 1.2, "unit": "W", "estimate": "t"}})
+    conv = layer(OpClass.CONV, macs=1e9, weight=1e6, inp=0.5e6, out=0.5e6)
+    c = costs_of([conv], capped)
+    # dynamic 1.102e-3 J must fit in (1.2 - 1) W: 1.102e-3 / 0.2 = 5.51e-3 s > 4e-3 s compute
+    assert c.capped_time_s[0] == pytest.approx(5.51e-3)
+    assert c.time_s[0] == pytest.approx(5.511e-3)
+    assert BOUNDS[c.bound[0]] == "power"
+    # average power stays under the cap: (1.102e-3 + 1 W x 5.511e-3) / 5.511e-3 < 1.2 W
+    assert c.power_w[0] <= 1.2
+
+
+def test_overhead_bound_and_zero_work_layers(toy):
+    tiny = layer(OpClass.ELEMENTWISE, flops=1000, inp=100, out=100)
+    view = layer(OpClass.DATA_MOVEMENT)  # no work: no kernel, no overhead
+    c = costs_of([tiny, view], toy)
+    # 200 B of activations fit on chip (no DRAM); compute 1000 / 2.5e11 = 4e-9 s < 1e-6 s overhead
+    assert BOUNDS[c.bound[0]] == "overhead"
+    assert c.time_s[0] == pytest.approx(1e-6 + 4e-9)
+    assert c.time_s[1] == 0.0
+    assert c.energy_j[1] == 0.0
+
+
+def test_sparse_peak_for_conv_only(toy):
+    conv = layer(OpClass.CONV, macs=1e9)
+    attn = layer(OpClass.ATTENTION, macs=1e9)
+    dense = costs_of([conv, attn], toy)
+    sparse = costs_of([conv, attn], toy, sparse=True)
+    # conv: 2e9 / (2e12 x 0.5) = 2e-3 s sparse vs 4e-3 dense; attention keeps 2e9 / 2.5e11 = 8e-3
+    assert dense.compute_time_s[0] == pytest.approx(4e-3)
+    assert sparse.compute_time_s[0] == pytest.approx(2e-3)
+    assert sparse.compute_time_s[1] == pytest.approx(dense.compute_time_s[1]) == pytest.approx(8e-3)
+
+
+def test_dtype_fallback_keeps_bytes_but_uses_wider_engine(toy):
+    # toy has no int4 engine: int4 computes as int8 (2e12 OP/s, 0.25 pJ/MAC)
+    w4 = layer(OpClass.CONV, macs=1e9, weight=0.5e6, dtype="int4")
+    params = device_params(toy)
+    assert params.compute_dtype["int4"] == "int8"
+    assert params.compute_dtype["bf16"] == "fp16"
+    c = costs_of([w4], toy)
+    assert c.compute_time_s[0] == pytest.approx(2e9 / (2e12 * 0.5))  # 2e-3 s
+    assert c.compute_energy_j[0] == pytest.approx(1e9 * 0.25e-12)
+    assert c.dram_bytes[0] == pytest.approx(0.5e6)
+
+
+def test_int4_weights_with_fp16_activations_compute_in_fp16(toy):
+    w4a16 = layer(OpClass.LINEAR, macs=1e9, weight=0.5e6, dtype="int4", act="fp16")
+    c = costs_of([w4a16], toy)
+    # fp16 engine: 2e9 / (1e12 x 0.25) = 8e-3 s; 1e9 x 1 pJ
+    assert c.compute_time_s[0] == pytest.approx(8e-3)
+    assert c.compute_energy_j[0] == pytest.approx(1e-3)
+
+
+def test_batched_device_variants_match_one_by_one(toy):
+    layers = [
+        layer(OpClass.CONV, macs=1e9, weight=1e6, inp=0.5e6, out=0.5e6),
+        layer(OpClass.ELEMENTWISE, flops=1e6, inp=4e6, out=2e6),
+    ]
+    table = build_layer_table([make_stage("s", layers, 1)])
+    base = device_params(toy)
+    bandwidths = np.array([1e10, 1e11, 1e12])
+    batched = layer_costs(table, base.replace(bandwidth_bytes_per_s=bandwidths[:, None]))
+    assert batched.time_s.shape == (3, 2)
+    for k, bw in enumerate(bandwidths):
+        single = layer_costs(table, base.replace(bandwidth_bytes_per_s=float(bw)))
+        np.testing.assert_allclose(batched.time_s[k], single.time_s)
+        np.testing.assert_allclose(batched.energy_j[k], single.energy_j)
+
+
+def test_efficiency_override_is_the_calibration_hook(toy):
+    conv = layer(OpClass.CONV, macs=1e9)
+    params = device_params(toy).with_efficiency({"conv": 0.25})
+    table = build_layer_table([make_stage("s", [conv], 1)])
+    # 2e9 / (1e12 x 0.25) = 8e-3 s
+    assert layer_costs(table, params).compute_time_s[0] == pytest.approx(8e-3)
+    with pytest.raises(InputError, match="efficiency"):
+        device_params(toy).with_efficiency({"conv": 1.5})
+    with pytest.raises(InputError, match="op class"):
+        device_params(toy).with_efficiency({"gemm": 0.5})
