@@ -124,6 +124,31 @@ def add_parser(subparsers) -> None:
         choices=["fp32", "fp16", "bf16"],
         help="sd2: [default: fp16 on CUDA, fp32 on CPU]",
     )
+
+    g = p.add_argument_group("real time")
+    g.add_argument(
+        "--realtime",
+        action="store_true",
+        help="pace the output at --fps as a live stream would, make the next keyframe while the "
+        "in-between frames are made and encoded, and (sd2) use the fast keyframe path "
+        "(on CUDA: channels-last, fused QKV, torch.compile, one CUDA graph per keyframe); "
+        "reports late or dropped frames",
+    )
+    g.add_argument(
+        "--late-policy",
+        choices=["wait", "drop"],
+        default="wait",
+        help="with --realtime: a late frame stalls the stream (wait) or is skipped, the previous "
+        "frame shown again (drop) [default: wait]",
+    )
+    g.add_argument(
+        "--prebuffer-frames",
+        type=int,
+        default=None,
+        metavar="FRAMES",
+        help="with --realtime: frames ready before the clock starts [default: 1 + "
+        "--frames-per-keyframe, so a keyframe may take N frame times]",
+    )
     p.set_defaults(func=run)
 
 
@@ -189,6 +214,9 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         dtype=args.dtype,
         allow_download=args.allow_download,
+        realtime=args.realtime,
+        late_policy=args.late_policy,
+        prebuffer_frames=args.prebuffer_frames,
     )
     progress = _BarProgress(enabled=not args.no_progress and not args.json)
     zoom_run = ZoomRun(config, progress=progress)
@@ -218,13 +246,18 @@ def render_summary(result) -> str:
         "video write": sum(k.video_write_s for k in t),
     }
     speed = result.frames_per_wall_s
-    realtime = "faster" if speed >= result.fps else "slower"
+    pace = "faster than real time" if speed >= result.fps else "slower than real time"
+    if result.stream is not None:
+        pace = f"paced at {result.fps:g} fps"
     lines = [
         f"wrote {result.out}: {result.frames} frames, {result.keyframes} keyframes, "
         f"{result.duration_s:.2f} s at {result.fps:g} fps",
-        f"made in {result.wall_s:.2f} s: {speed:.1f} frames/s, {realtime} than real time"
+        f"made in {result.wall_s:.2f} s: {speed:.1f} frames/s, {pace}"
         + (f" ({result.resumed_keyframes} keyframes resumed)" if result.resumed_keyframes else ""),
         "time by stage: " + ", ".join(f"{k} {v:.2f} s" for k, v in total.items() if v > 0),
         f"keyframes kept in {result.work_dir}",
     ]
+    if result.stream is not None:
+        warm = f" after {result.warmup_s:.1f} s of warm-up" if result.warmup_s >= 0.05 else ""
+        lines.append(result.stream.summary() + warm)
     return "\n".join(lines)

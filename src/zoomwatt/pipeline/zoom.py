@@ -22,6 +22,14 @@ from zoomwatt.errors import InputError
 from zoomwatt.pipeline.backends import BACKENDS, Inpainter, create_backend
 from zoomwatt.pipeline.geometry import ZoomGeometry, output_frame_count
 from zoomwatt.pipeline.prompts import TIME_UNITS, PromptSchedule, load_schedule
+from zoomwatt.pipeline.realtime import (
+    LATE_POLICIES,
+    BackgroundWriter,
+    StreamOptions,
+    StreamReport,
+    prefetch,
+    stream,
+)
 from zoomwatt.pipeline.seeds import keyframe_seed
 from zoomwatt.pipeline.video import FORMATS, VideoWriter, partial_path
 from zoomwatt.pipeline.workdir import KeyframeStore
@@ -65,6 +73,11 @@ class ZoomConfig:
     device: str | None = None
     dtype: str | None = None
     allow_download: bool = False
+    # real time: sd2 through its fast path, the next keyframe made while the in-between frames
+    # of the current one are computed and encoded, frames paced at ``fps`` (late ones counted)
+    realtime: bool = False
+    late_policy: str = "wait"  # wait: the stream stalls for a late frame; drop: it skips it
+    prebuffer_frames: int | None = None  # frames ready before the clock; None = 1 + N
 
     @property
     def width(self) -> int:
@@ -133,6 +146,8 @@ class ZoomResult:
     wall_s: float  # to make it
     resumed_keyframes: int
     timings: list[KeyframeTimings] = field(default_factory=list)
+    stream: StreamReport | None = None  # with ``realtime``: how steady the paced output was
+    warmup_s: float = 0.0  # with ``realtime``: compilation and capture before the clock started
 
     @property
     def frames_per_wall_s(self) -> float:
@@ -145,6 +160,7 @@ class ZoomResult:
         data["out"] = str(self.out) if self.out else None
         data["work_dir"] = str(self.work_dir)
         data["frames_per_wall_s"] = self.frames_per_wall_s
+        data["stream"] = self.stream.to_dict() if self.stream else None
         return data
 
 
@@ -202,6 +218,10 @@ def check_inputs(config: ZoomConfig, need_out: bool = True) -> _Plan:
         raise InputError("direction", config.direction, f"one of {', '.join(DIRECTIONS)}")
     if config.backend not in BACKENDS:
         raise InputError("backend", config.backend, f"one of {', '.join(BACKENDS)}")
+    if config.realtime:
+        _stream_options(config).check()
+    elif config.late_policy not in LATE_POLICIES:
+        raise InputError("late_policy", config.late_policy, f"one of {', '.join(LATE_POLICIES)}")
     if not (isinstance(config.seed, int) and 0 <= config.seed <= MAX_SEED):
         raise InputError("seed", config.seed, f"an integer from 0 to {MAX_SEED}")
 
@@ -332,6 +352,19 @@ def _check_output(out: Path) -> None:
         ) from exc
 
 
+def _stream_options(config: ZoomConfig) -> StreamOptions:
+    """Pacing of a real-time run: by default the clock starts once the first keyframe and the
+    segment after it are ready (1 + N frames), so a keyframe may take up to N frame times."""
+    n = config.frames_per_keyframe
+    prebuffer = 1 + n if config.prebuffer_frames is None else config.prebuffer_frames
+    return StreamOptions(
+        fps=config.fps,
+        queue_frames=max(64, prebuffer + n),
+        prebuffer_frames=prebuffer,
+        late_policy=config.late_policy,
+    )
+
+
 def _backend_options(config: ZoomConfig) -> dict[str, Any]:
     if config.backend == "classical":
         return {"method": config.inpaint_method, "texture": config.texture}
@@ -345,6 +378,8 @@ def _backend_options(config: ZoomConfig) -> dict[str, Any]:
     }
     if config.model is not None:
         options["model"] = config.model
+    if config.realtime:
+        options["fast"] = "recommended"  # the fast path, with what pays on the device
     return options
 
 
@@ -457,13 +492,23 @@ class ZoomRun:
             )
             yield ZoomFrame(out_index, index, image, is_keyframe=j == n)
 
+    def _keyframes(self) -> Iterator[np.ndarray]:
+        previous = None
+        for index in range(self.config.keyframes):
+            previous = self._make_keyframe(index, previous)
+            yield previous
+
     def _frames_out(self) -> Iterator[ZoomFrame]:
-        previous = self._make_keyframe(0, None)
+        keyframes = self._keyframes()
+        if self.config.realtime:
+            # Keyframe i + 1 is made in a thread (the GPU, or OpenCV, releases the GIL) while
+            # this one computes and hands out the in-between frames of segment i.
+            keyframes = prefetch(keyframes, depth=1, name="zoom-keyframes")
+        previous = next(keyframes)
         self.timings[0].frames = 1
         yield ZoomFrame(0, 0, previous, is_keyframe=True)
         n = self.config.frames_per_keyframe
-        for index in range(1, self.config.keyframes):
-            current = self._make_keyframe(index, previous)
+        for index, current in enumerate(keyframes, start=1):
             yield from self._segment(current, previous, index, range(1, n + 1))
             previous = current
 
@@ -484,15 +529,35 @@ class ZoomRun:
     # --- the video -------------------------------------------------------------------------
 
     def run(self) -> ZoomResult:
-        """Write the video as frames are produced; return the result with timings."""
-        started = time.perf_counter()
+        """Write the video as frames are produced; return the result with timings.
+
+        With ``realtime``, the backend is warmed up first (compilation, capture), then frames
+        are paced at ``fps`` through :func:`~zoomwatt.pipeline.realtime.stream` and encoded in
+        their own thread; the result's ``stream`` says whether any frame came late."""
         g = self.plan.geometry
+        warmup_s, report = 0.0, None
+        if self.config.realtime:
+            warmup_s = self._warm_up()
+        started = time.perf_counter()
+
+        def write(frame: ZoomFrame) -> None:
+            write_started = time.perf_counter()
+            writer.write(frame.image)
+            self.timings[frame.keyframe].video_write_s += time.perf_counter() - write_started
+            self.progress.frame_done(frame.index)
+
         with VideoWriter(self.plan.out, self.config.fps, g.width, g.height) as writer:
-            for frame in self.frames():
-                write_started = time.perf_counter()
-                writer.write(frame.image)
-                self.timings[frame.keyframe].video_write_s += time.perf_counter() - write_started
-                self.progress.frame_done(frame.index)
+            if self.config.realtime:
+                background = BackgroundWriter(write, depth=self.config.frames_per_keyframe)
+                try:
+                    options = _stream_options(self.config)
+                    report = stream(self.frames(), background.put, options)
+                finally:
+                    background.close()
+                log.info("%s", report.summary())
+            else:
+                for frame in self.frames():
+                    write(frame)
         return ZoomResult(
             out=self.plan.out,
             work_dir=self.plan.work_dir,
@@ -503,7 +568,17 @@ class ZoomRun:
             wall_s=time.perf_counter() - started,
             resumed_keyframes=self.resumed_keyframes,
             timings=self.timings,
+            stream=report,
+            warmup_s=warmup_s,
         )
+
+    def _warm_up(self) -> float:
+        """Let a backend that compiles or captures do it before the clock starts."""
+        warmup = getattr(self.backend, "warmup", None)
+        if warmup is None:
+            return 0.0
+        g = self.plan.geometry
+        return float(warmup(g.height, g.width, self._prompt(0), self.config.negative_prompt))
 
     def close(self) -> None:
         self.backend.close()

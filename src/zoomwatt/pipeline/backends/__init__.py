@@ -13,13 +13,23 @@ __all__ = ["BACKENDS", "BACKEND_STAGES", "InpaintOutput", "Inpainter", "create_b
 
 
 def create_backend(name: str, **options: Any) -> Inpainter:
-    """The backend ``name`` with its options (those it does not know are an error)."""
+    """The backend ``name`` with its options (those it does not know are an error). For
+    ``sd2``, ``fast`` (a :class:`~zoomwatt.pipeline.backends.sd2_fast.FastOptions`, or
+    ``"recommended"`` for the device's best) selects the fast keyframe path."""
     if name == "classical":
         from zoomwatt.pipeline.backends.classical import ClassicalInpainter
 
         return ClassicalInpainter(**options)
     if name == "sd2":
-        from zoomwatt.pipeline.backends.sd2 import SD2Inpainter
+        fast = options.pop("fast", None)
+        if fast is None:
+            from zoomwatt.pipeline.backends.sd2 import SD2Inpainter
 
-        return SD2Inpainter(**options)
+            return SD2Inpainter(**options)
+        from zoomwatt.pipeline.backends.sd2 import default_device
+        from zoomwatt.pipeline.backends.sd2_fast import FastOptions, SD2FastInpainter
+
+        if fast == "recommended":  # what paid on the device kind (see FastOptions.recommended)
+            fast = FastOptions.recommended(options.get("device") or default_device())
+        return SD2FastInpainter(fast=fast, **options)
     raise InputError("backend", name, f"one of {', '.join(BACKENDS)}")

@@ -162,7 +162,11 @@ class SD2Inpainter(Inpainter):
         device: str | None = None,
         dtype: str | None = None,
         allow_download: bool = False,
+        pipeline: Any = None,
     ):
+        """``pipeline``: an already built ``StableDiffusionInpaintPipeline`` to use instead of
+        loading ``model`` (for benchmarks on random weights, see
+        :mod:`zoomwatt.archs.random_pipeline`); it is moved to ``device`` and ``dtype``."""
         # 1. Check inputs (cheap, before any import of torch or diffusers).
         if steps < 1:
             raise InputError("steps", steps, "at least 1 denoising step")
@@ -181,7 +185,7 @@ class SD2Inpainter(Inpainter):
         self.guidance = float(guidance)
         self.scheduler_name = scheduler
         self.allow_download = allow_download
-        self.folder = resolve_model(model, allow_download)
+        self.folder = None if pipeline is not None else resolve_model(model, allow_download)
         self.device = device or default_device()
         self.dtype = dtype or default_dtype(self.device)
         if self.device.startswith("cuda"):
@@ -191,6 +195,7 @@ class SD2Inpainter(Inpainter):
                 raise InputError(
                     "device", self.device, "a device this machine has (cpu); torch sees no CUDA GPU"
                 )
+        self._given_pipe = pipeline
         self._pipe = None
         self._embeds: dict[tuple[str, str], Any] = {}
         self._stage_s: dict[str, float] = {}
@@ -220,13 +225,16 @@ class SD2Inpainter(Inpainter):
         from diffusers import StableDiffusionInpaintPipeline
 
         torch_dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-        log.info("loading %s on %s in %s", self.folder, self.device, self.dtype)
-        pipe = StableDiffusionInpaintPipeline.from_pretrained(
-            self.folder,
-            dtype=torch_dtype[self.dtype],
-            use_safetensors=True,
-            local_files_only=True,
-        )
+        if self._given_pipe is not None:
+            pipe = self._given_pipe.to(dtype=torch_dtype[self.dtype])
+        else:
+            log.info("loading %s on %s in %s", self.folder, self.device, self.dtype)
+            pipe = StableDiffusionInpaintPipeline.from_pretrained(
+                self.folder,
+                dtype=torch_dtype[self.dtype],
+                use_safetensors=True,
+                local_files_only=True,
+            )
         scheduler_cls = getattr(diffusers, SCHEDULERS[self.scheduler_name])
         pipe.scheduler = scheduler_cls.from_config(pipe.scheduler.config)
         pipe = pipe.to(self.device)
@@ -323,6 +331,7 @@ class SD2Inpainter(Inpainter):
 
     def close(self) -> None:
         self._pipe = None
+        self._given_pipe = None
         self._embeds = {}
         if self.device.startswith("cuda"):
             import torch
