@@ -20,6 +20,7 @@ COMMANDS = [
     "zoomwatt.cli.hardware_command",
     "zoomwatt.cli.predict_command",
     "zoomwatt.cli.analyze_command",
+    "zoomwatt.cli.optimize_command",
 ]
 
 log = logging.getLogger("zoomwatt")

@@ -1,0 +1,61 @@
+"""The measured output error of each lossy choice, shipped as data, and how errors combine.
+
+``data/measured_errors.json`` is written by ``benchmarks/optimize_unet.py`` from real
+quantization, pruning and weight sharing (:mod:`.real_error`) of the full-size SD2 inpainting
+UNet with random weights; the file says how, where and when it was measured. Random weights
+show the mechanics of the error, not the error of the trained model (trained weights have
+outliers that make int4 worse, and a bell-shaped distribution that makes pruning gentler).
+
+Choices combine as independent noise: noise-to-signal ratios add,
+
+    error_db = 10 log10( sum over lossy choices of 10^(error_db_i / 10) )
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from zoomwatt.errors import InputError
+
+DATA_FILE = "measured_errors.json"
+
+
+@dataclass(frozen=True)
+class ErrorTable:
+    """error_db (noise-to-signal in dB, lower is better) per choice, and its provenance."""
+
+    errors_db: dict[str, float]
+    source: dict[str, Any]  # model, weights, inputs, device, date, script
+
+    def error_db(self, choices: Iterable[str]) -> float | None:
+        """The combined error of ``choices`` (lossless ones left out); None if all lossless."""
+        total = 0.0
+        any_lossy = False
+        for choice in choices:
+            if choice not in self.errors_db:
+                raise InputError("choice", choice, f"one of {sorted(self.errors_db)}")
+            total += 10 ** (self.errors_db[choice] / 10)
+            any_lossy = True
+        if not any_lossy:
+            return None
+        return 10 * math.log10(total) if total > 0 else -math.inf
+
+
+def combine_db(errors_db: Iterable[float]) -> float:
+    """Independent noises add: 10 log10(sum 10^(e/10))."""
+    return 10 * math.log10(sum(10 ** (e / 10) for e in errors_db))
+
+
+@lru_cache(maxsize=1)
+def shipped_error_table() -> ErrorTable:
+    """The table shipped with zoomwatt (see module doc)."""
+    text = resources.files("zoomwatt.optimize").joinpath("data", DATA_FILE).read_text("utf-8")
+    data = json.loads(text)
+    errors = {name: float(entry["error_db"]) for name, entry in data["choices"].items()}
+    return ErrorTable(errors, {k: v for k, v in data.items() if k != "choices"})

@@ -1,0 +1,105 @@
+"""The search: baseline equals ``zoomwatt predict``, fronts and targets, speed, JSON."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from zoomwatt.errors import InputError
+from zoomwatt.optimize import OptimizeOptions, SearchSpace, explore
+from zoomwatt.optimize.search import pareto_indices
+
+
+def test_pareto_by_hand():
+    fps = np.array([1.0, 2.0, 2.0, 3.0, -np.inf])
+    power = np.array([5.0, 4.0, 6.0, 7.0, 1.0])
+    # (1, 5) is beaten by (2, 4); (2, 6) by (2, 4); (3, 7) is fastest; the last is ineligible
+    assert pareto_indices(fps, power) == [1, 3]
+    # with give-ups [0, 2, 0, 2, 0]: (1, 5) and (2, 6) have 0 give-ups and nothing with 0 beats
+    # them on both; (2, 4) is kept at 2; (3, 7) too
+    gu = np.array([0, 2, 0, 2, 0])
+    assert pareto_indices(fps, power, gu) == [0, 2, 1, 3]
+
+
+def test_baseline_is_zoomwatt_predict(orin_result):
+    from zoomwatt.hardware import load_profile
+    from zoomwatt.perfmodel import PredictOptions, predict, stages_from_workload
+    from zoomwatt.workload import characterize
+
+    p = predict(
+        stages_from_workload(characterize()),
+        load_profile("jetson-orin-nano"),
+        PredictOptions(frames_per_keyframe=30, target_fps=30.0),
+    )
+    b = orin_result.baseline
+    assert b.label == "baseline"
+    assert b.error_db is None
+    assert b.output_fps == pytest.approx(p.output_fps, rel=1e-9)
+    assert b.avg_power_w == pytest.approx(p.avg_power_w, rel=1e-9)
+    assert b.energy_per_frame_j == pytest.approx(p.energy_per_frame_j, rel=1e-9)
+    assert b.keyframe_latency_s == pytest.approx(p.keyframe_latency_s, rel=1e-9)
+    assert b.fps_per_watt == pytest.approx(p.fps_per_watt, rel=1e-9)
+
+
+def test_front_and_answers(orin_result):
+    r = orin_result
+    assert r.hardware == "jetson-orin-nano"
+    assert r.candidates_evaluated > 1000
+    fps = [c.output_fps for c in r.pareto]
+    assert fps == sorted(fps)
+    assert not r.baseline.meets_targets  # 3.2 fps on the board
+    assert r.best is not None and r.best.meets_targets
+    assert r.best.output_fps >= 30
+    assert r.least_change is not None and r.least_change.meets_targets
+    assert len(r.least_change.give_ups) <= len(r.best.give_ups)
+    assert r.best.avg_power_w <= r.least_change.avg_power_w
+    # no point on the front beats the cheapest at 30 fps on power while meeting the target
+    assert all(c.avg_power_w >= r.best.avg_power_w - 1e-12 for c in r.pareto if c.meets_targets)
+
+
+def test_to_dict_is_json(orin_result):
+    data = json.loads(json.dumps(orin_result.to_dict()))
+    assert data["baseline"]["label"] == "baseline"
+    assert {"offchip", "frequency"} <= set(data["studies"])
+    assert data["error_source"]["model"]
+
+
+def test_limits_are_respected():
+    small = SearchSpace(
+        resolution_px=(512,), cfg=(True,), vae=("default",), steps=(10, 20), every=(30, 120)
+    )
+    r = explore(
+        "jetson-orin-nano",
+        OptimizeOptions(
+            target_fps=5.0, power_cap_w=9.0, max_error_db=-25.0, space=small, studies=False
+        ),
+    )
+    assert r.best is not None
+    assert r.best.avg_power_w <= 9.0 and r.best.output_fps >= 5.0
+    for c in [r.best, *r.pareto]:
+        assert c.error_db is None or c.error_db <= -25.0
+    # 2 x 5 x 3 x 2 compressions (less share4 on int4) x 3 points x 2 modes x 2 x 2
+    assert r.candidates_evaluated == (5 * 3 * 2 - 2 * 3) * 3 * 2 * 2 * 2
+
+
+def test_fast_once_traced(orin_result):
+    start = time.perf_counter()
+    explore("jetson-orin-nano", OptimizeOptions(studies=False))
+    assert time.perf_counter() - start < 5.0
+
+
+@pytest.mark.parametrize(
+    ("options", "argument"),
+    [
+        (OptimizeOptions(target_fps=0), "target_fps"),
+        (OptimizeOptions(max_error_db=30), "max_error_db"),
+        (OptimizeOptions(power_cap_w=-1), "power_cap_w"),
+        (OptimizeOptions(space=SearchSpace(steps=())), "space.steps"),
+    ],
+)
+def test_bad_options(options, argument):
+    with pytest.raises(InputError, match=argument):
+        explore("jetson-orin-nano", options)
