@@ -21,6 +21,8 @@ COMMANDS = [
     "zoomwatt.cli.predict_command",
     "zoomwatt.cli.analyze_command",
     "zoomwatt.cli.optimize_command",
+    "zoomwatt.cli.measure_command",
+    "zoomwatt.cli.report_command",
 ]
 
 log = logging.getLogger("zoomwatt")

@@ -1,0 +1,65 @@
+"""``zoomwatt report``: the whole study as one self-contained HTML page."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from zoomwatt.errors import InputError
+from zoomwatt.report.report_data import ReportOptions
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="write the whole study as one self-contained HTML page",
+        description="Write DIR/index.html: the zoom video, the pipeline with per-stage cost, "
+        "op classes per model beside the article's claims, the roofline with every layer, the "
+        "device comparison, the optimizer's Pareto front, and predicted vs measured on this "
+        "machine (from `zoomwatt measure --validate`). Everything is inside the page.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for index.html")
+    p.add_argument("--video", default="out/zoom.mp4", help="the zoom video to show")
+    p.add_argument(
+        "--measurements",
+        default="out/measure",
+        metavar="PATH",
+        help="a result of `zoomwatt measure` (file, or folder with latest.json)",
+    )
+    p.add_argument("--prompt", default=None, help="the prompt of the video, shown as text")
+    p.add_argument(
+        "--device", default="jetson-orin-nano", help="device of the diagram, roofline, optimizer"
+    )
+    g = p.add_argument_group("workload (as zoomwatt predict)")
+    g.add_argument("--dtype", default="fp16")
+    g.add_argument("--steps", type=int, default=20)
+    g.add_argument("--every", type=int, default=30, metavar="N")
+    g.add_argument("--fps", type=float, default=30.0)
+    g.add_argument("--size", type=int, default=512)
+    p.add_argument("--no-optimize", action="store_true", help="leave the Pareto front out")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from zoomwatt.report.write_report import write_report
+
+    if not math.isfinite(args.fps) or args.fps <= 0:
+        raise InputError("--fps", args.fps, "a frame rate > 0")
+    options = ReportOptions(
+        size=args.size,
+        steps=args.steps,
+        dtype=args.dtype,
+        every=args.every,
+        fps=args.fps,
+        focus_device=args.device,
+        video=args.video or None,
+        measurements=args.measurements or None,
+        prompt=args.prompt,
+        optimize=not args.no_optimize,
+    )
+    print("report: computing the study...", file=sys.stderr, flush=True)
+    path = write_report(args.out, options)
+    print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB, open it in a browser)")
+    return 0

@@ -1,0 +1,107 @@
+"""The report page: every section present, self-contained, user text escaped."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+
+from zoomwatt.cli.main import main
+from zoomwatt.report import render_html, write_page
+from zoomwatt.report.report_data import ReportOptions, _optimizer
+
+SECTIONS = (
+    "The zoom",
+    "The pipeline and what each stage costs",
+    "Op classes per model, beside the article",
+    "Roofline: every layer as a point",
+    "On which device it runs in real time",
+    "What each optimization buys (Pareto front)",
+    "Predicted vs measured on this machine",
+)
+
+
+def test_every_section_is_there(report_data):
+    page = render_html(report_data)
+    for title in SECTIONS:
+        assert title in page
+    # diagram, op classes, roofline, devices, Pareto, measured, per-layer
+    assert page.count("<svg") >= 7
+    assert "every UNet layer" in page
+    assert "The machine was busy during that run" in page  # cpu_share 0.5 in the measurement
+    assert "<video" in page and page.count('alt="frame ') == 3
+    assert "int8 + every 100" in page  # the Pareto table
+    assert "jetson-orin-nano" in page and "h100-sxm" in page  # device table
+
+
+def test_roofline_has_every_layer(report_data):
+    r = report_data.roofline
+    n_layers = sum(1 for p in r.points)
+    assert n_layers > 1000  # every op of the four models at 512x512
+    assert {p.stage for p in r.points} >= {"text_encoder", "vae_encoder", "unet", "vae_decoder"}
+
+
+def test_self_contained_no_external_resources(report_data):
+    page = render_html(report_data)
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+    assert "<link" not in page and "@import" not in page and "url(http" not in page
+
+
+def test_user_text_is_escaped(report_data):
+    page = render_html(report_data)
+    assert "<script" not in page.lower()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; a temple" in page
+    assert "Test CPU &lt;2 threads&gt;" in page
+    assert "baseline &lt;fp16&gt;" in page
+
+
+def test_missing_inputs_give_reasons_not_crashes(report_data, tmp_path):
+    data = dataclasses.replace(
+        report_data,
+        optimizer=None,
+        optimizer_note="optimizer not available in this install (zoomwatt.optimize)",
+        measurement=None,
+        measurement_note="not measured yet (run zoomwatt measure --validate)",
+        video=None,
+        video_note="no video given",
+    )
+    page = write_page(data, tmp_path / "r").read_text(encoding="utf-8")
+    assert "optimizer not available" in page
+    assert "not measured yet" in page
+    assert "No video" in page
+
+
+def test_optimizer_not_importable(monkeypatch):
+    monkeypatch.setitem(sys.modules, "zoomwatt.optimize", None)
+    result, note = _optimizer(ReportOptions())
+    assert result is None and "optimizer not available" in note
+
+
+def test_report_cli(tmp_path, tiny_video, measurements, capsys):
+    code = main(
+        [
+            "report",
+            "--out",
+            str(tmp_path / "rep"),
+            "--video",
+            str(tiny_video),
+            "--measurements",
+            str(measurements),
+            "--every",
+            "4",
+            "--no-optimize",
+            "--prompt",
+            "<b>bold</b>",
+        ]
+    )
+    assert code == 0
+    page = (tmp_path / "rep" / "index.html").read_text(encoding="utf-8")
+    assert "&lt;b&gt;bold&lt;/b&gt;" in page
+    assert "index.html" in capsys.readouterr().out
+
+
+def test_report_cli_bad_out(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("x")
+    assert main(["report", "--out", str(target), "--no-optimize", "--video", ""]) == 2
+    assert "out=" in capsys.readouterr().err
