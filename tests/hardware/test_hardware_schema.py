@@ -109,3 +109,20 @@ def test_efficiency_default_fills_missing_classes():
     profile = parse_profile(data, "my.yaml")
     assert profile.efficiency["conv"].si == 0.4
     assert profile.efficiency["softmax"].si == 0.1
+
+
+def test_reuse_half_and_spill_bandwidth_are_checked():
+    data = copy.deepcopy(BASE)
+    data["compute"]["reuse_half"] = {"conv": {"value": 64, "unit": "rows", "estimate": "t"}}
+    data["memory"]["spill_bandwidth"] = {"value": 2, "unit": "GB/s", "estimate": "t"}
+    profile = parse_profile(data, "x.yaml")
+    assert profile.reuse_half["conv"].si == 64
+    assert profile.spill_bandwidth.si == 2e9
+    shipped = load_profile("h100-sxm")  # shipped profiles: no penalty
+    assert shipped.reuse_half == {} and shipped.spill_bandwidth is None
+    data["compute"]["reuse_half"] = {"convolution": {"value": 64, "unit": "rows", "estimate": "t"}}
+    with pytest.raises(InputError, match="reuse_half"):
+        parse_profile(data, "x.yaml")
+    data["compute"]["reuse_half"] = {"conv": {"value": 64, "unit": "GB/s", "estimate": "t"}}
+    with pytest.raises(InputError, match=r"reuse_half\.conv"):
+        parse_profile(data, "x.yaml")

@@ -7,11 +7,21 @@ import pytest
 from zoomwatt.errors import NotMeasurableError
 from zoomwatt.hardware import load_profile
 from zoomwatt.hardware.host_cache import cache_dir, host_cache_path
-from zoomwatt.hardware.host_calibration import calibrate_host, load_host_profile
+from zoomwatt.hardware.host_calibration import (
+    PLANS,
+    calibrate_host,
+    counted_ops,
+    fit_reuse,
+    load_host_profile,
+)
 from zoomwatt.hardware.host_probe import TorchCpuProbe
 
 
 class FakeProbe:
+    """Rates from the model the calibration fits: conv at R = 0.5 x fp32 with reuse_half 64,
+    linear at R = fp32 with reuse_half 16; SiLU 1e9 elements/s within the cache and
+    0.25e9/s beyond it; group norm, add and attention at fixed rates."""
+
     kind = "cpu"
 
     def __init__(self, device="Fake CPU", fp16=5e10, fp32=1e11):
@@ -26,8 +36,22 @@ class FakeProbe:
         self.matmul_calls += 1
         return self.rates[dtype]
 
-    def conv_ops_per_s(self, dtype, hw, min_time_s):
-        return 0.5 * self.rates[dtype]
+    def conv_ops_per_s(self, dtype, shape, min_time_s, cold_bytes):
+        _channels, side, batch = shape
+        reuse = side * side * batch
+        return 0.5 * self.rates[dtype] * reuse / (reuse + 64)
+
+    def gemm_ops_per_s(self, dtype, shape, min_time_s, cold_bytes):
+        reuse = shape[0]
+        return self.rates[dtype] * reuse / (reuse + 16)
+
+    def elementwise_elements_per_s(self, op, dtype, numel, min_time_s):
+        if op == "silu":
+            return 1e9 if numel * 8 <= self.cache_bytes() else 0.25e9
+        return {"group_norm": 2e9, "add": 4e9}[op]
+
+    def attention_seconds(self, dtype, shape, min_time_s):
+        return 1.0
 
     def copy_bytes_per_s(self, nbytes, min_time_s):
         return 2e10
@@ -67,8 +91,27 @@ def test_calibration_builds_a_valid_profile():
     # int8 (4e11) is faster than fp32: kept
     assert profile.peak_dense["int8"].si == pytest.approx(4e11)
     assert not profile.peak_dense["fp32"].is_estimate
-    # conv at half the matmul rate -> efficiency 0.5, measured
+    # conv at half the matmul rate at full reuse -> efficiency 0.5, reuse_half 64, measured
     assert profile.efficiency["conv"].si == pytest.approx(0.5)
+    assert profile.reuse_half["conv"].si == pytest.approx(64)
+    assert profile.efficiency["linear"].si == pytest.approx(1.0)
+    assert profile.reuse_half["linear"].si == pytest.approx(16)
+    # SiLU: 4 FLOPs per element (the formula table) x 1e9 elements/s / 1e11 peak = 0.04
+    assert profile.efficiency["activation"].si == pytest.approx(0.04)
+    assert profile.efficiency["norm"].si == pytest.approx(8 * 2e9 / 1e11)  # 8 per element
+    assert profile.efficiency["elementwise"].si == pytest.approx(4e9 / 1e11)
+    assert not profile.efficiency["activation"].is_estimate
+    assert profile.efficiency["resample"].is_estimate
+    # attention: the trace's ops of one (10 heads, 1024, 64) SDPA in 1 s
+    heads, length, dim = PLANS["quick"].attention
+    ops = counted_ops("attention", (1, heads, length, dim))
+    assert profile.efficiency["attention"].si == pytest.approx(ops / 1.0 / 1e11, rel=1e-3)
+    # spill: 16M SiLU elements at 0.25e9/s take 67.1 ms where 1e9/s gives 16.8 ms: 50.3 ms
+    # extra for 2 x 16M x 4 B - 8 MiB cache = 125.8 MB spilled -> 2.5 GB/s
+    numel = PLANS["quick"].spill_numel
+    extra_s = numel / 0.25e9 - numel / 1e9
+    spilled = 2 * numel * 4 - 8 * 2**20
+    assert profile.spill_bandwidth.si == pytest.approx(spilled / extra_s, rel=1e-3)
     assert profile.memory_bandwidth.si == pytest.approx(2e10)
     assert profile.kernel_overhead.si == pytest.approx(4e-6)
     assert profile.power_cap.si == 65.0
@@ -76,6 +119,25 @@ def test_calibration_builds_a_valid_profile():
     assert profile.on_chip_buffer.si == 8 * 2**20
     assert profile.calibration["measured"]["matmul_ops_per_s"]["fp16"] == 5e10
     assert host_cache_path().is_file()
+
+
+def test_fit_reuse_hand_computed():
+    # R = 100, h = 100: at reuse 900 -> 100 x 900 / 1000 = 90; at reuse 100 -> 100 x 100 / 200
+    # = 50; h = (50 - 90) / (90/900 - 50/100) = -40 / -0.4 = 100
+    rate, half = fit_reuse(90.0, 900, 50.0, 100)
+    assert half == pytest.approx(100.0)
+    assert rate == pytest.approx(100.0)
+    # the small-reuse point as fast per row as the large one: no penalty
+    assert fit_reuse(90.0, 900, 95.0, 100) == (95.0, 0.0)
+
+
+def test_counted_ops_follow_the_formula_table():
+    assert counted_ops("silu", (1, 128, 10)) == 4 * 1280  # 4 FLOPs per element
+    assert counted_ops("group_norm", (1, 128, 10)) == 8 * 1280  # with affine
+    assert counted_ops("add", (1, 128, 10)) == 1280
+    # attention, 2 heads, 8 tokens, dim 4: QK^T and AV, 2 heads x (8*8*4 + 8*8*4) = 1024 MACs
+    # = 2048 ops, plus the softmax part, 5 per score x 2*8*8 scores = 640
+    assert counted_ops("attention", (1, 2, 8, 4)) == 2048 + 640
 
 
 def test_cache_is_reused_and_invalidated_by_another_machine():

@@ -103,3 +103,18 @@ def test_measure_cli_json_and_files(tiny_result, tmp_path, monkeypatch, capsys):
     code = main(["measure", "--validate", "--no-save", "--quiet"])
     out = capsys.readouterr().out
     assert "predicted" in out and "unet" in out and "not measured" in out
+
+
+def test_measure_recalibrates_unless_told_to_keep(tiny_result, monkeypatch):
+    import zoomwatt.measure.validation as validate_module
+
+    seen = []
+
+    def fake(options, progress=None):
+        seen.append(options.recalibrate)
+        return tiny_result
+
+    monkeypatch.setattr(validate_module, "validate", fake)
+    assert main(["measure", "--validate", "--no-save", "--quiet"]) == 0
+    assert main(["measure", "--validate", "--no-save", "--quiet", "--keep-calibration"]) == 0
+    assert seen == [True, False]

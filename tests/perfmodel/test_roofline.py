@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from perf_helpers import layer, toy_profile
+from perf_helpers import layer, q, toy_profile
 
 from zoomwatt.errors import InputError
 from zoomwatt.perfmodel import (
@@ -143,3 +143,48 @@ def test_efficiency_override_is_the_calibration_hook(toy):
         device_params(toy).with_efficiency({"conv": 1.5})
     with pytest.raises(InputError, match="op class"):
         device_params(toy).with_efficiency({"gemm": 0.5})
+
+
+def test_weight_reuse_is_macs_per_weight_element():
+    # conv: 1e9 MACs over 1e6 B of fp16 weights = 5e5 weights -> 2000 rows share each weight
+    conv = layer(OpClass.CONV, macs=1e9, weight=1e6)
+    norm = layer(OpClass.NORM, flops=1e6, weight=1e3, inp=1e6, out=1e6)  # no MACs
+    act = layer(OpClass.ACTIVATION, flops=1e6, inp=1e6, out=1e6)  # no weights
+    table = build_layer_table([make_stage("s", [conv, norm, act], 1)])
+    assert table.weight_reuse[0] == pytest.approx(2000.0)
+    assert np.isinf(table.weight_reuse[1]) and np.isinf(table.weight_reuse[2])
+
+
+def test_small_reuse_slows_conv_and_linear_only():
+    half = {"conv": q(2000, "rows"), "linear": q(10, "rows")}
+    profile = toy_profile(**{"compute.reuse_half": half})
+    # conv at reuse 2000 with reuse_half 2000: factor 2000 / 4000 = 0.5, so
+    # 2e9 ops / (1e12 x 0.5 x 0.5) = 8e-3 s (4e-3 s without the penalty)
+    conv = layer(OpClass.CONV, macs=1e9, weight=1e6)
+    # linear at reuse 2e6 / 1e3 weights = 2e6 rows: factor 2e6 / (2e6 + 10) ~ 1
+    linear = layer(OpClass.LINEAR, macs=2e6 * 1e3, weight=2e3)
+    # an activation without weights is untouched: 1e6 / (1e12 x 0.25) = 4e-6 s
+    act = layer(OpClass.ACTIVATION, flops=1e6, inp=1e5, out=1e5)
+    c = costs_of([conv, linear, act], profile)
+    assert c.compute_time_s[0] == pytest.approx(8e-3)
+    # 4e9 ops / (1e12 x 0.25) = 1.6e-2 s, x (2e6 + 10) / 2e6
+    assert c.compute_time_s[1] == pytest.approx(1.6e-2 * (2e6 + 10) / 2e6)
+    assert c.compute_time_s[2] == pytest.approx(4e-6)
+    # the same layers on the profile without reuse_half: no penalty
+    plain = costs_of([conv], toy_profile())
+    assert plain.compute_time_s[0] == pytest.approx(4e-3)
+
+
+def test_spill_bandwidth_adds_time_for_activations_beyond_the_buffer():
+    profile = toy_profile(**{"memory.spill_bandwidth": q(1, "GB/s")})
+    # elementwise: 3e6 B of activations, 1e6 B buffer -> 2e6 B spilled; memory time 2e6 / 1e11
+    # = 2e-5 s, compute 1e6 / (1e12 x 0.25) = 4e-6 s; spill 2e6 B / 1e9 B/s = 2e-3 s on top
+    ew = layer(OpClass.ELEMENTWISE, flops=1e6, inp=2e6, out=1e6)
+    c = costs_of([ew], profile)
+    assert c.memory_time_s[0] == pytest.approx(2e-5)
+    # time = max(4e-6, 2e-5) + 2e-3 + 1e-6 overhead
+    assert c.time_s[0] == pytest.approx(2e-5 + 2e-3 + 1e-6)
+    assert BOUNDS[c.bound[0]] == "memory"
+    # activations that fit the buffer pay nothing extra
+    small = layer(OpClass.ELEMENTWISE, flops=1e6, inp=0.5e6, out=0.5e6)
+    assert costs_of([small], profile).time_s[0] == pytest.approx(4e-6 + 1e-6)

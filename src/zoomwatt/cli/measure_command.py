@@ -50,6 +50,12 @@ def add_parser(subparsers) -> None:
     g.add_argument(
         "--target-pct", type=float, default=25.0, help="per-stage latency error target (%%)"
     )
+    g.add_argument(
+        "--keep-calibration",
+        action="store_true",
+        help="predict with the cached host profile instead of calibrating this machine at the "
+        "start of the run (a VM's speed drifts by tens of percent over minutes)",
+    )
     g = p.add_argument_group("output")
     g.add_argument(
         "--results",
@@ -99,6 +105,7 @@ def compute(args: argparse.Namespace) -> MeasureResult:
         energy=not args.no_energy,
         per_layer=args.per_layer,
         target_error_pct=args.target_pct,
+        recalibrate=not args.keep_calibration,
     )
     # 2. run (the prediction is computed either way; without --validate it is not shown)
     return validate(options, progress=_progress(args))

@@ -1,16 +1,27 @@
 """Calibrate the ``host`` profile by short micro-benchmarks, and cache it.
 
-Measured: matmul throughput per dtype (the dense peak), convolution throughput (the conv
-efficiency relative to matmul), copy bandwidth, the time of a tiny kernel (per-layer overhead),
-memory size, largest cache, and the power limit where the OS exposes one. Everything else
-(energies, static power) is an estimate and says so. A lower-precision dtype that runs slower
-than a wider one (emulated, e.g. fp16 on most x86 CPUs) is left out, so the model computes it in
-the wider type and keeps only its smaller bytes.
+Measured: matmul throughput per dtype (the dense peak); conv and linear layers at a large and a
+small weight reuse (rows per weight), with cold weights as in a model, giving each class its
+efficiency and the reuse at which it halves (``compute.reuse_half``, see
+:mod:`zoomwatt.perfmodel.roofline`); SiLU, group norm, add and fused attention (the
+activation, norm, elementwise, attention and softmax efficiencies); copy bandwidth; the time of
+a tiny kernel (per-layer overhead); memory size, largest cache, and the power limit where the
+OS exposes one. The operations of each micro-benchmark are counted by the workload's own
+formula table (:func:`zoomwatt.workload.tracer.trace_call` on the ``meta`` device), so an
+efficiency means exactly what the performance model assumes. Everything else (energies,
+static power, resampling and data movement) is an estimate and says so. A lower-precision dtype
+that runs slower than a wider one (emulated, e.g. fp16 on most x86 CPUs) is left out, so the
+model computes it in the wider type and keeps only its smaller bytes.
+
+The process's share of its threads' CPU time during calibration is recorded: on a CPU that
+another program holds, every rate is low, and the profile says so in its notes.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import statistics
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,27 +34,59 @@ from zoomwatt.hardware.schema import HardwareProfile, parse_profile
 
 log = logging.getLogger(__name__)
 
+Shape = tuple[int, int, int]
+
 
 @dataclass(frozen=True)
 class CalibrationPlan:
-    """Sizes of the micro-benchmarks; ``min_time_s`` is the time spent repeating each."""
+    """Sizes of the micro-benchmarks; ``min_time_s`` is the time spent repeating each.
+
+    Conv shapes are (channels in = out, side, batch), reuse = side^2 x batch; linear shapes
+    are (rows, in, out), reuse = rows; attention is (batch x heads, length, head dim). The
+    large-reuse conv keeps its activations in the cache (a UNet's middle levels); the
+    small-reuse shapes are a UNet's deepest level and a text encoder's 77-token layers, with
+    cold weights filling up to ``cold_bytes_max`` (twice the largest cache when smaller). SiLU
+    on ``spill_numel`` elements (activations far beyond the cache, like a VAE's top level)
+    against SiLU on ``elementwise_numel`` gives ``memory.spill_bandwidth``."""
 
     name: str
     matmul_n: int
-    conv_hw: int
+    conv_large: Shape
+    conv_small: Shape
+    spill_numel: int  # SiLU elements far beyond the cache, against elementwise_numel within it
+    linear_large: Shape
+    linear_small: Shape
+    elementwise_numel: int
+    attention: Shape
     copy_bytes: int
+    cold_bytes_max: int
     min_time_s: float
+    warmup_s: float  # matmuls before measuring: a fresh process runs at half speed at first
+    rounds: int  # interleaved rounds of the efficiency benchmarks; the median is kept
 
 
 PLANS = {
-    "tiny": CalibrationPlan("tiny", 64, 8, 1 << 20, 0.002),  # tests only: numbers are poor
-    "quick": CalibrationPlan("quick", 512, 32, 64 << 20, 0.05),
-    "full": CalibrationPlan("full", 2048, 64, 512 << 20, 0.3),
-}
+    # tests only: numbers are poor
+    "tiny": CalibrationPlan(
+        "tiny", 64, (16, 16, 1), (32, 2, 1), 1 << 16, (256, 64, 64), (8, 64, 256), 1 << 14,
+        (2, 64, 16), 1 << 20, 1 << 20, 0.002, 0.0, 1,
+    ),
+    "quick": CalibrationPlan(
+        "quick", 512, (256, 64, 1), (1024, 4, 2), 16 << 20, (512, 1024, 4096),
+        (77, 1024, 1024),
+        4 << 20, (10, 1024, 64), 64 << 20, 128 << 20, 0.1, 2.0, 5,
+    ),
+    "full": CalibrationPlan(
+        "full", 2048, (256, 64, 1), (1280, 4, 2), 32 << 20, (1024, 1280, 5120),
+        (77, 1024, 1024),
+        32 << 20, (10, 4096, 64), 512 << 20, 256 << 20, 0.3, 3.0, 5,
+    ),
+}  # fmt: skip
 
 # Precision order: a dtype must be at least as fast as every wider one to be kept.
 _WIDER = {"fp32": (), "bf16": ("fp32",), "fp16": ("fp32",), "int8": ("fp32", "fp16", "bf16")}
 
+# Not measured: typical shares of the GEMM rate on a CPU.
 _CPU_EFFICIENCY_ESTIMATES = {
     "attention": 0.8,
     "softmax": 0.05,
@@ -54,6 +97,9 @@ _CPU_EFFICIENCY_ESTIMATES = {
     "data_movement": 0.05,
     "other": 0.05,
 }
+_MIN_EFFICIENCY = 1e-4
+_BUSY_SHARE = 0.6  # below this share of its threads' CPU time another program held a core (a
+# quiet 2-core VM gives 0.8-1.0 over a 0.1 s matmul; one core taken gives about 0.5)
 
 
 def _quantity(value: float, unit: str, text: str, measured: bool) -> dict[str, Any]:
@@ -70,6 +116,175 @@ def _identity(probe: HostProbe) -> dict[str, str]:
     return {str(k): str(v) for k, v in probe.identity().items()}
 
 
+def fit_reuse(
+    large: float, reuse_large: float, small: float, reuse_small: float
+) -> tuple[float, float]:
+    """(rate at unlimited reuse R, reuse_half h) of ``rate = R x reuse / (reuse + h)`` through
+    two measured points. From r_l (m_l + h) / m_l = r_s (m_s + h) / m_s:
+    h = (r_s - r_l) / (r_l / m_l - r_s / m_s). A small-reuse point no slower per row than the
+    large one means no penalty (h = 0, R = the faster rate)."""
+    denominator = large / reuse_large - small / reuse_small
+    half = (small - large) / denominator if denominator < 0 else 0.0
+    if half <= 0:
+        return max(large, small), 0.0
+    return large * (reuse_large + half) / reuse_large, half
+
+
+def _spill_fit(
+    spill_per_s: float | None, silu_ops_per_s: float | None, steps: CalibrationPlan,
+    cache: int | None, ref: str,
+) -> dict[str, Any] | None:  # fmt: skip
+    """SiLU on ``spill_numel`` elements: its time beyond what the in-cache SiLU rate gives it,
+    per activation byte beyond the cache (the roofline's spill: input + output bytes minus
+    the buffer)."""
+    if not spill_per_s or not silu_ops_per_s or not cache:
+        return None
+    numel = steps.spill_numel
+    shape = (1, 128, max(1, numel // 128))
+    per_element = counted_ops("silu", shape) / (shape[1] * shape[2])
+    expected_s = numel * per_element / silu_ops_per_s
+    extra_s = numel / spill_per_s - expected_s
+    spill_bytes = 2.0 * numel * (2 if ref != "fp32" else 4) - cache
+    fit = {
+        "numel": numel,
+        "elements_per_s": _round(spill_per_s),
+        "extra_s": _round(extra_s),
+        "spill_bytes": _round(spill_bytes),
+    }
+    if extra_s > 0 and spill_bytes > 0:
+        fit["spill_bandwidth_bytes_per_s"] = _round(spill_bytes / extra_s)
+    return fit
+
+
+def _reuse(op_class: str, shape: Shape) -> int:
+    """Rows sharing each weight: side^2 x batch for a conv, rows for a linear layer."""
+    if op_class == "conv":
+        _channels, side, batch = shape
+        return side * side * batch
+    return shape[0]
+
+
+def _cpu_share(
+    probe: HostProbe, ident: dict[str, str], cpu_s: float, wall_s: float
+) -> float | None:
+    """The process's share of its threads' CPU time (CPU probes), None elsewhere."""
+    if probe.kind != "cpu" or wall_s <= 0:
+        return None
+    threads = int(ident.get("threads") or ident.get("cores") or os.cpu_count() or 1)
+    return cpu_s / (wall_s * max(1, threads))
+
+
+def counted_ops(op: str, shape: tuple[int, ...]) -> float:
+    """Operations the workload's formula table counts for one call of a micro-benchmark op
+    ('silu', 'group_norm', 'add' on ``shape``; 'attention' on (1, heads, length, dim))."""
+    import torch
+
+    from zoomwatt.workload.tracer import trace_call
+
+    class _Add(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x + x
+
+    class _Attention(torch.nn.Module):
+        def forward(self, q: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.scaled_dot_product_attention(q, q, q)
+
+    builders = {
+        "silu": torch.nn.SiLU,
+        "group_norm": lambda: torch.nn.GroupNorm(32, shape[1]),
+        "add": _Add,
+        "attention": _Attention,
+    }
+    if op not in builders:
+        raise InputError("op", op, f"one of {sorted(builders)}")
+    with torch.device("meta"):
+        module = builders[op]()
+        x = torch.empty(shape)
+    trace = trace_call(module, module, x, dtype="fp32")
+    return float(sum(max(r.flops, 2 * r.macs) for r in trace.records))
+
+
+def _rounds(
+    probe: HostProbe, ref: str, steps: CalibrationPlan, cold: int, numel: int
+) -> dict[str, float]:
+    """Median over ``steps.rounds`` interleaved rounds of each benchmark's OP/s (operations as
+    the formula table counts them): matmul, conv and linear at large and small reuse (the
+    small ones with cold weights), SiLU, group norm, add (on ``numel`` elements) and fused
+    attention; SiLU beyond the cache."""
+    shape = (1, 128, max(1, numel // 128))
+    heads, length, dim = steps.attention
+    per_element = {op: counted_ops(op, shape) / (shape[1] * shape[2]) for op in _ELEMENTWISE}
+    attention_ops = counted_ops("attention", (1, heads, length, dim))
+    t = steps.min_time_s
+
+    def one_round() -> dict[str, float | None]:
+        out: dict[str, float | None] = {
+            "matmul": probe.matmul_ops_per_s(ref, steps.matmul_n, t),
+            "conv_large": probe.conv_ops_per_s(ref, steps.conv_large, t, 0),
+            "conv_small": probe.conv_ops_per_s(ref, steps.conv_small, t, cold),
+            "silu_spill": probe.elementwise_elements_per_s("silu", ref, steps.spill_numel, t),
+            "linear_large": probe.gemm_ops_per_s(ref, steps.linear_large, t, 0),
+            "linear_small": probe.gemm_ops_per_s(ref, steps.linear_small, t, cold),
+        }
+        for op in _ELEMENTWISE:
+            per_s = probe.elementwise_elements_per_s(op, ref, numel, t)
+            out[op] = None if per_s is None else per_s * per_element[op]
+        seconds = probe.attention_seconds(ref, steps.attention, t)
+        out["attention"] = attention_ops / seconds if seconds else None
+        return out
+
+    samples: dict[str, list[float]] = {}
+    for _ in range(steps.rounds):
+        for key, value in one_round().items():
+            if value is not None:
+                samples.setdefault(key, []).append(value)
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+_ELEMENTWISE = ("silu", "group_norm", "add")
+
+# op class -> (benchmark in _rounds, what it is)
+_OTHER_BENCHMARKS = {
+    "activation": ("silu", "SiLU"),
+    "norm": ("group_norm", "group norm, 32 groups"),
+    "elementwise": ("add", "x + x"),
+    "attention": ("attention", "fused scaled-dot-product attention"),
+    "softmax": ("attention", "fused scaled-dot-product attention (the softmax runs inside it)"),
+}
+
+
+def _efficiencies(
+    fits: dict[str, dict[str, Any]], other: dict[str, float], peak: float, ref: str, how: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Profile entries ``compute.efficiency`` and ``compute.reuse_half`` from the rates."""
+    efficiency: dict[str, Any] = {}
+    reuse_half: dict[str, Any] = {}
+    for op_class in ("conv", "linear"):
+        fit = fits.get(op_class)
+        if fit is None:
+            value = 0.7 if op_class == "conv" else 1.0
+            efficiency[op_class] = _quantity(value, "1", "could not be timed; assumed", False)
+            continue
+        shapes = " and ".join(str(tuple(x)) for x in fit["shapes"])
+        text = (
+            f"{how}: {ref} {op_class} at {shapes} with cold weights, fitted to "
+            "rate = R x reuse / (reuse + reuse_half); R / peak"
+        )
+        value = max(_MIN_EFFICIENCY, min(1.0, fit["rate_at_full_reuse"] / peak))
+        efficiency[op_class] = _quantity(value, "1", text, True)
+        reuse_half[op_class] = _quantity(fit["reuse_half"], "rows", text, True)
+    for op_class, estimate in _CPU_EFFICIENCY_ESTIMATES.items():
+        bench = _OTHER_BENCHMARKS.get(op_class)
+        if bench and bench[0] in other:
+            value = max(_MIN_EFFICIENCY, min(1.0, other[bench[0]] / peak))
+            text = f"{how}: {ref} {bench[1]}, operations as the formula table counts them / peak"
+            efficiency[op_class] = _quantity(value, "1", text, True)
+        else:
+            text = "typical share of the GEMM rate for this op class (not measured)"
+            efficiency[op_class] = _quantity(estimate, "1", text, False)
+    return efficiency, reuse_half
+
+
 def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[str, Any]:
     """Run the micro-benchmarks and return host profile data (not yet cached)."""
     # 1. inputs
@@ -83,12 +298,20 @@ def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[
     how = f"measured by zoomwatt host calibration ({plan} plan, {when})"
     log.info("calibrating host %s with the %s plan", ident.get("device"), plan)
 
-    # 2. throughput per dtype, kept only if not slower than a wider dtype
+    # 2. throughput per dtype, kept only if not slower than a wider dtype, after a warm-up (on
+    #    a 2-core VM the first second of matmuls in a fresh process runs at half speed)
     n = steps.matmul_n
+    if steps.warmup_s > 0:
+        probe.matmul_ops_per_s("fp32", n, steps.warmup_s)
     raw_matmul: dict[str, float | None] = {}
     measured: dict[str, float] = {}
+    share: float | None = None
     for dtype in ("fp32", "bf16", "fp16", "int8"):
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         rate = probe.matmul_ops_per_s(dtype, n, steps.min_time_s)
+        if dtype == "fp32":  # multi-threaded everywhere (emulated dtypes may not be)
+            cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
+            share = _cpu_share(probe, ident, cpu_s, wall_s)
         raw_matmul[dtype] = rate
         if rate is None:
             continue
@@ -102,41 +325,55 @@ def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[
             f"fp32 matmul could not run on the host ({probe.kind}); check the PyTorch install "
             "or use a shipped profile (zoomwatt hardware list)"
         )
+
+    # 3. efficiency per op class, in the dtype models run in here (fp16 on a GPU, fp32 on a
+    #    CPU): conv and linear at two weight reuses, fitted; the others from one op each. Every
+    #    benchmark runs in `rounds` interleaved rounds and the median round is kept: a shared
+    #    machine's speed drifts over seconds, and a prediction is compared with a median
+    ref = "fp16" if probe.kind == "cuda" and "fp16" in measured else "fp32"
+    cache = probe.cache_bytes()
+    cold = min(steps.cold_bytes_max, 2 * cache) if cache else steps.cold_bytes_max
+    # in-cache elementwise size: input + output (fp32) at most the cache
+    numel = min(steps.elementwise_numel, cache // 8) if cache else steps.elementwise_numel
+    rounds = _rounds(probe, ref, steps, cold, max(1024, numel))
+    measured[ref] = rounds.pop("matmul", measured[ref])
+    fits: dict[str, dict[str, Any]] = {}
+    for op_class, shapes in (
+        ("conv", (steps.conv_large, steps.conv_small)),
+        ("linear", (steps.linear_large, steps.linear_small)),
+    ):
+        rates = [rounds.pop(f"{op_class}_large", None), rounds.pop(f"{op_class}_small", None)]
+        if None in rates:
+            continue
+        reuses = [_reuse(op_class, shape) for shape in shapes]
+        top, half = fit_reuse(rates[0], reuses[0], rates[1], reuses[1])
+        fits[op_class] = {
+            "shapes": [list(x) for x in shapes],
+            "reuse": reuses,
+            "ops_per_s": [_round(r) for r in rates],
+            "rate_at_full_reuse": _round(top),
+            "reuse_half": _round(half),
+        }
+    peak = max([measured[ref]] + [f["rate_at_full_reuse"] for f in fits.values()])
+    measured[ref] = peak
+    spill = _spill_fit(rounds.pop("silu_spill", None), rounds.get("silu"), steps, cache, ref)
+    other = rounds
+
     dense = {
         d: _quantity(
             r / 1e9,
             "GOP/s" if d.startswith("int") else "GFLOP/s",
-            f"{how}: {n}x{n}x{n} {d} matmul, best run",
+            f"{how}: {n}x{n}x{n} {d} matmul, best run"
+            + (", or the fitted conv/linear rate at full reuse where higher" if d == ref else ""),
             True,
         )
         for d, r in measured.items()
     }
-
-    # 3. efficiency: conv relative to matmul measured (fp32), the rest estimated
-    raw_conv = {
-        d: probe.conv_ops_per_s(d, steps.conv_hw, steps.min_time_s)
-        for d in ("fp32", "bf16", "fp16")
-        if d in measured
-    }
-    conv = raw_conv.get("fp32")
-    efficiency: dict[str, Any] = {
-        "linear": _quantity(1.0, "1", "the dense peak is the measured matmul rate", False),
-    }
-    if conv is not None:
-        ratio = min(1.0, conv / measured["fp32"])
-        text = f"{how}: 3x3 conv 64->64 ch at {steps.conv_hw}x{steps.conv_hw} / fp32 matmul"
-        efficiency["conv"] = _quantity(ratio, "1", text, True)
-    else:
-        efficiency["conv"] = _quantity(0.7, "1", "conv could not be timed; assumed", False)
-    for op_class, value in _CPU_EFFICIENCY_ESTIMATES.items():
-        efficiency[op_class] = _quantity(
-            value, "1", "typical share of the GEMM rate for this op class (not measured)", False
-        )
+    efficiency, reuse_half = _efficiencies(fits, other, peak, ref, how)
 
     # 4. memory and overhead
     bandwidth = probe.copy_bytes_per_s(steps.copy_bytes, steps.min_time_s)
     overhead = probe.kernel_overhead_s(steps.min_time_s)
-    cache = probe.cache_bytes()
     on_chip = (
         _quantity(cache / 2**20, "MiB", "largest cache level reported by the OS", True)
         if cache
@@ -152,6 +389,14 @@ def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[
         "bandwidth": _quantity(bandwidth / 1e9, "GB/s", f"{how}: {mib} MiB copy, read+write", True),
         "on_chip_buffer": on_chip,
     }
+    if spill and "spill_bandwidth_bytes_per_s" in spill:
+        memory["spill_bandwidth"] = _quantity(
+            spill["spill_bandwidth_bytes_per_s"] / 1e9,
+            "GB/s",
+            f"{how}: {ref} SiLU on {steps.spill_numel} elements (beyond the cache), its time "
+            f"beyond the in-cache SiLU rate per spilled activation byte",
+            True,
+        )
 
     # 5. power (estimates unless the OS exposes a limit)
     limit = probe.power_limit_w()
@@ -187,6 +432,7 @@ def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[
         "compute": {
             "dense": dense,
             "efficiency": efficiency,
+            "reuse_half": reuse_half,
             "kernel_overhead": _quantity(overhead * 1e6, "us", f"{how}: one tiny add", True),
         },
         "memory": memory,
@@ -211,15 +457,29 @@ def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[
                 }
             ],
         },
-        "notes": [f"calibrated on {ident.get('device')} ({probe.kind}) in {plan} mode"],
+        "notes": [f"calibrated on {ident.get('device')} ({probe.kind}) in {plan} mode"]
+        + (
+            [
+                f"calibrated while other programs held the CPU (this process got {share:.0%} "
+                "of its threads' time): every rate is too low; recalibrate on a quiet machine "
+                "(zoomwatt hardware calibrate)"
+            ]
+            if share is not None and share < _BUSY_SHARE
+            else []
+        ),
         "calibration": {
             "fingerprint": dict(ident, kind=probe.kind),
             "plan": plan,
             "date": when,
             "seconds": round(time.perf_counter() - started, 2),
+            "cpu_share": None if share is None else round(share, 3),
+            "reference_dtype": ref,
             "measured": {
                 "matmul_ops_per_s": {d: _round(r) for d, r in raw_matmul.items()},
-                "conv_ops_per_s": {d: _round(r) for d, r in raw_conv.items()},
+                "reuse_fits": fits,
+                "spill_fit": spill,
+                "elementwise_numel": max(1024, numel),
+                "ops_per_s": {k: _round(v) for k, v in other.items()},
                 "copy_bytes_per_s": _round(bandwidth),
                 "kernel_overhead_s": _round(overhead),
             },

@@ -39,8 +39,34 @@ class HostProbe(Protocol):
         """Best OP/s (2 per MAC) of an n x n x n matmul in ``dtype``; None if unsupported."""
         ...
 
-    def conv_ops_per_s(self, dtype: str, hw: int, min_time_s: float) -> float | None:
-        """Best OP/s of a 3x3 convolution, 64 -> 64 channels, hw x hw, batch 1."""
+    def gemm_ops_per_s(
+        self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
+    ) -> float | None:
+        """Best OP/s of a linear layer, (m, k, n) = (rows, in, out features), cycling through
+        enough weight copies to fill ``cold_bytes`` so each call reads weights not in cache
+        (as in a model, where every layer has its own); None if unsupported."""
+        ...
+
+    def conv_ops_per_s(
+        self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
+    ) -> float | None:
+        """Best OP/s of a 3x3 convolution, (channels in = out, side, batch), padding 1, with
+        cold weights as in :meth:`gemm_ops_per_s`; None if unsupported."""
+        ...
+
+    def elementwise_elements_per_s(
+        self, op: str, dtype: str, numel: int, min_time_s: float
+    ) -> float | None:
+        """Best elements/s of ``op`` ('silu', 'group_norm' (32 groups), 'add') on a ``dtype``
+        tensor of ``numel`` elements, output freshly allocated as in a model; None if
+        unsupported."""
+        ...
+
+    def attention_seconds(
+        self, dtype: str, shape: tuple[int, int, int], min_time_s: float
+    ) -> float | None:
+        """Best time of ``dtype`` scaled-dot-product attention, (batch x heads, length, head dim),
+        self-attention; None if unsupported."""
         ...
 
     def copy_bytes_per_s(self, nbytes: int, min_time_s: float) -> float:
@@ -127,23 +153,117 @@ class _TorchProbe:
             return None
         return 2.0 * n**3 / seconds
 
-    def conv_ops_per_s(self, dtype: str, hw: int, min_time_s: float) -> float | None:
+    def _cold_best_time(
+        self, make_weight: Callable[[], Any], run: Callable[[Any], Any], wbytes: int,
+        cold_bytes: int, min_time_s: float,
+    ) -> float:  # fmt: skip
+        """Best mean time per call, cycling through enough weight copies to fill
+        ``cold_bytes`` (at least one, at most 8: small weights matter little)."""
+        copies = min(8, max(1, -(-cold_bytes // max(1, wbytes))))
+        weights = [make_weight() for _ in range(copies)]
+        calls = [lambda w=w: run(w) for w in weights]
+
+        def all_calls() -> None:
+            for call in calls:
+                call()
+
+        return _best_time(all_calls, self._sync, min_time_s) / copies
+
+    def gemm_ops_per_s(
+        self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
+    ) -> float | None:
+        if dtype not in ("fp32", "fp16", "bf16"):
+            return None
+        torch = self.torch
+        m, k, n = shape
+        tdtype = getattr(torch, _TORCH_DTYPES[dtype])
+        try:
+            x = torch.randn(m, k, device=self.device).to(tdtype)
+            with torch.inference_mode():
+                seconds = self._cold_best_time(
+                    lambda: torch.randn(n, k, device=self.device).to(tdtype),
+                    lambda w: torch.nn.functional.linear(x, w),
+                    n * k * x.element_size(),
+                    cold_bytes,
+                    min_time_s,
+                )
+        except (RuntimeError, NotImplementedError) as exc:
+            log.info("linear %s not supported on %s: %s", dtype, self.device, exc)
+            return None
+        return 2.0 * m * k * n / seconds
+
+    def conv_ops_per_s(
+        self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
+    ) -> float | None:
+        if dtype not in ("fp32", "fp16", "bf16"):
+            return None
+        torch = self.torch
+        channels, side, batch = shape
+        tdtype = getattr(torch, _TORCH_DTYPES[dtype])
+        try:
+            x = torch.randn(batch, channels, side, side, device=self.device).to(tdtype)
+            with torch.inference_mode():
+                seconds = self._cold_best_time(
+                    lambda: torch.randn(channels, channels, 3, 3, device=self.device).to(tdtype),
+                    lambda w: torch.nn.functional.conv2d(x, w, padding=1),
+                    channels * channels * 9 * x.element_size(),
+                    cold_bytes,
+                    min_time_s,
+                )
+        except (RuntimeError, NotImplementedError) as exc:
+            log.info("conv %s not supported on %s: %s", dtype, self.device, exc)
+            return None
+        macs = channels * channels * 9 * side * side * batch  # out x in x 3x3 x pixels x batch
+        return 2.0 * macs / seconds
+
+    def elementwise_elements_per_s(
+        self, op: str, dtype: str, numel: int, min_time_s: float
+    ) -> float | None:
         if dtype not in ("fp32", "fp16", "bf16"):
             return None
         torch = self.torch
         tdtype = getattr(torch, _TORCH_DTYPES[dtype])
-        channels = 64
+        functional = torch.nn.functional
+        groups = 32
+        channels = 128
+        per_image = max(1, numel // channels)
+        x = torch.randn(1, channels, per_image, device=self.device).to(tdtype)
+        ones = torch.ones(channels, device=self.device, dtype=tdtype)
+        zeros = torch.zeros(channels, device=self.device, dtype=tdtype)
+        fns: dict[str, Callable[[], Any]] = {
+            "silu": lambda: functional.silu(x),
+            "group_norm": lambda: functional.group_norm(x, groups, ones, zeros),
+            "add": lambda: x + x,
+        }
+        if op not in fns:
+            raise InputError("op", op, f"one of {sorted(fns)}")
         try:
-            x = torch.randn(1, channels, hw, hw, device=self.device).to(tdtype)
-            w = torch.randn(channels, channels, 3, 3, device=self.device).to(tdtype)
-            seconds = _best_time(
-                lambda: torch.nn.functional.conv2d(x, w, padding=1), self._sync, min_time_s
-            )
+            with torch.inference_mode():
+                seconds = _best_time(fns[op], self._sync, min_time_s)
         except (RuntimeError, NotImplementedError) as exc:
-            log.info("conv %s not supported on %s: %s", dtype, self.device, exc)
+            log.info("%s not supported on %s: %s", op, self.device, exc)
             return None
-        macs = channels * channels * 9 * hw * hw  # out channels x in channels x 3x3 x pixels
-        return 2.0 * macs / seconds
+        return x.numel() / seconds
+
+    def attention_seconds(
+        self, dtype: str, shape: tuple[int, int, int], min_time_s: float
+    ) -> float | None:
+        if dtype not in ("fp32", "fp16", "bf16"):
+            return None
+        torch = self.torch
+        heads, length, dim = shape
+        tdtype = getattr(torch, _TORCH_DTYPES[dtype])
+        q = torch.randn(1, heads, length, dim, device=self.device).to(tdtype)
+        try:
+            with torch.inference_mode():
+                return _best_time(
+                    lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q),
+                    self._sync,
+                    min_time_s,
+                )
+        except (RuntimeError, NotImplementedError) as exc:
+            log.info("attention not supported on %s: %s", self.device, exc)
+            return None
 
     def copy_bytes_per_s(self, nbytes: int, min_time_s: float) -> float:
         torch = self.torch

@@ -17,6 +17,7 @@ from zoomwatt.errors import InputError
 # unit -> (dimension, factor to the SI base unit of that dimension)
 UNITS: dict[str, tuple[str, float]] = {
     "1": ("ratio", 1.0),
+    "rows": ("count", 1.0),
     "nm": ("length", 1e-9),
     "OP/s": ("throughput", 1.0),
     "GOP/s": ("throughput", 1e9),
@@ -57,6 +58,7 @@ UNITS: dict[str, tuple[str, float]] = {
 
 SI_UNIT = {
     "ratio": "1",
+    "count": "rows",
     "length": "m",
     "throughput": "OP/s",
     "bytes": "B",

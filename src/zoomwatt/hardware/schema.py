@@ -72,6 +72,7 @@ class HardwareProfile:
     peak_dense: dict[str, Quantity]  # dtype -> OP/s (1 MAC = 2 OP)
     peak_sparse: dict[str, Quantity]  # dtype -> OP/s with 2:4 structured sparsity
     efficiency: dict[str, Quantity]  # op class -> achievable fraction of the dtype peak
+    reuse_half: dict[str, Quantity]  # op class -> weight reuse (rows) at half the efficiency
     kernel_overhead: Quantity  # s per layer (launch/dispatch)
     memory_type: str
     memory_capacity: Quantity  # B
@@ -89,6 +90,9 @@ class HardwareProfile:
     non_ai: dict[str, Quantity] = field(default_factory=dict)  # block -> W overrides
     notes: tuple[str, ...] = ()
     calibration: dict[str, Any] | None = None  # host profiles: fingerprint and date
+    # B/s of the extra cost of activation bytes beyond the on-chip buffer, paid on top of the
+    # roofline (a CPU's first touch of freshly allocated pages); None: no extra cost
+    spill_bandwidth: Quantity | None = None
 
     @property
     def supported_dtypes(self) -> tuple[str, ...]:
@@ -104,11 +108,15 @@ class HardwareProfile:
             yield f"compute.sparse.{dtype}", q
         for op_class, q in self.efficiency.items():
             yield f"compute.efficiency.{op_class}", q
+        for op_class, q in self.reuse_half.items():
+            yield f"compute.reuse_half.{op_class}", q
         yield "compute.kernel_overhead", self.kernel_overhead
         yield "memory.capacity", self.memory_capacity
         yield "memory.usable_fraction", self.memory_usable_fraction
         yield "memory.bandwidth", self.memory_bandwidth
         yield "memory.on_chip_buffer", self.on_chip_buffer
+        if self.spill_bandwidth is not None:
+            yield "memory.spill_bandwidth", self.spill_bandwidth
         for dtype, q in self.mac_energy.items():
             yield f"energy.mac.{dtype}", q
         yield "energy.dram", self.dram_energy
@@ -172,6 +180,22 @@ def _efficiency(raw: Any, where: str) -> dict[str, Quantity]:
     if missing and "default" not in parsed:
         raise InputError(where, sorted(raw), f"every op class or a 'default'; missing {missing}")
     return {c: parsed.get(c, parsed.get("default")) for c in OP_CLASSES}
+
+
+def _reuse_half(raw: Any, where: str) -> dict[str, Quantity]:
+    """Optional: per op class, the weight reuse (MACs per weight, i.e. rows sharing each
+    weight) at which a layer reaches half its efficiency; absent classes have no penalty."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InputError(where, raw, "a mapping from op class to {value, unit: rows, ...}")
+    unknown = set(raw) - set(OP_CLASSES)
+    if unknown:
+        raise InputError(where, sorted(unknown), f"op classes among {list(OP_CLASSES)}")
+    return {
+        key: parse_quantity(value, where=f"{where}.{key}", dimension="count", allow_zero=True)
+        for key, value in raw.items()
+    }
 
 
 def _operating_points(raw: Any, where: str) -> tuple[OperatingPoint, ...]:
@@ -250,7 +274,7 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
     compute = _mapping(
         top["compute"],
         where,
-        {"dense", "sparse", "efficiency", "kernel_overhead"},
+        {"dense", "sparse", "efficiency", "reuse_half", "kernel_overhead"},
         {"dense", "efficiency", "kernel_overhead"},
     )
     peak_dense = _per_dtype(compute["dense"], f"{where}.dense", "throughput", required=True)
@@ -259,6 +283,7 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
         if dtype not in peak_dense:
             raise InputError(f"{where}.sparse.{dtype}", dtype, "a dtype that also has a dense peak")
     efficiency = _efficiency(compute["efficiency"], f"{where}.efficiency")
+    reuse_half = _reuse_half(compute.get("reuse_half"), f"{where}.reuse_half")
     kernel_overhead = parse_quantity(
         compute["kernel_overhead"],
         where=f"{where}.kernel_overhead",
@@ -271,7 +296,7 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
     memory = _mapping(
         top["memory"],
         where,
-        {"type", "capacity", "usable_fraction", "bandwidth", "on_chip_buffer"},
+        {"type", "capacity", "usable_fraction", "bandwidth", "on_chip_buffer", "spill_bandwidth"},
         {"type", "capacity", "usable_fraction", "bandwidth", "on_chip_buffer"},
     )
     capacity = parse_quantity(memory["capacity"], where=f"{where}.capacity", dimension="bytes")
@@ -286,6 +311,12 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
         where=f"{where}.on_chip_buffer",
         dimension="bytes",
         allow_zero=True,
+    )
+    spill = memory.get("spill_bandwidth")
+    spill_bandwidth = (
+        None
+        if spill is None
+        else parse_quantity(spill, where=f"{where}.spill_bandwidth", dimension="bandwidth")
     )
 
     # 4. energy (derive what is left out)
@@ -369,6 +400,7 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
         peak_dense=peak_dense,
         peak_sparse=peak_sparse,
         efficiency=efficiency,
+        reuse_half=reuse_half,
         kernel_overhead=kernel_overhead,
         memory_type=_text(memory["type"], f"{origin}: memory.type"),
         memory_capacity=capacity,
@@ -386,4 +418,5 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
         non_ai=non_ai,
         notes=tuple(notes_raw),
         calibration=calibration,
+        spill_bandwidth=spill_bandwidth,
     )

@@ -61,6 +61,8 @@ class ValidateOptions:
     layer_repeats: int = 2
     target_error_pct: float = 25.0
     calibration_plan: str = "quick"
+    recalibrate: bool = True  # calibrate the host at the start, so prediction and measurement
+    # see the same machine (a shared VM's speed drifts by tens of percent over minutes)
     vae: str = "default"
 
 
@@ -139,7 +141,9 @@ def _predict(options: ValidateOptions, device: str, dtype: str) -> tuple[Any, An
     from zoomwatt.perfmodel import PredictOptions, predict, stages_from_workload
     from zoomwatt.workload import characterize
 
-    profile = load_host_profile(device=device, plan=options.calibration_plan)
+    profile = load_host_profile(
+        device=device, plan=options.calibration_plan, recalibrate=options.recalibrate
+    )
     report = characterize(
         size=options.size,
         steps=options.steps,
@@ -222,7 +226,11 @@ def validate(
     cfg = options.guidance > 1.0
 
     # 2. prediction on the calibrated host profile
-    say("predicting on the host profile (calibrates this machine on first use)")
+    say(
+        "calibrating this machine, then predicting on the host profile"
+        if options.recalibrate
+        else "predicting on the cached host profile (calibrates this machine on first use)"
+    )
     profile, stages, prediction = _predict(options, device, dtype)
     costs = {s.name: s for s in prediction.per_stage}
 
@@ -344,6 +352,8 @@ def validate(
         "cpu_share": None if measured.cpu_share is None else round(measured.cpu_share, 3),
         "load_average_1min": None if load is None else round(load, 2),
         "profile_origin": getattr(profile, "origin", ""),
+        "profile_calibrated": (getattr(profile, "calibration", None) or {}).get("date"),
+        "profile_cpu_share": (getattr(profile, "calibration", None) or {}).get("cpu_share"),
     }
     return MeasureResult(
         kind="validate",

@@ -69,6 +69,12 @@ class DeviceParams:
     power_cap_w: float | np.ndarray
     kernel_overhead_s: float | np.ndarray
     compute_dtype: dict[str, str | None]  # storage dtype -> dtype of the engine that runs it
+    # (..., n_op_classes): weight reuse (rows per weight) at which a conv/linear layer reaches
+    # half its op-class efficiency; 0 where the profile gives none (no small-batch penalty)
+    reuse_half: np.ndarray | None = None
+    # B/s: extra time for activation bytes that spill beyond the on-chip buffer, added to the
+    # roofline time; inf where the profile gives none
+    spill_bandwidth_bytes_per_s: float | np.ndarray = float("inf")
 
     def replace(self, **changes: object) -> DeviceParams:
         """A copy with some fields changed (e.g. ``bandwidth_bytes_per_s=2e12``)."""
@@ -129,6 +135,13 @@ def device_params(
 
     # 2. efficiency per op class (profile, then overrides)
     eff = np.array([profile.efficiency[c.value].si for c in OP_CLASSES], dtype=float)
+    half = np.array(
+        [
+            profile.reuse_half[c.value].si if c.value in profile.reuse_half else 0.0
+            for c in OP_CLASSES
+        ],
+        dtype=float,
+    )
     params = DeviceParams(
         name=profile.name,
         peak_ops_per_s=peak,
@@ -145,5 +158,9 @@ def device_params(
         power_cap_w=profile.power_cap.si,
         kernel_overhead_s=profile.kernel_overhead.si,
         compute_dtype=compute,
+        reuse_half=half,
+        spill_bandwidth_bytes_per_s=(
+            profile.spill_bandwidth.si if profile.spill_bandwidth is not None else float("inf")
+        ),
     )
     return params.with_efficiency(efficiency) if efficiency else params

@@ -36,6 +36,8 @@ class LayerTable:
     activation_bytes: np.ndarray  # input + output bytes
     total_bytes: np.ndarray  # weights + inputs + outputs
     is_kernel: np.ndarray  # bool, the layer does any work (pays the per-kernel overhead)
+    weight_reuse: np.ndarray  # MACs per weight element: the rows (batch x pixels or tokens)
+    # that share each weight of a conv or linear; inf for layers without weights or MACs
 
     @property
     def n_layers(self) -> int:
@@ -80,6 +82,12 @@ def build_layer_table(stages: Sequence[Stage]) -> LayerTable:
     act = np.fromiter((la.input_bytes + la.output_bytes for _, la in layers), float, count=n)
     ops = np.maximum(flops, 2.0 * macs)
     total = weight + act
+    # weight elements in the layer's own storage dtype (an int4 weight is half a byte)
+    elements = np.fromiter(
+        (la.weight_bytes / DTYPE_BYTES[la.dtype] for _, la in layers), dtype=float, count=n
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        reuse = np.where((elements > 0) & (macs > 0), macs / elements, np.inf)
     return LayerTable(
         stages=stages,
         stage_index=stage_index,
@@ -92,4 +100,5 @@ def build_layer_table(stages: Sequence[Stage]) -> LayerTable:
         activation_bytes=act,
         total_bytes=total,
         is_kernel=(ops > 0) | (total > 0),
+        weight_reuse=reuse,
     )

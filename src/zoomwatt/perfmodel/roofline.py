@@ -2,16 +2,33 @@
 
 For each layer (one call):
 
-    compute_time = ops / (peak[dtype] x efficiency[op class])        ops = max(flops, 2 MACs)
+    compute_time = ops / (peak[dtype] x efficiency[op class] x reuse_factor)
+                   ops = max(flops, 2 MACs)
+    reuse_factor = reuse / (reuse + reuse_half[op class])
+                   reuse = MACs per weight element (rows sharing each weight); 1 without weights
     dram_bytes   = weight bytes + spill x activation bytes
                    spill = max(0, 1 - on_chip_buffer / activation bytes)
     memory_time  = dram_bytes / bandwidth
+    spill_time   = spill x activation bytes / spill_bandwidth      (0 where the profile has none)
     dynamic_j    = MACs x E_mac[dtype] + (ops - 2 MACs) x E_mac[dtype] / 2
                    + dram_bytes x E_dram + all bytes x E_on_chip
     capped_time  = dynamic_j / (power_cap - static_power)    (time needed to stay under the cap)
-    busy_time    = max(compute_time, memory_time, capped_time)
+    busy_time    = max(compute_time, memory_time, capped_time) + spill_time
     time         = busy_time + kernel_overhead              (layers that do any work)
     energy       = dynamic_j + static_power x time
+
+The reuse factor is the small-batch penalty of a conv or GEMM: a kernel pays a cost per weight
+(packing or reordering it into the kernel's layout, bringing it through the cache hierarchy)
+that only the rows sharing that weight (batch x output pixels, or tokens) amortize. With
+``time = ops / (peak x eff) + weights x c``, ``ops = 2 x reuse x weights`` gives exactly the
+factor above with ``reuse_half = c x peak x eff / 2``. Host calibration measures it (a deep conv
+at 4x4 runs at a fraction of a VAE conv's rate on a CPU); profiles without it get factor 1.
+
+The spill time is an extra cost, on top of the roofline, of activation bytes that do not fit on
+chip, where a machine pays more for them than DRAM bandwidth alone: on a CPU, an activation too
+large for the allocator to recycle is freshly mapped and its pages are touched (faulted in) for
+the first time by the op that writes it. Host calibration measures it (a VAE-sized conv against
+the same conv with activations that fit in the cache); shipped profiles have none.
 
 Weights are read from DRAM once per call; activations stay on chip while the layer's input and
 output fit in the buffer, and the part that does not fit goes to DRAM. Every byte passes
@@ -78,6 +95,12 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
         sparse_layer = np.isin(table.op_class, [OP_CLASS_INDEX[c] for c in SPARSE_CLASSES])
         peak = np.where(sparse_layer, sparse_peak, peak)
     throughput = peak * np.asarray(params.efficiency)[..., table.op_class]
+    if params.reuse_half is not None:
+        half = np.asarray(params.reuse_half)[..., table.op_class]
+        reuse = table.weight_reuse
+        with np.errstate(invalid="ignore"):
+            factor = np.where(np.isfinite(reuse), reuse / (reuse + half), 1.0)
+        throughput = throughput * factor
     compute_time = np.where(table.ops > 0, table.ops / throughput, 0.0)
 
     # 2. DRAM traffic and memory time
@@ -87,6 +110,7 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
         spill = np.where(act > 0, np.clip(1.0 - buffer / act, 0.0, 1.0), 0.0)
     dram_bytes = table.weight_bytes + spill * act
     memory_time = dram_bytes / _col(params.bandwidth_bytes_per_s)
+    spill_time = spill * act / _col(params.spill_bandwidth_bytes_per_s)
 
     # 3. dynamic energy: arithmetic + DRAM + on-chip bytes
     e_mac = np.asarray(params.mac_energy_j)[..., table.dtype]
@@ -100,7 +124,7 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     static = _col(params.static_power_w)
     capped_time = dynamic / (_col(params.power_cap_w) - static)
     roof = np.maximum(compute_time, memory_time)
-    busy = np.maximum(roof, capped_time)
+    busy = np.maximum(roof, capped_time) + spill_time
     overhead = np.where(table.is_kernel, _col(params.kernel_overhead_s), 0.0)
     time = busy + overhead
     static_energy = static * time
@@ -109,6 +133,7 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     # 5. which bound applies
     bound = np.where(compute_time >= memory_time, COMPUTE, MEMORY)
     bound = np.where(capped_time > roof, POWER, bound)
+    bound = np.where(spill_time > np.maximum(roof, capped_time), MEMORY, bound)
     bound = np.where(overhead > busy, OVERHEAD, bound)
     return LayerCosts(
         compute_time_s=np.broadcast_to(compute_time, time.shape),
