@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from zoomwatt.cli.text_table import text_table
 from zoomwatt.errors import InputError
 from zoomwatt.optimize import Candidate, ExploreResult, OptimizeOptions, explore
 from zoomwatt.optimize.weight_sharing import article_example
@@ -124,19 +125,6 @@ def _err(c: Candidate) -> str:
     return "lossless" if c.error_db is None else f"{c.error_db:.0f} dB"
 
 
-def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def fmt(row: list[str]) -> str:
-        cells = [
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        return "  ".join(cells).rstrip()
-
-    return [fmt(header), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)]
-
-
 def _shown(result: ExploreResult) -> list[Candidate]:
     """At most MAX_ROWS points of the front, evenly spread, always with the answers."""
     front = result.pareto
@@ -194,7 +182,7 @@ def render_search(result: ExploreResult) -> str:
         ),
     ]
     header = ["give-ups", "fps", "W", "J/frame", "fps/W", "error", "what changes"]
-    lines += _table(header, [_row(c, result) for c in _shown(result)], right={0, 1, 2, 3, 4, 5})
+    lines += text_table(header, [_row(c, result) for c in _shown(result)], right={0, 1, 2, 3, 4, 5})
     lines += ["", *readout(result)]
     return "\n".join(lines)
 
@@ -265,7 +253,7 @@ def render_offchip(result: ExploreResult) -> str:
         f"{_bytes(s['buffer_bytes'])}, {s['layers']} conv/linear layers per keyframe "
         "(baseline pipeline)",
         "",
-        *_table(
+        *text_table(
             ["schedule", "DRAM/keyframe", "DRAM energy", "of which row misses"],
             [
                 [
@@ -302,7 +290,7 @@ def render_offchip(result: ExploreResult) -> str:
                 f"{sr['order']} {sr['tile_m']}x{sr['tile_k']}x{sr['tile_c']}",
             ]
         )
-    lines += _table(["layer", "naive", "searched", "order, tile MxKxC"], rows, right={1, 2})
+    lines += text_table(["layer", "naive", "searched", "order, tile MxKxC"], rows, right={1, 2})
     lines += ["", "ROMANet sanity check (8-bit, 108 KB buffer as Eyeriss):"]
     for name, v in s["sanity_check"].items():
         lines.append(
@@ -341,7 +329,7 @@ def render_frequency(result: ExploreResult) -> str:
             for p in study["plans"]
         ]
         header = ["plan", "V", "clocks", "latency", "energy", "peak layer", "MHz mem/comp", "meets"]
-        lines += _table(header, rows, right={3, 4, 5, 6})
+        lines += text_table(header, rows, right={3, 4, 5, 6})
         sv = study["saving"]
         lines.append(
             f"layer-wise vs fixed: latency {-sv['latency']:+.0%}, energy {-sv['energy']:+.0%}"
@@ -376,7 +364,7 @@ def render_sharing(result: ExploreResult) -> str:
         + ")",
     ]
     rows = [[name, f"{v:.1f} dB", f"{-v:.1f} dB"] for name, v in result.errors_db.items()]
-    lines += _table(["choice", "error (N/S)", "SNR"], rows, right={1, 2})
+    lines += text_table(["choice", "error (N/S)", "SNR"], rows, right={1, 2})
     for key in ("weights", "inputs", "device", "date", "script", "per_layer_sharing"):
         if key in result.error_source:
             lines.append(f"  {key}: {result.error_source[key]}")

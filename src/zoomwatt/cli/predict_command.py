@@ -9,6 +9,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any
 
+from zoomwatt.cli.text_table import text_table
 from zoomwatt.errors import InputError, ZoomwattError
 from zoomwatt.hardware import NON_AI_BLOCKS, load_profile, shipped_profile_names
 from zoomwatt.perfmodel import (
@@ -239,19 +240,6 @@ def _battery_short(p: Prediction) -> str:
     return f"{p.battery_hours:.1f} h/{p.battery_wh:g}Wh"
 
 
-def _table(header: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
-    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-
-    def fmt(row: list[str]) -> str:
-        cells = [
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        return "  ".join(cells).rstrip()
-
-    return [fmt(header), fmt(["-" * w for w in widths]), *(fmt(r) for r in rows)]
-
-
 def render_many(run: PredictRun) -> str:
     preds = sorted(
         (r for r in run.results if isinstance(r, Prediction)), key=lambda p: -p.output_fps
@@ -289,7 +277,7 @@ def render_many(run: PredictRun) -> str:
         for p in preds
     ]
     lines = [f"zoomwatt predict: {_headline(run.settings)}", ""]
-    lines += _table(header, rows, right={1, 2, 4, 5, 6, 7, 8, 9})
+    lines += text_table(header, rows, right={1, 2, 4, 5, 6, 7, 8, 9})
     for r in run.results:
         if isinstance(r, Unsupported):
             lines.append(f"{r.hardware}: {r.reason}")
@@ -331,7 +319,7 @@ def render_one(run: PredictRun) -> str:
         f"  {_headline(run.settings)}"
         + (f"; computed as {p.compute_dtype}" if p.compute_dtype != p.dtype else ""),
         "",
-        *_table(header, rows, right={1, 2, 3, 4, 5}),
+        *text_table(header, rows, right={1, 2, 3, 4, 5}),
         "",
         f"keyframe latency      {_seconds(p.keyframe_latency_s)}"
         f"   (+ {_seconds(p.frame_work_s)} of in-between frame work per keyframe)",
