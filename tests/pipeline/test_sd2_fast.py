@@ -1,8 +1,11 @@
 """The SD2 fast keyframe path against the plain pipeline, on the tiny random SD2 pipeline (CPU).
 
-Same seed, same inputs: the lean path must give the plain backend's picture exactly (fp32 on a
-CPU), the memory-format and fused-projection switches within rounding. CUDA graphs and compiled
-kernels are checked by the GPU-marked test and by ``benchmarks/sd2_keyframe.py``."""
+Same seed, same inputs: the lean path runs the plain pipeline's operations on tensors of the
+same memory layout (checked exactly), so its picture is the plain backend's up to
+:data:`SAME_PICTURE_GREY_LEVELS` (see :func:`assert_same_picture` for why any difference is
+allowed at all); the memory-format and fused-projection switches within rounding. CUDA graphs
+and compiled kernels are checked by the GPU-marked test and by ``benchmarks/sd2_keyframe.py``.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from zoomwatt.pipeline.backends import create_backend
 from zoomwatt.pipeline.backends.sd2 import SD2Inpainter
 from zoomwatt.pipeline.backends.sd2_fast import FastOptions, SD2FastInpainter, resolve_taesd
 from zoomwatt.pipeline.geometry import ZoomGeometry
-from zoomwatt.pipeline.video import read_video_frames
 from zoomwatt.pipeline.zoom import ZoomConfig, ZoomRun
 
 
@@ -55,11 +57,47 @@ def tiny_taesd():
     )
 
 
+SAME_PICTURE_GREY_LEVELS = 1
+SAME_PICTURE_SHARE = 0.001
+
+
+def assert_same_picture(a: np.ndarray, b: np.ndarray) -> None:
+    """ "Same picture" (docs: README, "Real time"): at most 1 grey level apart, at no more than
+    0.1% of the values. Why not exact: the two paths hand the models the same values in the
+    same layouts (checked in the layout test), but oneDNN chooses convolution kernels by the
+    CPU's instruction set (AVX2, AVX-512, AMX) and by each call's context, and two kernels may
+    sum in another order; a 1e-6 difference in a latent can move one value across a rounding
+    boundary of the uint8 picture (seen on an Intel Xeon: 1 of 12,288 values, 1 level)."""
+    diff = np.abs(a.astype(int) - b.astype(int))
+    assert diff.max() <= SAME_PICTURE_GREY_LEVELS, diff.max()
+    assert (diff > 0).mean() <= SAME_PICTURE_SHARE, (diff > 0).mean()
+
+
+def encoder_inputs(backend, canvas) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+    """(shape, strides) of every tensor the VAE encoder is handed during one keyframe."""
+    seen = []
+    backend.inpaint(*canvas, "warm", "", 0)  # load the pipeline
+    hook = backend.pipe.vae.encoder.register_forward_pre_hook(
+        lambda module, args: seen.append((tuple(args[0].shape), tuple(args[0].stride())))
+    )
+    try:
+        keyframe(backend, canvas)
+    finally:
+        hook.remove()
+    return seen
+
+
+def test_lean_path_hands_the_models_the_same_layout(tiny_sd2_dir, canvas):
+    # The layout decides oneDNN's kernel: equal by construction, so compared exactly.
+    reference = encoder_inputs(plain(tiny_sd2_dir), canvas)
+    assert reference and encoder_inputs(fast(tiny_sd2_dir, FastOptions()), canvas) == reference
+
+
 def test_lean_path_gives_the_plain_pipelines_picture(tiny_sd2_dir, canvas):
     reference = keyframe(plain(tiny_sd2_dir), canvas)
     out = keyframe(fast(tiny_sd2_dir, FastOptions()), canvas)
     assert out.image.dtype == np.uint8 and out.image.shape == (64, 64, 3)
-    assert np.array_equal(out.image, reference.image)
+    assert_same_picture(out.image, reference.image)
     assert set(out.stage_s) >= {"vae_encode", "denoise", "vae_decode", "text_encode"}
     assert all(v >= 0 for v in out.stage_s.values())
 
@@ -68,7 +106,7 @@ def test_lean_path_without_guidance_and_with_another_scheduler(tiny_sd2_dir, can
     for kwargs in ({"guidance": 1.0}, {"scheduler": "ddim"}):
         reference = keyframe(plain(tiny_sd2_dir, **kwargs), canvas)
         out = keyframe(fast(tiny_sd2_dir, FastOptions(), **kwargs), canvas)
-        assert np.array_equal(out.image, reference.image), kwargs
+        assert_same_picture(out.image, reference.image)
 
 
 def test_memory_format_and_fused_projections_stay_within_rounding(tiny_sd2_dir, canvas):
@@ -153,9 +191,11 @@ def test_realtime_zoom_uses_the_fast_path_and_the_same_keyframes(tmp_path, tiny_
     assert fast_result.stream is not None and fast_result.stream.frames_shown == 5
     plain_run = ZoomRun(cfg("plain"))
     assert type(plain_run.backend) is SD2Inpainter
-    plain_result = plain_run.run()
-    a, b = read_video_frames(fast_result.out), read_video_frames(plain_result.out)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    plain_run.run()
+    # The keyframes, as saved losslessly in the work folders (the video is lossy).
+    for index in range(3):
+        a, b = realtime.store.load(index), plain_run.store.load(index)
+        assert_same_picture(a, b)
 
 
 def test_create_backend_fast_option(tiny_sd2_dir):

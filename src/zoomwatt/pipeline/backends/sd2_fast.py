@@ -249,7 +249,10 @@ class SD2FastInpainter(SD2Inpainter):
         pipe = self.pipe
         dtype = pipe.unet.dtype
         height, width = mask.shape
-        picture = image.permute(2, 0, 1)[None].float() / 255.0 * 2.0 - 1.0
+        # (1, H, W, 3) -> (1, 3, H, W) as a view, with the strides diffusers' image processor
+        # gives (numpy's transpose of a batch): the layout decides which convolution kernel
+        # oneDNN picks, and with it the last bits of the encoder's output.
+        picture = image[None].permute(0, 3, 1, 2).float() / 255.0 * 2.0 - 1.0
         condition = (mask.float() / 255.0 >= 0.5).float()[None, None]
         masked = (picture * (condition < 0.5)).to(dtype)
         if self.fast.channels_last:
