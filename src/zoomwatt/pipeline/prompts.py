@@ -11,12 +11,16 @@ and it takes the prompt of the last row whose start is at or before that time.
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from zoomwatt.errors import InputError
+from zoomwatt.errors import InputError, shorten
 
 TIME_UNITS = ("seconds", "keyframes")
+MAX_FILE_BYTES = 1024 * 1024
+MAX_ROWS = 10_000
+MAX_PROMPT_CHARS = 2_000  # the text encoders read 77 tokens; this is far beyond any use
 
 
 @dataclass(frozen=True)
@@ -63,47 +67,24 @@ def load_schedule(
     if unit not in TIME_UNITS:
         raise InputError("prompt_times", unit, f"one of {', '.join(TIME_UNITS)}")
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(
-            "prompts",
-            str(path),
-            "a readable text file of 'start, prompt' rows",
-            f"Reading it failed: {exc.strerror or exc}",
-        ) from exc
+    text = _read_schedule_text(path)
     rows: list[PromptRow] = []
     lines = [
         (n, line)
         for n, line in enumerate(text.splitlines(), 1)
         if line.strip() and not line.lstrip().startswith("#")
     ]
-    for (lineno, _), fields in zip(
-        lines, csv.reader([line for _, line in lines], skipinitialspace=True), strict=True
-    ):
-        where = f"{path}:{lineno}"
-        if len(fields) < 2:
-            raise InputError("prompts", where, "a row 'start, prompt'", f"Got {fields!r}")
-        start_text, prompt = fields[0].strip(), ",".join(fields[1:]).strip()
-        try:
-            start = float(start_text)
-        except ValueError:
-            raise InputError(
-                "prompts", where, f"a number of {unit} as the start, not {start_text!r}"
-            ) from None
-        if start < 0:
-            raise InputError("prompts", where, f"a start >= 0 {unit}, not {start_text}")
-        if unit == "keyframes" and start != int(start):
-            raise InputError("prompts", where, f"a whole keyframe index, not {start_text}")
-        if not prompt:
-            raise InputError("prompts", where, "a non-empty prompt after the start")
-        if rows and start <= rows[-1].start:
+    if len(lines) > MAX_ROWS:
+        raise InputError("prompts", str(path), f"at most {MAX_ROWS} rows; it has {len(lines)}")
+    for lineno, line in lines:
+        row = _parse_row(f"{path}:{lineno}", line, unit)
+        if rows and row.start <= rows[-1].start:
             raise InputError(
                 "prompts",
-                where,
-                f"starts in increasing order; {start_text} follows {rows[-1].start:g}",
+                f"{path}:{lineno}",
+                f"starts in increasing order; {row.start:g} follows {rows[-1].start:g}",
             )
-        rows.append(PromptRow(start, prompt))
+        rows.append(row)
     if not rows:
         raise InputError(
             "prompts", str(path), "at least one 'start, prompt' row; the file has none"
@@ -118,3 +99,47 @@ def load_schedule(
             )
         rows.insert(0, PromptRow(0.0, default_prompt))
     return PromptSchedule(tuple(rows), unit)
+
+
+def _read_schedule_text(path: Path) -> str:
+    expected = "a readable text file (UTF-8) of 'start, prompt' rows"
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise InputError(
+                "prompts", str(path), f"a schedule of at most {MAX_FILE_BYTES // 1024} KiB"
+            )
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            "prompts", str(path), expected, f"Reading it failed: {exc.strerror or exc}"
+        ) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError("prompts", str(path), expected, f"Byte {exc.start} is not UTF-8") from exc
+
+
+def _parse_row(where: str, line: str, unit: str) -> PromptRow:
+    """One ``start, prompt`` line (CSV, a quoted prompt may hold commas; a line is a row)."""
+    try:
+        fields = next(csv.reader([line], skipinitialspace=True, strict=True))
+    except csv.Error as exc:
+        raise InputError("prompts", where, "a row 'start, prompt' in CSV", f"{exc}") from None
+    if len(fields) < 2:
+        raise InputError("prompts", where, "a row 'start, prompt'", f"Got {shorten(fields)}")
+    start_text, prompt = fields[0].strip(), ",".join(fields[1:]).strip()
+    try:
+        start = float(start_text)
+    except ValueError:
+        start = math.nan
+    if not math.isfinite(start):
+        raise InputError(
+            "prompts", where, f"a number of {unit} as the start (finite), not {shorten(start_text)}"
+        )
+    if start < 0:
+        raise InputError("prompts", where, f"a start >= 0 {unit}, not {start_text}")
+    if unit == "keyframes" and start != int(start):
+        raise InputError("prompts", where, f"a whole keyframe index, not {start_text}")
+    if not prompt:
+        raise InputError("prompts", where, "a non-empty prompt after the start")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise InputError("prompts", where, f"a prompt of at most {MAX_PROMPT_CHARS} characters")
+    return PromptRow(start, prompt)

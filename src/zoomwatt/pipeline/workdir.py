@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,11 +26,12 @@ from typing import Any
 import numpy as np
 
 from zoomwatt import __version__
-from zoomwatt.errors import InputError, ResumeError
+from zoomwatt.errors import InputError, ResumeError, WriteError, shorten
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
+MAX_MANIFEST_BYTES = 16 * 2**20  # 10,000 keyframes take about 2 MB
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,9 @@ class KeyframeStore:
         """Fail before any work if the folder cannot be created or written."""
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            probe = self.folder / ".write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
+            handle, probe = tempfile.mkstemp(prefix=".write-test.", dir=self.folder)
+            os.close(handle)
+            os.unlink(probe)
         except OSError as exc:
             raise InputError(
                 "work_dir",
@@ -83,12 +85,11 @@ class KeyframeStore:
                 "work_dir",
                 str(self.folder),
                 "a folder without an earlier run",
-                f"It holds {len(stored.get('keyframes', []))} keyframes of an earlier run: pass "
+                f"It holds {len(stored['keyframes'])} keyframes of an earlier run: pass "
                 "--resume to continue it, --overwrite to start again, or another --work-dir",
             )
-        self._check_settings(stored.get("settings", {}))
-        for raw in stored.get("keyframes", []):
-            entry = KeyframeEntry(**raw)
+        self._check_settings(stored["settings"])
+        for entry in stored["keyframes"]:
             if entry.index != len(self.entries):
                 break
             if not self._file_ok(entry):
@@ -107,9 +108,10 @@ class KeyframeStore:
         entry = self.entries[index]
         if entry.seed != seed or entry.prompt != prompt:
             raise ResumeError(
-                f"work_dir={str(self.folder)!r}: keyframe {index} was made with seed "
-                f"{entry.seed} and prompt {entry.prompt!r}, but this run would use seed {seed} "
-                f"and prompt {prompt!r}. Resume with the same --seed and prompts, or pass "
+                f"work_dir={shorten(str(self.folder))}: keyframe {index} was made with seed "
+                f"{entry.seed} and prompt {shorten(entry.prompt)}, but this run would use seed "
+                f"{seed} and prompt {shorten(prompt)}. Resume with the same --seed and prompts, "
+                "or pass "
                 "--overwrite."
             )
 
@@ -118,14 +120,14 @@ class KeyframeStore:
 
         if index != len(self.entries):
             raise ResumeError(f"keyframe {index} saved out of order (have {len(self.entries)})")
-        rel = f"keyframes/{index:05d}.png"
+        rel = _keyframe_file(index)
         path = self.folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         if not ok:
             raise ResumeError(f"could not encode keyframe {index} as PNG")
         data = encoded.tobytes()
-        _atomic_write(path, data)
+        self._write(path, data, f"saving keyframe {index}")
         self.entries.append(
             KeyframeEntry(index, rel, hashlib.sha256(data).hexdigest(), seed, prompt)
         )
@@ -142,6 +144,11 @@ class KeyframeStore:
                 "written; pass --overwrite to start again"
             )
         image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ResumeError(
+                f"keyframe file {self.folder / entry.file} is not a PNG; pass --overwrite to "
+                "start again"
+            )
         return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
     # --- internals -------------------------------------------------------------------------
@@ -155,18 +162,31 @@ class KeyframeStore:
         for key in sorted(set(stored) | set(current)):
             if stored.get(key) != current.get(key):
                 raise ResumeError(
-                    f"work_dir={str(self.folder)!r} holds a run with {key}={stored.get(key)!r}, "
-                    f"but this run has {key}={current.get(key)!r}. Resume with the same "
+                    f"work_dir={shorten(str(self.folder))} holds a run with "
+                    f"{shorten(key)}={shorten(stored.get(key))}, but this run has "
+                    f"{shorten(key)}={shorten(current.get(key))}. Resume with the same "
                     "settings, or pass --overwrite or another --work-dir."
                 )
 
     def _read_manifest(self) -> dict[str, Any]:
+        """The stored manifest, checked: ``settings`` a mapping, ``keyframes`` a list of
+        entries whose files are the ones this store would write (never a path outside)."""
         try:
-            return json.loads(self.manifest_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+            if self.manifest_path.stat().st_size > MAX_MANIFEST_BYTES:
+                raise ValueError(f"larger than {MAX_MANIFEST_BYTES // 2**20} MiB")
+            stored = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+            if not isinstance(stored, dict):
+                raise ValueError(f"a JSON object at the top, not {type(stored).__name__}")
+            settings, raw = stored.get("settings", {}), stored.get("keyframes", [])
+            if not isinstance(settings, dict) or not isinstance(raw, list):
+                raise ValueError("'settings' must be an object and 'keyframes' a list")
+            entries = [_entry_from_json(n, item) for n, item in enumerate(raw)]
+        except (OSError, ValueError, RecursionError) as exc:
             raise ResumeError(
-                f"cannot read {self.manifest_path}: {exc}; pass --overwrite to start again"
+                f"cannot use {self.manifest_path}: {shorten(str(exc), 160)}; pass --overwrite "
+                "to start again"
             ) from exc
+        return {"settings": settings, "keyframes": entries}
 
     def _write_manifest(self) -> None:
         manifest = {
@@ -174,13 +194,51 @@ class KeyframeStore:
             "settings": self.settings,
             "keyframes": [entry.__dict__ for entry in self.entries],
         }
-        _atomic_write(self.manifest_path, json.dumps(manifest, indent=2).encode("utf-8"))
+        data = json.dumps(manifest, indent=2).encode("utf-8")
+        self._write(self.manifest_path, data, "saving the manifest")
+
+    def _write(self, path: Path, data: bytes, what: str) -> None:
+        try:
+            _atomic_write(path, data)
+        except OSError as exc:
+            raise WriteError(
+                f"work_dir={shorten(str(self.folder))}: {what} failed "
+                f"({exc.strerror or exc}); free space on that disk or pass another --work-dir"
+            ) from exc
+
+
+def _keyframe_file(index: int) -> str:
+    return f"keyframes/{index:05d}.png"
+
+
+def _entry_from_json(position: int, item: object) -> KeyframeEntry:
+    """One manifest entry, or ValueError: the file must be the one this store names for the
+    index (so a planted ``../x`` never reads or writes outside the folder)."""
+    if not isinstance(item, dict):
+        raise ValueError(f"keyframe entry {position} is not an object")
+    types = {"index": int, "file": str, "sha256": str, "seed": int, "prompt": str}
+    if set(item) != set(types) or not all(
+        isinstance(item[k], t) and not isinstance(item[k], bool) for k, t in types.items()
+    ):
+        raise ValueError(f"keyframe entry {position} needs exactly {', '.join(types)}")
+    entry = KeyframeEntry(**item)
+    if entry.file != _keyframe_file(entry.index):
+        raise ValueError(
+            f"keyframe entry {position} names the file {shorten(entry.file)}, not "
+            f"{_keyframe_file(entry.index)!r}"
+        )
+    return entry
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Write ``data`` to a temporary file of this process next to ``path``, then rename it."""
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

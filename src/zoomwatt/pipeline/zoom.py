@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from zoomwatt.errors import InputError
+from zoomwatt.errors import InputError, shorten
 from zoomwatt.pipeline.backends import BACKENDS, Inpainter, create_backend
 from zoomwatt.pipeline.geometry import ZoomGeometry, output_frame_count
-from zoomwatt.pipeline.prompts import TIME_UNITS, PromptSchedule, load_schedule
+from zoomwatt.pipeline.prompts import (
+    MAX_PROMPT_CHARS,
+    TIME_UNITS,
+    PromptSchedule,
+    load_schedule,
+)
 from zoomwatt.pipeline.realtime import (
     LATE_POLICIES,
     BackgroundWriter,
@@ -30,14 +38,23 @@ from zoomwatt.pipeline.realtime import (
     prefetch,
     stream,
 )
+from zoomwatt.pipeline.run_lock import RunLock, lock_file_for_output, lock_file_for_work_dir
 from zoomwatt.pipeline.seeds import keyframe_seed
-from zoomwatt.pipeline.video import FORMATS, VideoWriter, partial_path
+from zoomwatt.pipeline.video import FORMATS, VideoWriter, check_fps, stale_partials
 from zoomwatt.pipeline.workdir import KeyframeStore
 
 log = logging.getLogger(__name__)
 
 DIRECTIONS = ("out", "in")
 MAX_SEED = 2**63 - 1
+# Limits, checked before any work (README, "Limits"): a frame side of 4096 px is 48 MiB per
+# RGB frame and 16x SD2's native 512; 216,000 frames are 2 hours at 30 fps.
+MIN_SIDE_PX = 16
+MAX_SIDE_PX = 4096
+MAX_KEYFRAMES = 10_000
+MAX_FRAMES_PER_KEYFRAME = 3_600
+MAX_TOTAL_FRAMES = 216_000
+MAX_START_IMAGE_PIXELS = 64_000_000  # a 8000x8000 photo; a decompression bomb is refused
 
 
 @dataclass
@@ -190,30 +207,26 @@ class _Plan:
 def check_inputs(config: ZoomConfig, need_out: bool = True) -> _Plan:
     """Check every setting before any work starts; errors name the argument, its value and
     what was expected."""
-    # Sizes and counts.
-    size = tuple(config.size) if isinstance(config.size, (tuple, list)) else None
-    if size is None or len(size) != 2 or not all(isinstance(v, int) for v in size):
-        raise InputError("size", config.size, "(width, height) in pixels, e.g. 512x512")
-    width, height = size
-    for name, value in (("width", width), ("height", height)):
-        if value < 16 or value % 8:
-            raise InputError(
-                "size",
-                f"{width}x{height}",
-                f"a {name} that is a multiple of 8 and at least 16 (got {value})",
-            )
-    if config.keyframes < 1:
+    # Sizes and counts, within the documented limits (LIMITS).
+    width, height = _check_size(config.size)
+    _check_count("keyframes", config.keyframes, 1, MAX_KEYFRAMES, "the count includes the first")
+    _check_count(
+        "frames_per_keyframe",
+        config.frames_per_keyframe,
+        1,
+        MAX_FRAMES_PER_KEYFRAME,
+        "N >= 1; 1 means every output frame is a keyframe",
+    )
+    total_frames = output_frame_count(config.keyframes, config.frames_per_keyframe)
+    if total_frames > MAX_TOTAL_FRAMES:
         raise InputError(
-            "keyframes", config.keyframes, "at least 1 (the count includes the first keyframe)"
+            "keyframes",
+            config.keyframes,
+            f"a video of at most {MAX_TOTAL_FRAMES} frames (2 hours at 30 fps); "
+            f"{config.keyframes} keyframes of {config.frames_per_keyframe} frames make "
+            f"{total_frames}",
         )
-    if config.frames_per_keyframe < 1:
-        raise InputError(
-            "frames_per_keyframe",
-            config.frames_per_keyframe,
-            "N >= 1 (1 means every output frame is a keyframe)",
-        )
-    if not config.fps > 0:
-        raise InputError("fps", config.fps, "a frame rate > 0")
+    check_fps(config.fps, Path(config.out).suffix.lower() if need_out else ".mp4")
     if config.direction not in DIRECTIONS:
         raise InputError("direction", config.direction, f"one of {', '.join(DIRECTIONS)}")
     if config.backend not in BACKENDS:
@@ -222,12 +235,14 @@ def check_inputs(config: ZoomConfig, need_out: bool = True) -> _Plan:
         _stream_options(config).check()
     elif config.late_policy not in LATE_POLICIES:
         raise InputError("late_policy", config.late_policy, f"one of {', '.join(LATE_POLICIES)}")
-    if not (isinstance(config.seed, int) and 0 <= config.seed <= MAX_SEED):
+    if not (_is_int(config.seed) and 0 <= config.seed <= MAX_SEED):
         raise InputError("seed", config.seed, f"an integer from 0 to {MAX_SEED}")
+    if not _is_int(config.feather):
+        raise InputError("feather", config.feather, "a whole number of pixels")
 
     # Geometry: the border must leave a centre, and the feather must fit inside it.
     border = height // 4 if config.border is None else config.border
-    if not isinstance(border, int) or border < 1:
+    if not _is_int(border) or border < 1:
         raise InputError("border", border, "a border of at least 1 pixel")
     geometry = ZoomGeometry.from_border(height, width, border, config.feather)
     smallest_inner = min(geometry.inner_height, geometry.inner_width)
@@ -261,6 +276,10 @@ def check_inputs(config: ZoomConfig, need_out: bool = True) -> _Plan:
     # Prompts.
     if config.prompt_times not in TIME_UNITS:
         raise InputError("prompt_times", config.prompt_times, f"one of {', '.join(TIME_UNITS)}")
+    for name in ("prompt", "negative_prompt"):
+        text = getattr(config, name)
+        if text is not None and (not isinstance(text, str) or len(text) > MAX_PROMPT_CHARS):
+            raise InputError(name, text, f"a text of at most {MAX_PROMPT_CHARS} characters")
     if config.prompt is not None and not config.prompt.strip():
         raise InputError("prompt", config.prompt, "a non-empty prompt")
     if config.prompts is not None:
@@ -285,7 +304,7 @@ def check_inputs(config: ZoomConfig, need_out: bool = True) -> _Plan:
     return _Plan(
         geometry=geometry,
         schedule=schedule,
-        total_frames=output_frame_count(config.keyframes, config.frames_per_keyframe),
+        total_frames=total_frames,
         out=out,
         work_dir=work_dir,
         start_image=start_image,
@@ -293,8 +312,33 @@ def check_inputs(config: ZoomConfig, need_out: bool = True) -> _Plan:
     )
 
 
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_size(size: object) -> tuple[int, int]:
+    pair = tuple(size) if isinstance(size, (tuple, list)) else None
+    if pair is None or len(pair) != 2 or not all(_is_int(v) for v in pair):
+        raise InputError("size", size, "(width, height) in pixels, e.g. 512x512")
+    width, height = pair
+    for name, value in (("width", width), ("height", height)):
+        if value < MIN_SIDE_PX or value > MAX_SIDE_PX or value % 8:
+            raise InputError(
+                "size",
+                f"{width}x{height}",
+                f"a {name} that is a multiple of 8 from {MIN_SIDE_PX} to {MAX_SIDE_PX} "
+                f"(got {value})",
+            )
+    return width, height
+
+
+def _check_count(argument: str, value: object, low: int, high: int, note: str) -> None:
+    if not _is_int(value) or not low <= value <= high:
+        raise InputError(argument, value, f"a whole number from {low} to {high} ({note})")
+
+
 def _load_start_image(path: Path, width: int, height: int) -> tuple[np.ndarray, str]:
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
         data = path.read_bytes()
@@ -302,15 +346,7 @@ def _load_start_image(path: Path, width: int, height: int) -> tuple[np.ndarray, 
         raise InputError(
             "image", str(path), "a readable image file", f"{exc.strerror or exc}"
         ) from exc
-    try:
-        import io
-
-        with Image.open(io.BytesIO(data)) as opened:
-            image = opened.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise InputError(
-            "image", str(path), "an image file PIL can read (PNG, JPEG, ...)", f"{exc}"
-        ) from exc
+    image = _decode_start_image(path, data)
     if image.size != (width, height):
         # Cover: scale to fill the frame, then crop the centre.
         log.info(
@@ -332,6 +368,46 @@ def _load_start_image(path: Path, width: int, height: int) -> tuple[np.ndarray, 
     return np.asarray(image, dtype=np.uint8).copy(), hashlib.sha256(data).hexdigest()
 
 
+def _decode_start_image(path: Path, data: bytes):
+    """The RGB picture in ``data``; its size is checked from the header before any pixel is
+    decoded, so a decompression bomb (a small file of a huge picture) costs nothing."""
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    expected = "an image file PIL can read (PNG, JPEG, ...)"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as opened:
+                pixels = opened.size[0] * opened.size[1]
+                if pixels > MAX_START_IMAGE_PIXELS:
+                    raise InputError(
+                        "image",
+                        str(path),
+                        f"a picture of at most {MAX_START_IMAGE_PIXELS // 1_000_000} megapixels",
+                        f"It is {opened.size[0]}x{opened.size[1]}",
+                    )
+                return opened.convert("RGB")
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InputError(
+            "image",
+            str(path),
+            f"a picture of at most {MAX_START_IMAGE_PIXELS // 1_000_000} megapixels",
+            "Its header declares far more (a decompression bomb?)",
+        ) from exc
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,  # PIL's PNG and TIFF plugins raise it on broken headers
+    ) as exc:
+        raise InputError("image", str(path), expected, shorten(str(exc), 120)) from exc
+
+
 def _check_output(out: Path) -> None:
     if out.suffix.lower() not in FORMATS:
         raise InputError("out", str(out), f"a file ending in {' or '.join(FORMATS)}")
@@ -342,10 +418,10 @@ def _check_output(out: Path) -> None:
         )
     if out.is_dir():
         raise InputError("out", str(out), "a file path, not a folder")
-    probe = partial_path(out)
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
+    try:  # a probe of our own: another run's files next to the output are left alone
+        handle, probe = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".probe", dir=parent)
+        os.close(handle)
+        os.unlink(probe)
     except OSError as exc:
         raise InputError(
             "out", str(out), "a file that can be written", f"{exc.strerror or exc}"
@@ -401,6 +477,15 @@ class ZoomRun:
         self.resumed_keyframes = 0
         self.store = KeyframeStore(self.plan.work_dir, self._settings())
         self.store.check_writable()
+        # One run at a time per work folder and per output file (taken when the work starts).
+        work = self.plan.work_dir
+        self._work_lock = RunLock(
+            lock_file_for_work_dir(work), "work_dir", str(work), "a work folder"
+        )
+        out = self.plan.out
+        self._out_lock = (
+            RunLock(lock_file_for_output(out), "out", str(out), "an output file") if out else None
+        )
 
     def _settings(self) -> dict[str, Any]:
         """What decides the keyframes' pixels (seeds and prompts are checked per keyframe)."""
@@ -470,13 +555,19 @@ class ZoomRun:
         """Every output frame, in order, as it is produced. Keyframes go to the work folder as
         they are made; a zoom-in makes them all first (its first frame is the last keyframe)."""
         c = self.config
-        self.timings = []
-        self.resumed_keyframes = self.store.open(c.resume, c.overwrite)
-        self.progress.start(c.keyframes, self.plan.total_frames, self.resumed_keyframes)
-        if c.direction == "out":
-            yield from self._frames_out()
-        else:
-            yield from self._frames_in()
+        took_lock = not self._work_lock.held
+        self._work_lock.acquire()
+        try:
+            self.timings = []
+            self.resumed_keyframes = self.store.open(c.resume, c.overwrite)
+            self.progress.start(c.keyframes, self.plan.total_frames, self.resumed_keyframes)
+            if c.direction == "out":
+                yield from self._frames_out()
+            else:
+                yield from self._frames_in()
+        finally:
+            if took_lock:
+                self._work_lock.release()
 
     def _segment(self, current, previous, index: int, order) -> Iterator[ZoomFrame]:
         n, timing = self.config.frames_per_keyframe, self.timings[index]
@@ -534,6 +625,13 @@ class ZoomRun:
         With ``realtime``, the backend is warmed up first (compilation, capture), then frames
         are paced at ``fps`` through :func:`~zoomwatt.pipeline.realtime.stream` and encoded in
         their own thread; the result's ``stream`` says whether any frame came late."""
+        with self._out_lock or nullcontext(), self._work_lock:
+            for leftover in stale_partials(self.plan.out):
+                log.info("removing %s, left by an interrupted run", leftover)
+                leftover.unlink(missing_ok=True)
+            return self._run()
+
+    def _run(self) -> ZoomResult:
         g = self.plan.geometry
         warmup_s, report = 0.0, None
         if self.config.realtime:
