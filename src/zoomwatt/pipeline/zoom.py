@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 
 DIRECTIONS = ("out", "in")
 MAX_SEED = 2**63 - 1
-# Limits, checked before any work (README, "Limits"): a frame side of 4096 px is 48 MiB per
-# RGB frame and 16x SD2's native 512; 216,000 frames are 2 hours at 30 fps.
+# Limits, checked before any work (README, "Limits"): a 4096 x 4096 frame is 48 MiB of
+# RGB, 8x the side of SD2's native 512; 216,000 frames are 2 hours at 30 fps.
 MIN_SIDE_PX = 16
 MAX_SIDE_PX = 4096
 MAX_KEYFRAMES = 10_000
