@@ -2,17 +2,21 @@
 
 The cache folder is ``$ZOOMWATT_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/zoomwatt``, else
 ``~/.cache/zoomwatt``; the profile is ``host.yaml`` in it, in the same schema as shipped
-profiles.
+profiles. A cache that cannot be read or does not pass the schema is treated as absent (with a
+warning): the host is calibrated again and the cache rewritten.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
-import yaml
+from zoomwatt.errors import ZoomwattError
+from zoomwatt.hardware.schema import parse_profile
+from zoomwatt.hardware.yaml_io import dump_yaml, load_yaml_mapping
 
 log = logging.getLogger(__name__)
 
@@ -35,27 +39,45 @@ def host_cache_path() -> Path:
 
 
 def read_host_cache() -> dict[str, Any] | None:
-    """The cached host profile data, or None when there is none or it cannot be read."""
+    """The cached host profile data, or None when there is none or it is damaged.
+
+    Read with the same safe loader as every profile and checked against the schema, so that
+    a damaged cache (truncated, edited, from another zoomwatt) means "recalibrate", never an
+    error or a traceback.
+    """
     path = host_cache_path()
-    if not path.is_file():
+    try:
+        present = path.exists()
+    except (OSError, ValueError):
+        present = False
+    if not present:
         return None
     try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        log.warning("ignoring unreadable host cache %s: %s", path, exc)
+        data = load_yaml_mapping(path, "a host profile")
+        parse_profile(data, str(path))
+    except ZoomwattError as exc:
+        log.warning("ignoring the damaged host cache (it will be recalibrated): %s", exc)
         return None
-    return data if isinstance(data, dict) else None
+    return data
 
 
 def write_host_cache(data: dict[str, Any]) -> Path:
-    """Write host profile data atomically; returns the path."""
+    """Write host profile data atomically; returns the path. A cache that cannot be written
+    is only a warning: the calibrated profile is still used, and measured again next time."""
     path = host_cache_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(
-        "# zoomwatt host profile, written by host calibration; delete to recalibrate.\n"
-        + yaml.safe_dump(data, sort_keys=False)
-    )
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(
+            "# zoomwatt host profile, written by host calibration; delete to recalibrate.\n"
+            + dump_yaml(data),
+            encoding="utf-8",
+        )
+        tmp.replace(path)
+    except OSError as exc:
+        log.warning("could not cache the host profile in %s: %s", path, exc)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        return path
     log.info("host profile cached in %s", path)
     return path

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from zoomwatt.errors import InputError
 from zoomwatt.hardware.schema import HardwareProfile, parse_profile
+from zoomwatt.hardware.yaml_io import load_yaml_mapping
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
 HOST = "host"
@@ -24,17 +23,15 @@ def profile_names() -> list[str]:
 
 
 def load_profile_file(path: str | Path) -> HardwareProfile:
-    """Load and validate one profile file."""
+    """Load and validate one profile file.
+
+    Raises :class:`InputError` (one short line naming the file, and the line or field) for a
+    file that is missing, a folder, over 1 MiB, not UTF-8, not valid YAML, uses anchors,
+    aliases, tags, duplicate or non-text keys, or breaks the schema
+    (:func:`~zoomwatt.hardware.yaml_io.load_yaml_mapping`, :func:`parse_profile`).
+    """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("--hw", str(path), "an existing hardware profile file (.yaml)")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise InputError(
-            str(path), "(file content)", f"valid YAML; the parser said: {exc}"
-        ) from exc
-    return parse_profile(data, str(path))
+    return parse_profile(load_yaml_mapping(path), str(path))
 
 
 def _looks_like_path(name: str) -> bool:

@@ -74,6 +74,11 @@ SI_UNIT = {
 
 _KEYS = {"value", "unit", "source", "estimate"}
 
+#: Smallest and largest size of a non-zero figure in SI units. Real devices sit well inside
+#: (J per MAC ~1e-12, OP/s ~1e16); within it, the model's products and quotients of a few
+#: figures and layer counts stay finite, so a prediction is never inf or NaN.
+SI_MAGNITUDE = (1e-30, 1e30)
+
 
 @dataclass(frozen=True)
 class Quantity:
@@ -135,28 +140,39 @@ def parse_quantity(
     """Check one ``{value, unit, source|estimate}`` mapping; ``where`` is ``file: field``.
 
     The value must be finite and > ``minimum`` (>= when ``allow_zero``), and <= ``maximum`` in
-    SI units when given.
+    SI units when given; unless it is 0, its size in SI units must lie in ``SI_MAGNITUDE``
+    (``1e308 TB/s`` overflows to infinity, ``5e-324 B/s`` makes the model's times infinite).
     """
     units_ok = sorted(u for u, (d, _) in UNITS.items() if d == dimension)
-    expected_form = "a mapping {value: NUMBER, unit: UNIT, source: TEXT} or with estimate: TEXT"
+    expected_form = "a mapping {value: NUMBER, unit: UNIT, source or estimate: TEXT}"
     if not isinstance(raw, dict):
         raise InputError(where, raw, expected_form)
     unknown = set(raw) - _KEYS
     if unknown:
-        raise InputError(where, raw, f"only the keys {sorted(_KEYS)}, not {sorted(unknown)}")
+        raise InputError(
+            where, sorted(unknown, key=str), "only the keys value, unit, source, estimate"
+        )
     value = raw.get("value")
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    number = _finite_number(value)
+    if number is None:
         raise InputError(f"{where}.value", value, "a finite number")
     unit = raw.get("unit")
-    if unit not in UNITS or UNITS[unit][0] != dimension:
-        raise InputError(f"{where}.unit", unit, f"a {dimension} unit, one of {units_ok}")
+    if not isinstance(unit, str) or unit not in UNITS or UNITS[unit][0] != dimension:
+        raise InputError(f"{where}.unit", unit, f"a {dimension} unit, one of {', '.join(units_ok)}")
     source, estimate = raw.get("source"), raw.get("estimate")
     if (source is None) == (estimate is None):
         raise InputError(where, raw, "exactly one of source: TEXT (datasheet) or estimate: TEXT")
     text = source if source is not None else estimate
     if not isinstance(text, str) or not text.strip():
         raise InputError(where, raw, "a non-empty source or estimate text")
-    si = float(value) * UNITS[unit][1]
+    factor = UNITS[unit][1]
+    si = number * factor
+    if si != 0 and not SI_MAGNITUDE[0] <= abs(si) <= SI_MAGNITUDE[1]:
+        low, high = (bound / factor for bound in SI_MAGNITUDE)
+        expected = f"a size from {low:.3g} to {high:.3g}" + ("" if unit == "1" else f" {unit}")
+        if factor != 1.0:
+            expected += f" ({SI_MAGNITUDE[0]:g} to {SI_MAGNITUDE[1]:g} {SI_UNIT[dimension]})"
+        raise InputError(f"{where}.value", value, expected)
     too_small = si < minimum if allow_zero else si <= minimum
     if too_small:
         relation = ">=" if allow_zero else ">"
@@ -167,9 +183,21 @@ def parse_quantity(
         raise InputError(f"{where}.value", value, f"a number <= {maximum:g} {SI_UNIT[dimension]}")
     return Quantity(
         si=si,
-        value=float(value),
+        value=number,
         unit=unit,
         dimension=dimension,
         source=source,
         estimate=estimate,
     )
+
+
+def _finite_number(value: Any) -> float | None:
+    """``value`` as a finite float, None if it is not a number (bools are not) or not finite
+    (NaN, inf, an integer too large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None

@@ -22,6 +22,7 @@ from zoomwatt.hardware.horowitz import (
     derived_on_chip_energy,
 )
 from zoomwatt.hardware.quantity import Quantity, parse_quantity
+from zoomwatt.hardware.yaml_io import file_label
 from zoomwatt.workload.records import DTYPE_BYTES, OpClass
 
 SCHEMA_VERSION = 1
@@ -133,15 +134,26 @@ class HardwareProfile:
             yield f"non_ai.{block}", q
 
 
+def _sorted(keys: Any) -> list[Any]:
+    """Keys sorted as text: a mapping built in code may mix key types (``1`` and ``"fp16"``),
+    which ``sorted`` cannot compare."""
+    return sorted(keys, key=str)
+
+
+def _listed(keys: Any) -> str:
+    """Allowed or missing keys as the message lists them: ``a, b, c``."""
+    return ", ".join(sorted(keys))
+
+
 def _mapping(raw: Any, where: str, keys: set[str], required: set[str]) -> dict[str, Any]:
     if not isinstance(raw, dict):
-        raise InputError(where, raw, f"a mapping with keys {sorted(required)}")
+        raise InputError(where, raw, f"a mapping with keys {_listed(required)}")
     unknown = set(raw) - keys
     if unknown:
-        raise InputError(where, sorted(unknown), f"only the keys {sorted(keys)}")
+        raise InputError(where, _sorted(unknown), f"only the keys {_listed(keys)}")
     missing = required - set(raw)
     if missing:
-        raise InputError(where, sorted(raw), f"also the keys {sorted(missing)}")
+        raise InputError(where, _sorted(raw), f"also the keys {_listed(missing)}")
     return raw
 
 
@@ -162,7 +174,7 @@ def _per_dtype(raw: Any, where: str, dimension: str, required: bool) -> dict[str
             out[dtype] = parse_quantity(raw[dtype], where=f"{where}.{dtype}", dimension=dimension)
     unknown = set(raw) - set(DTYPES)
     if unknown:
-        raise InputError(where, sorted(unknown), f"dtypes among {list(DTYPES)}")
+        raise InputError(where, _sorted(unknown), f"dtypes among {', '.join(DTYPES)}")
     return out
 
 
@@ -171,14 +183,16 @@ def _efficiency(raw: Any, where: str) -> dict[str, Quantity]:
         raise InputError(where, raw, "a mapping from op class (or 'default') to a ratio")
     unknown = set(raw) - set(OP_CLASSES) - {"default"}
     if unknown:
-        raise InputError(where, sorted(unknown), f"op classes among {[*OP_CLASSES, 'default']}")
+        raise InputError(
+            where, _sorted(unknown), f"op classes among {', '.join(OP_CLASSES)}, default"
+        )
     parsed = {
         key: parse_quantity(value, where=f"{where}.{key}", dimension="ratio", maximum=1.0)
         for key, value in raw.items()
     }
     missing = [c for c in OP_CLASSES if c not in parsed]
     if missing and "default" not in parsed:
-        raise InputError(where, sorted(raw), f"every op class or a 'default'; missing {missing}")
+        raise InputError(where, _sorted(raw), f"every op class or a 'default'; missing {missing}")
     return {c: parsed.get(c, parsed.get("default")) for c in OP_CLASSES}
 
 
@@ -191,7 +205,7 @@ def _reuse_half(raw: Any, where: str) -> dict[str, Quantity]:
         raise InputError(where, raw, "a mapping from op class to {value, unit: rows, ...}")
     unknown = set(raw) - set(OP_CLASSES)
     if unknown:
-        raise InputError(where, sorted(unknown), f"op classes among {list(OP_CLASSES)}")
+        raise InputError(where, _sorted(unknown), f"op classes among {', '.join(OP_CLASSES)}")
     return {
         key: parse_quantity(value, where=f"{where}.{key}", dimension="count", allow_zero=True)
         for key, value in raw.items()
@@ -235,25 +249,26 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
 
     Raises :class:`InputError` naming ``origin``, the field and the value on the first problem.
     """
+    label = file_label(origin)  # the file as named in messages: one line, bounded
     # 1. top level
     top = _mapping(
         data,
-        origin,
+        label,
         _TOP_KEYS,
         {"schema", "name", "description", "device_class", "process", "compute", "memory"}
         | {"energy", "power"},
     )
     if top["schema"] != SCHEMA_VERSION:
-        raise InputError(f"{origin}: schema", top["schema"], f"{SCHEMA_VERSION}")
-    name = _text(top["name"], f"{origin}: name")
+        raise InputError(f"{label}: schema", top["schema"], f"{SCHEMA_VERSION}")
+    name = _text(top["name"], f"{label}: name")
     if not all(ch.isalnum() or ch in "-_." for ch in name):
-        raise InputError(f"{origin}: name", name, "letters, digits, '-', '_' or '.'")
+        raise InputError(f"{label}: name", name, "letters, digits, '-', '_' or '.'")
     device_class = top["device_class"]
     if device_class not in DEVICE_CLASSES:
-        raise InputError(f"{origin}: device_class", device_class, f"one of {DEVICE_CLASSES}")
+        raise InputError(f"{label}: device_class", device_class, f"one of {DEVICE_CLASSES}")
 
     # 2. process and compute
-    where = f"{origin}: process"
+    where = f"{label}: process"
     process = _mapping(
         top["process"], where, {"node", "node_scale", "overhead_factor"}, {"node", "node_scale"}
     )
@@ -270,7 +285,7 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
         minimum=1.0,
         allow_zero=True,
     )
-    where = f"{origin}: compute"
+    where = f"{label}: compute"
     compute = _mapping(
         top["compute"],
         where,
@@ -292,7 +307,7 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
     )
 
     # 3. memory
-    where = f"{origin}: memory"
+    where = f"{label}: memory"
     memory = _mapping(
         top["memory"],
         where,
@@ -320,7 +335,7 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
     )
 
     # 4. energy (derive what is left out)
-    where = f"{origin}: energy"
+    where = f"{label}: energy"
     energy = _mapping(top["energy"], where, {"mac", "dram", "on_chip"}, {"dram"})
     mac_given = _per_dtype(energy.get("mac"), f"{where}.mac", "energy", required=False)
     for dtype in peak_dense:
@@ -344,7 +359,7 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
         on_chip_energy = derived_on_chip_energy(node_scale)
 
     # 5. power
-    where = f"{origin}: power"
+    where = f"{label}: power"
     power = _mapping(
         top["power"],
         where,
@@ -365,17 +380,17 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
     battery = (
         None
         if battery_raw is None
-        else parse_quantity(battery_raw, where=f"{origin}: battery", dimension="battery")
+        else parse_quantity(battery_raw, where=f"{label}: battery", dimension="battery")
     )
     non_ai_raw = top.get("non_ai") or {}
     if not isinstance(non_ai_raw, dict) or set(non_ai_raw) - set(NON_AI_BLOCKS):
         raise InputError(
-            f"{origin}: non_ai", non_ai_raw, f"a mapping with keys among {NON_AI_BLOCKS}"
+            f"{label}: non_ai", non_ai_raw, f"a mapping with keys among {NON_AI_BLOCKS}"
         )
     non_ai = {
         block: parse_quantity(
             non_ai_raw[block],
-            where=f"{origin}: non_ai.{block}",
+            where=f"{label}: non_ai.{block}",
             dimension="power",
             allow_zero=True,
         )
@@ -384,17 +399,17 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
     }
     notes_raw = top.get("notes") or []
     if not isinstance(notes_raw, list) or not all(isinstance(n, str) for n in notes_raw):
-        raise InputError(f"{origin}: notes", notes_raw, "a list of texts")
+        raise InputError(f"{label}: notes", notes_raw, "a list of texts")
     calibration = top.get("calibration")
     if calibration is not None and not isinstance(calibration, dict):
-        raise InputError(f"{origin}: calibration", calibration, "a mapping")
+        raise InputError(f"{label}: calibration", calibration, "a mapping")
 
     return HardwareProfile(
         name=name,
-        description=_text(top["description"], f"{origin}: description"),
+        description=_text(top["description"], f"{label}: description"),
         device_class=device_class,
         origin=origin,
-        process_node=_text(process["node"], f"{origin}: process.node"),
+        process_node=_text(process["node"], f"{label}: process.node"),
         node_scale=node_scale,
         overhead_factor=overhead,
         peak_dense=peak_dense,
@@ -402,7 +417,7 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
         efficiency=efficiency,
         reuse_half=reuse_half,
         kernel_overhead=kernel_overhead,
-        memory_type=_text(memory["type"], f"{origin}: memory.type"),
+        memory_type=_text(memory["type"], f"{label}: memory.type"),
         memory_capacity=capacity,
         memory_usable_fraction=usable,
         memory_bandwidth=bandwidth,
