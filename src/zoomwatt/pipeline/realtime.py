@@ -221,118 +221,148 @@ def stream(
     # 1. Check inputs.
     options = options or StreamOptions()
     options.check()
-    clock = clock or _Clock()
-    period = 1.0 / options.fps
-    report = StreamReport(fps=options.fps, late_policy=options.late_policy)
-    box: queue.Queue = queue.Queue(maxsize=options.queue_frames)
-    ready = threading.Event()  # the prebuffer is full or the producer is done
-    stop = threading.Event()
-    started = clock.now()
+    # 2. The producer fills the queue; 3. the clock empties it.
+    return _Stream(frames, sink, options, clock or _Clock()).run()
 
-    # 2. The producer.
-    def produce() -> None:
+
+class _Stream:
+    """The state of one :func:`stream`: the queue between the producer thread and the clock,
+    and the report both write to."""
+
+    def __init__(self, frames: Iterable[Any], sink, options: StreamOptions, clock: Any):
+        self.frames, self.sink, self.options, self.clock = frames, sink, options, clock
+        self.period = 1.0 / options.fps
+        self.report = StreamReport(fps=options.fps, late_policy=options.late_policy)
+        self.box: queue.Queue = queue.Queue(maxsize=options.queue_frames)
+        self.ready = threading.Event()  # the prebuffer is full or the producer is done
+        self.stop = threading.Event()
+        self.first_shown: float | None = None
+
+    def run(self) -> StreamReport:
+        started = self.clock.now()
+        producer = threading.Thread(target=self._produce, name="stream-producer", daemon=True)
+        producer.start()
         try:
-            for frame in frames:
-                while not stop.is_set():
+            self.ready.wait()
+            if self.options.late_policy == "wait":
+                self._play_waiting()
+            else:
+                self._play_dropping()
+            finished = self.clock.now()
+            if self.first_shown is not None:
+                self.report.startup_s = self.first_shown - started
+                self.report.playing_s = finished - self.first_shown
+        finally:
+            self.stop.set()
+            producer.join(timeout=5.0)
+        return self.report
+
+    # --- the producer ----------------------------------------------------------------------
+
+    def _produce(self) -> None:
+        report, box = self.report, self.box
+        try:
+            for frame in self.frames:
+                while not self.stop.is_set():
                     try:
                         box.put(frame, timeout=0.05)
                         break
                     except queue.Full:
                         continue
-                if stop.is_set():
+                if self.stop.is_set():
                     return
                 report.frames_in += 1
                 report.queue_peak = max(report.queue_peak, box.qsize())
-                if box.qsize() >= options.prebuffer_frames:
-                    ready.set()
+                if box.qsize() >= self.options.prebuffer_frames:
+                    self.ready.set()
             box.put(_END)
         except BaseException as exc:
             box.put(_Failure(exc))
         finally:
-            ready.set()
+            self.ready.set()
 
-    producer = threading.Thread(target=produce, name="stream-producer", daemon=True)
-    producer.start()
+    # --- the clock -------------------------------------------------------------------------
 
-    def take(timeout: float | None) -> Any:
+    def _take(self, timeout: float | None) -> Any:
         """The next item; None if none came within ``timeout`` (None: wait for it)."""
         try:
-            item = box.get(timeout=timeout) if timeout is None or timeout > 0 else box.get_nowait()
+            if timeout is None or timeout > 0:
+                item = self.box.get(timeout=timeout)
+            else:
+                item = self.box.get_nowait()
         except queue.Empty:
             return None
         if isinstance(item, _Failure):
             raise item.exc
         return item
 
-    def show(frame: Any) -> None:
-        entered = clock.now()
-        sink(frame)
-        report.sink_s += clock.now() - entered
-        report.frames_shown += 1
+    def _show(self, frame: Any) -> None:
+        entered = self.clock.now()
+        self.sink(frame)
+        self.report.sink_s += self.clock.now() - entered
+        self.report.frames_shown += 1
 
-    # 3. The clock.
-    try:
-        ready.wait()
-        first_shown = None
-        if options.late_policy == "wait":
-            anchor, anchor_tick, tick = None, 0, 0
-            while True:
-                item = take(None)
-                if item is _END:
+    def _mark_first_shown(self) -> None:
+        if self.first_shown is None:
+            self.first_shown = self.clock.now()
+
+    def _play_waiting(self) -> None:
+        """``wait``: every frame is shown; a late one restarts the clock from its arrival."""
+        report, clock, period = self.report, self.clock, self.period
+        anchor, anchor_tick, tick = None, 0, 0
+        while True:
+            item = self._take(None)
+            if item is _END:
+                return
+            now = clock.now()
+            if anchor is None:
+                anchor, anchor_tick = now, tick
+            due = anchor + (tick - anchor_tick) * period
+            if now > due + period / 2:  # missed its tick by more than half a frame
+                late = now - due
+                report.frames_late += 1
+                report.stall_s += late
+                report.max_late_s = max(report.max_late_s, late)
+                anchor, anchor_tick = now, tick
+            else:
+                clock.sleep(due - now)
+            self._show(item)
+            self._mark_first_shown()
+            tick += 1
+
+    def _play_dropping(self) -> None:
+        """``drop``: the clock never moves; a tick with no frame repeats the last one, and a
+        frame that missed its tick is dropped when it comes."""
+        report, clock, period = self.report, self.clock, self.period
+        anchor, tick, last, arrived, done = clock.now(), 0, None, 0, False
+        while True:
+            due = anchor + tick * period
+            shown = False
+            while not done and arrived <= tick:
+                # Wait for frame `tick` until half a frame after its tick at most.
+                item = self._take(due + period / 2 - clock.now())
+                if item is None:
                     break
-                now = clock.now()
-                if anchor is None:
-                    anchor, anchor_tick = now, tick
-                due = anchor + (tick - anchor_tick) * period
-                if now > due + period / 2:  # missed its tick by more than half a frame
-                    late = now - due
-                    report.frames_late += 1
-                    report.stall_s += late
-                    report.max_late_s = max(report.max_late_s, late)
-                    anchor, anchor_tick = now, tick
-                else:
-                    clock.sleep(due - now)
-                show(item)
-                first_shown = clock.now() if first_shown is None else first_shown
-                tick += 1
-        else:
-            anchor, tick, last, arrived, done = clock.now(), 0, None, 0, False
-            while True:
-                due = anchor + tick * period
-                shown = False
-                while not done and arrived <= tick:
-                    # Wait for frame `tick` until half a frame after its tick at most.
-                    item = take(due + period / 2 - clock.now())
-                    if item is None:
-                        break
-                    if item is _END:
-                        done = True
-                        break
-                    index, arrived = arrived, arrived + 1
-                    if index < tick:  # it missed its tick: a repeat was shown instead
-                        report.frames_dropped += 1
-                        continue
+                if item is _END:
+                    done = True
+                    break
+                index, arrived = arrived, arrived + 1
+                if index < tick:  # it missed its tick: a repeat was shown instead
+                    report.frames_dropped += 1
+                    continue
+                clock.sleep(due - clock.now())
+                self._show(item)
+                last, shown = item, True
+            if not shown:
+                if done and arrived <= tick:
+                    return  # every frame was shown or dropped
+                report.max_late_s = max(report.max_late_s, clock.now() - due)
+                if last is not None:
                     clock.sleep(due - clock.now())
-                    show(item)
-                    last, shown = item, True
-                if not shown:
-                    if done and arrived <= tick:
-                        break  # every frame was shown or dropped
-                    report.max_late_s = max(report.max_late_s, clock.now() - due)
-                    if last is not None:
-                        clock.sleep(due - clock.now())
-                        show(last)
-                        report.frames_repeated += 1
-                first_shown = clock.now() if first_shown is None else first_shown
-                tick += 1
-        finished = clock.now()
-        if first_shown is not None:
-            report.startup_s = first_shown - started
-            report.playing_s = finished - first_shown
-    finally:
-        stop.set()
-        producer.join(timeout=5.0)
-    return report
+                    self._show(last)
+                    report.frames_repeated += 1
+            self._mark_first_shown()
+            tick += 1
 
 
 __all__ = [
