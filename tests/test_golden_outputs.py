@@ -48,7 +48,7 @@ COMMANDS = {
 }  # fmt: skip
 
 ZOOMS = {
-    "zoom-classical-telea": {},
+    "zoom-classical-telea": {"inpaint_method": "telea"},
     "zoom-classical-ns-in": {"inpaint_method": "ns", "direction": "in", "feather": 2},
 }
 
