@@ -7,6 +7,7 @@ builds and traces everything again; the median is the figure), then one cached c
 (torch, diffusers, transformers) are timed apart: they are paid once per process. Then 2048x2048,
 with the process's peak resident memory, to show no activation is allocated. ``--record``
 appends the figures, the machine and the date to benchmarks/results/analyze_speed.jsonl.
+The workload cache on disk is bypassed (``cache=False``): this times the tracing itself.
 
     .venv/bin/python benchmarks/analyze_speed.py [--repeats 5] [--record]
 """
@@ -58,15 +59,15 @@ def main() -> None:
 
     import_s = time.perf_counter() - start
 
-    first_s, report = _timed(characterize)
+    first_s, report = _timed(characterize, cache=False)
     uncached = []
     for _ in range(args.repeats):
         _clear_caches()
-        uncached.append(_timed(characterize)[0])
-    cached_s = _timed(characterize, every=5, fps=24.0)[0]
+        uncached.append(_timed(characterize, cache=False)[0])
+    cached_s = _timed(characterize, every=5, fps=24.0, cache=False)[0]
     rss_before_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     _clear_caches()
-    big_s, big = _timed(characterize, size=2048)
+    big_s, big = _timed(characterize, size=2048, cache=False)
     rss_after_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     median = statistics.median(uncached)

@@ -1,4 +1,5 @@
-"""Shared fixtures. Tests never reach the network: the Hugging Face hub is switched off."""
+"""Shared fixtures. Tests never reach the network: the Hugging Face hub is switched off; and
+they never touch the user's cache folder: one temporary cache serves the whole session."""
 
 from __future__ import annotations
 
@@ -9,6 +10,17 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("DIFFUSERS_VERBOSITY", "error")
 
 import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache_dir(tmp_path_factory):
+    old = os.environ.get("ZOOMWATT_CACHE_DIR")
+    os.environ["ZOOMWATT_CACHE_DIR"] = str(tmp_path_factory.mktemp("zoomwatt-cache"))
+    yield
+    if old is None:
+        os.environ.pop("ZOOMWATT_CACHE_DIR", None)
+    else:
+        os.environ["ZOOMWATT_CACHE_DIR"] = old
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,7 @@ holds its settings and :class:`ZoomRun` yields frames as they are produced.
 from __future__ import annotations
 
 from zoomwatt.errors import InputError, ResumeError, WeightsNotFoundError, ZoomwattError
-
-__version__ = "0.1.0"
+from zoomwatt.version import __version__
 
 __all__ = [
     "InputError",

@@ -1,22 +1,8 @@
-"""Fixtures of the optimize tests: the stage cache goes to a temporary folder, and the
-Jetson Orin Nano search runs once per session."""
+"""Fixtures of the optimize tests: the Jetson Orin Nano search runs once per session."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _stage_cache(tmp_path_factory):
-    old = os.environ.get("ZOOMWATT_CACHE_DIR")
-    os.environ["ZOOMWATT_CACHE_DIR"] = str(tmp_path_factory.mktemp("zoomwatt-cache"))
-    yield
-    if old is None:
-        os.environ.pop("ZOOMWATT_CACHE_DIR", None)
-    else:
-        os.environ["ZOOMWATT_CACHE_DIR"] = old
 
 
 @pytest.fixture(scope="session")

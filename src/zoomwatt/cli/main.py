@@ -12,8 +12,8 @@ import importlib
 import logging
 import sys
 
-from zoomwatt import __version__
 from zoomwatt.errors import ZoomwattError
+from zoomwatt.version import __version__
 
 COMMANDS = [
     "zoomwatt.cli.zoom_command",

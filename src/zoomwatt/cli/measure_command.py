@@ -7,10 +7,12 @@ import argparse
 import json
 import sys
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoomwatt.errors import InputError
-from zoomwatt.measure.results import MeasureResult, StageMeasurement
+
+if TYPE_CHECKING:
+    from zoomwatt.measure.results import MeasureResult, StageMeasurement
 
 DEFAULT_RESULTS = "out/measure"
 

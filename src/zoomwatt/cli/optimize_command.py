@@ -7,14 +7,13 @@ import argparse
 import json
 import math
 import textwrap
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from zoomwatt.cli.text_table import text_table
 from zoomwatt.errors import InputError
-from zoomwatt.optimize import Candidate, ExploreResult, OptimizeOptions, explore
-from zoomwatt.optimize.weight_sharing import article_example
+
+if TYPE_CHECKING:
+    from zoomwatt.optimize import Candidate, ExploreResult
 
 DEFAULT_MAX_ERROR_DB = -20.0
 STUDIES = ("search", "offchip", "frequency", "sharing")
@@ -69,10 +68,18 @@ def add_parser(subparsers) -> None:
         "frequency: DVFS vs layer-wise frequency; sharing: weight sharing and measured errors",
     )
     p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="trace the workload again instead of reading the workload cache (and "
+        "leave it untouched); the figures are the same",
+    )
     p.set_defaults(func=run)
 
 
 def compute(args: argparse.Namespace) -> ExploreResult:
+    from zoomwatt.optimize import OptimizeOptions, explore
+
     # 1. inputs
     if not math.isfinite(args.target_fps) or args.target_fps <= 0:
         raise InputError("--target-fps", args.target_fps, "a frame rate > 0")
@@ -93,7 +100,7 @@ def compute(args: argparse.Namespace) -> ExploreResult:
         max_error_db=e,
         studies=args.study != "search" or args.format == "json",
     )
-    return explore(args.hw, options)
+    return explore(args.hw, options, cache=not getattr(args, "no_cache", False))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,6 +134,8 @@ def _err(c: Candidate) -> str:
 
 def _shown(result: ExploreResult) -> list[Candidate]:
     """At most MAX_ROWS points of the front, evenly spread, always with the answers."""
+    import numpy as np
+
     front = result.pareto
     if len(front) <= MAX_ROWS:
         return front
@@ -339,6 +348,8 @@ def render_frequency(result: ExploreResult) -> str:
 
 
 def _article_dict() -> dict[str, Any]:
+    from zoomwatt.optimize.weight_sharing import article_example
+
     ex = article_example()
     return {
         "codebook": [round(float(v), 6) for v in ex.codebook],

@@ -7,20 +7,15 @@ import json
 import math
 import textwrap
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoomwatt.cli.text_table import text_table
 from zoomwatt.errors import InputError, ZoomwattError
 from zoomwatt.hardware import NON_AI_BLOCKS, load_profile, shipped_profile_names
-from zoomwatt.perfmodel import (
-    Prediction,
-    PredictOptions,
-    Stage,
-    Unsupported,
-    predict_many,
-    stages_from_workload,
-)
 from zoomwatt.workload.records import DTYPE_BYTES
+
+if TYPE_CHECKING:
+    from zoomwatt.perfmodel import Prediction, Stage, Unsupported
 
 MODEL_DTYPES = [d for d in DTYPE_BYTES if d != "uint8"]
 
@@ -78,6 +73,12 @@ def add_parser(subparsers) -> None:
         help="conv/linear at the 2:4 structured-sparse peak where the device has one",
     )
     p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="trace the workload again instead of reading the workload cache (and leave it "
+        "untouched); the figures are the same",
+    )
     p.set_defaults(func=run)
 
 
@@ -116,6 +117,8 @@ def hardware_names(text: str) -> list[str]:
 
 def load_workload_stages(args: argparse.Namespace) -> list[Stage]:
     """Characterize the workload (``zoomwatt.workload.characterize``) into model stages."""
+    from zoomwatt.perfmodel import stages_from_workload
+
     try:
         from zoomwatt.workload import characterize
     except ImportError as exc:
@@ -132,11 +135,14 @@ def load_workload_stages(args: argparse.Namespace) -> list[Stage]:
         dtype=args.dtype,
         every=args.every,
         fps=args.fps,
+        cache=not getattr(args, "no_cache", False),
     )
     return stages_from_workload(report)
 
 
 def compute(args: argparse.Namespace) -> PredictRun:
+    from zoomwatt.perfmodel import PredictOptions, predict_many
+
     # 1. inputs
     if args.steps < 1:
         raise InputError("--steps", args.steps, "an integer >= 1")
@@ -178,6 +184,8 @@ def compute(args: argparse.Namespace) -> PredictRun:
 
 
 def run(args: argparse.Namespace) -> int:
+    from zoomwatt.perfmodel import Unsupported
+
     result = compute(args)
     if len(result.results) == 1 and isinstance(result.results[0], Unsupported):
         only = result.results[0]
@@ -241,6 +249,8 @@ def _battery_short(p: Prediction) -> str:
 
 
 def render_many(run: PredictRun) -> str:
+    from zoomwatt.perfmodel import Prediction, Unsupported
+
     preds = sorted(
         (r for r in run.results if isinstance(r, Prediction)), key=lambda p: -p.output_fps
     )
@@ -296,6 +306,8 @@ def render_many(run: PredictRun) -> str:
 
 
 def render_one(run: PredictRun) -> str:
+    from zoomwatt.perfmodel import Unsupported
+
     (p,) = run.results
     if isinstance(p, Unsupported):
         return f"zoomwatt predict: {p.hardware}: {p.reason}"

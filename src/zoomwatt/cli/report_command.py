@@ -7,7 +7,6 @@ import math
 import sys
 
 from zoomwatt.errors import InputError
-from zoomwatt.report.report_data import ReportOptions
 
 
 def add_parser(subparsers) -> None:
@@ -43,6 +42,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from zoomwatt.report.report_data import ReportOptions
     from zoomwatt.report.write_report import write_report
 
     if not math.isfinite(args.fps) or args.fps <= 0:

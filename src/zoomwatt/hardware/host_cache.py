@@ -14,24 +14,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from zoomwatt.cache_dir import cache_dir
 from zoomwatt.errors import ZoomwattError
 from zoomwatt.hardware.schema import parse_profile
 from zoomwatt.hardware.yaml_io import dump_yaml, load_yaml_mapping
 
 log = logging.getLogger(__name__)
 
-CACHE_ENV = "ZOOMWATT_CACHE_DIR"
 HOST_FILE = "host.yaml"
-
-
-def cache_dir() -> Path:
-    """The zoomwatt cache folder (not created here)."""
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
-    return base / "zoomwatt"
 
 
 def host_cache_path() -> Path:

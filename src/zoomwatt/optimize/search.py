@@ -24,7 +24,6 @@ import numpy as np
 
 from zoomwatt.errors import InputError
 from zoomwatt.hardware import HardwareProfile, load_profile
-from zoomwatt.optimize import stage_cache
 from zoomwatt.optimize.compressed_table import (
     QUANT_DTYPES,
     SHARE_BITS,
@@ -162,18 +161,16 @@ def _with_baseline(space: SearchSpace, base: dict[str, Any], points: list[str]) 
 
 
 @lru_cache(maxsize=32)
-def _model_stages(pipeline: str, size: int, cfg: bool, vae: str) -> tuple[Stage, ...]:
-    """The fp16 model stages of one (resolution, CFG, VAE); traced once per process."""
-    key = f"{pipeline}-{size}-{'cfg' if cfg else 'nocfg'}-{vae}"
-    cached = stage_cache.load(key)
-    if cached is not None:
-        return cached
+def _model_stages(
+    pipeline: str, size: int, cfg: bool, vae: str, cache: bool = True
+) -> tuple[Stage, ...]:
+    """The fp16 model stages of one (resolution, CFG, VAE); traced once per process, and read
+    from the workload cache on disk when it was traced before (``cache=False``: traced again,
+    the cache neither read nor written)."""
     from zoomwatt.workload import characterize
 
-    report = characterize(pipeline=pipeline, vae=vae, size=size, cfg=cfg, dtype="fp16")
-    stages = tuple(s for s in stages_from_workload(report) if s.name in MODEL_STAGES)
-    stage_cache.save(key, stages)
-    return stages
+    report = characterize(pipeline=pipeline, vae=vae, size=size, cfg=cfg, dtype="fp16", cache=cache)
+    return tuple(s for s in stages_from_workload(report) if s.name in MODEL_STAGES)
 
 
 @lru_cache(maxsize=64)
@@ -229,11 +226,12 @@ def _costs_per_mode(table, base, nominal, points, run_names, sparse):
 
 
 def explore(
-    hardware: str | HardwareProfile, options: OptimizeOptions | None = None
+    hardware: str | HardwareProfile, options: OptimizeOptions | None = None, *, cache: bool = True
 ) -> ExploreResult:
     """Predict every combination of the search space on ``hardware`` and return the baseline,
     the Pareto front of (output fps up, average power down) and the cheapest combination that
-    meets the targets (output fps >= target, power <= cap, error <= limit, fits in memory)."""
+    meets the targets (output fps >= target, power <= cap, error <= limit, fits in memory).
+    ``cache=False``: trace the workload again, without reading or writing the disk caches."""
     # 1. inputs
     start = time.perf_counter()
     options = options or OptimizeOptions()
@@ -260,7 +258,7 @@ def explore(
     weight_bytes = np.full((n_s, n_c), np.nan)
     stage_calls = None
     for i, (size, cfg, vae) in enumerate(structures):
-        stages = _model_stages(options.pipeline, size, cfg, vae)
+        stages = _model_stages(options.pipeline, size, cfg, vae, cache)
         table = build_layer_table(stages)
         names = [s.name for s in stages]
         if names != list(MODEL_STAGES):
@@ -422,7 +420,7 @@ def explore(
     evaluated = int(valid.sum())
 
     # 8. studies (summaries), result
-    studies = _studies(options, profile, base_params) if options.studies else {}
+    studies = _studies(options, profile, base_params, cache) if options.studies else {}
     seconds = time.perf_counter() - start
     log.info("optimize %s: %d combinations in %.2f s", profile.name, evaluated, seconds)
     return ExploreResult(
@@ -526,10 +524,12 @@ def label(knobs: dict[str, Any], base: dict[str, Any]) -> str:
     return " ".join(parts) or "baseline"
 
 
-def _studies(options: OptimizeOptions, profile: HardwareProfile, base_params) -> dict:
+def _studies(
+    options: OptimizeOptions, profile: HardwareProfile, base_params, cache: bool = True
+) -> dict:
     from zoomwatt.optimize.studies import frequency_summary, offchip_summary
 
-    stages = _model_stages(options.pipeline, 512, True, "default")
+    stages = _model_stages(options.pipeline, 512, True, "default", cache)
     return {
         "offchip": offchip_summary(stages, profile, base_params),
         "frequency": frequency_summary(stages, profile, base_params),

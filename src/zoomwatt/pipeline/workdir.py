@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from zoomwatt import __version__
 from zoomwatt.errors import InputError, ResumeError, WriteError, shorten
+from zoomwatt.version import __version__
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ second of video. :func:`trace_call` traces any module call; :mod:`.formulas` hol
 of per-op costs; :func:`check_article` sets the article's claims beside the measurement.
 
 Names are imported lazily: ``zoomwatt.workload.records`` (the contract with the performance
-model) can be imported without importing torch.
+model) can be imported without importing torch, and so can :func:`characterize`, which imports
+torch only when a call is not in the workload cache (:mod:`.trace_cache`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from zoomwatt.workload.records import DTYPE_BYTES, LayerRecord, OpClass
+from zoomwatt.workload.records import DTYPE_BYTES, MODEL_DTYPES, LayerRecord, OpClass, Trace
 
 if TYPE_CHECKING:
     from zoomwatt.workload.article import ArticleCheck, check_article
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
         default_activation_dtype,
     )
     from zoomwatt.workload.results import StageWorkload, Totals, WorkloadReport
-    from zoomwatt.workload.tracer import MODEL_DTYPES, Trace, trace_call
+    from zoomwatt.workload.tracer import trace_call
 
 _LAZY = {
     "ArticleCheck": "article",
@@ -35,8 +36,6 @@ _LAZY = {
     "StageWorkload": "results",
     "Totals": "results",
     "WorkloadReport": "results",
-    "MODEL_DTYPES": "tracer",
-    "Trace": "tracer",
     "trace_call": "tracer",
 }
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from zoomwatt.archs.build import build_model, count_params
 from zoomwatt.workload.results import WorkloadReport
 
 SHARE_TOLERANCE = 0.02  # a share claim holds within 2 percentage points
@@ -47,8 +46,11 @@ def _conv_share_check(row: int, claim: str, claimed: float, conv: float, linear:
     return ArticleCheck(row, claim, measured, "wrong", f"conv is {_pct(conv)}, not {_pct(claimed)}")
 
 
-def check_article(report: WorkloadReport) -> list[ArticleCheck]:
-    """Each claim of rows 1-2, with the measured number and a verdict."""
+def check_article(report: WorkloadReport, *, cache: bool = True) -> list[ArticleCheck]:
+    """Each claim of rows 1-2, with the measured number and a verdict. ``cache``: read the
+    text encoder's layer count from the workload cache (as :func:`characterize` does)."""
+    from zoomwatt.workload.characterize_pipeline import text_encoder_layer_params
+
     text, enc = report.stage("text_encoder"), report.stage("vae_encoder")
     unet, dec = report.stage("unet"), report.stage("vae_decoder")
     checks: list[ArticleCheck] = []
@@ -67,9 +69,7 @@ def check_article(report: WorkloadReport) -> list[ArticleCheck]:
         "holds" if (tokens, width) == (77, 768) else "wrong",
         "" if width == 768 else f"{report.pipeline}'s text tower is {width} wide",
     ))  # fmt: skip
-    text_model = build_model(report.pipeline, "text_encoder")
-    text_model = getattr(text_model, "text_model", text_model)  # transformers < 5 nests it
-    layers_params = count_params(text_model.encoder)
+    layers_params = text_encoder_layer_params(report.pipeline, cache=cache)
     holds = abs(text.params - 85e6) <= PARAMS_TOLERANCE * 85e6
     checks.append(ArticleCheck(
         1, "CLIP text encoder: 85M parameters", f"{_m(text.params)} ({text.params:,})",

@@ -13,6 +13,10 @@ Stages and how often they run (``USE_CASE.md``):
 
 Per output frame is per keyframe divided by ``every`` (one keyframe in ``every`` output frames);
 per second is per output frame times ``fps``.
+
+Each traced stage call is kept in the workload cache on disk (:mod:`.trace_cache`): with a warm
+cache, characterizing imports neither torch nor diffusers nor transformers. This module imports
+them only when it has to trace.
 """
 
 from __future__ import annotations
@@ -21,16 +25,17 @@ import logging
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from zoomwatt.archs.build import build_model
 from zoomwatt.archs.catalog import ATTENTION_MODES, PIPELINES, VAES
 from zoomwatt.errors import InputError
+from zoomwatt.workload import trace_cache
 from zoomwatt.workload.frame_ops import count_frame_ops
+from zoomwatt.workload.records import MODEL_DTYPES, Trace
 from zoomwatt.workload.results import StageWorkload, Totals, WorkloadReport, by_class
-from zoomwatt.workload.tracer import MODEL_DTYPES, Trace, trace_call
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +60,25 @@ class _StageSpec:
 
 @lru_cache(maxsize=16)
 def _model(arch: str, component: str, attention: str) -> torch.nn.Module:
+    from zoomwatt.archs.build import build_model
+
     return build_model(arch, component, device="meta", attention=attention)
 
 
-def _meta(*shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    return torch.empty(shape, dtype=dtype, device="meta")
+def _meta(*shape: int, dtype: torch.dtype | None = None) -> torch.Tensor:
+    import torch
+
+    return torch.empty(shape, dtype=dtype or torch.float32, device="meta")
 
 
 @lru_cache(maxsize=64)
 def _trace(spec: _StageSpec, size: int, dtype: str, activation_dtype: str, attention: str) -> Trace:
     """One traced call of a stage's model, cached: sweeps over steps, every, fps or cfg's
     call counts reuse it."""
+    import torch
+
+    from zoomwatt.workload.tracer import trace_call
+
     model = _model(spec.arch, spec.component, attention)
     latent = size // 8
     opts: dict[str, Any] = {"dtype": dtype, "activation_dtype": activation_dtype}
@@ -86,6 +99,46 @@ def _trace(spec: _StageSpec, size: int, dtype: str, activation_dtype: str, atten
     raise ValueError(spec.name)  # unreachable: specs are built below
 
 
+def _stage_trace(spec: _StageSpec, size: int, dtype: str, activation_dtype: str, attention: str,
+                 cache: bool) -> tuple[Trace, str]:  # fmt: skip
+    """The traced call of a stage and its model's class name: from the workload cache when
+    ``cache`` and an entry is there, else traced (and stored when ``cache``)."""
+    key = None
+    if cache:
+        key = trace_cache.trace_key(spec.name, spec.arch, spec.component, spec.batch, size,
+                                    dtype, activation_dtype, attention)  # fmt: skip
+        hit = trace_cache.load_trace(key)
+        if hit is not None:
+            return hit
+    trace = _trace(spec, size, dtype, activation_dtype, attention)
+    model_class = _model(spec.arch, spec.component, attention).__class__.__name__
+    if key is not None:
+        trace_cache.save_trace(key, trace, model_class)
+    return trace, model_class
+
+
+def text_encoder_layer_params(pipeline: str, *, cache: bool = True) -> int:
+    """Parameters of the text encoder's transformer layers alone (no embeddings, no final
+    norm), from the workload cache when ``cache``."""
+    key = None
+    if cache:
+        key = trace_cache.base_key() | {
+            "kind": "text-layer-params",
+            "config": trace_cache.config_digest(pipeline, "text_encoder"),
+        }
+        hit = trace_cache.load_entry("text-layers", key)
+        if type(hit) is int and hit >= 0:
+            return hit
+    from zoomwatt.archs.build import count_params
+
+    text_model = _model(pipeline, "text_encoder", "sdpa")
+    text_model = getattr(text_model, "text_model", text_model)  # transformers < 5 nests it
+    params = count_params(text_model.encoder)
+    if key is not None:
+        trace_cache.save_entry("text-layers", key, params)
+    return params
+
+
 def _latents(out: Any) -> torch.Tensor:
     """The latents of a VAE encode: the posterior mean (AutoencoderKL) or the latents
     (AutoencoderTiny)."""
@@ -100,7 +153,7 @@ def _positive_number(x: Any) -> bool:
 def _check(
     pipeline: str, vae: str, size: int, steps: int, cfg: bool, dtype: str, every: int,
     fps: float, activation_dtype: str | None, attention: str, prompt_every: float | None,
-    border_px: int | None,
+    border_px: int | None, cache: bool = True,
 ) -> None:  # fmt: skip
     if pipeline not in PIPELINES:
         raise InputError("pipeline", pipeline, f"one of {', '.join(PIPELINES)}")
@@ -131,12 +184,14 @@ def _check(
         or not 0 < border_px < size // 2
     ):  # fmt: skip
         raise InputError("border_px", border_px, f"an integer in 1..{size // 2 - 1}")
+    if not isinstance(cache, bool):
+        raise InputError("cache", cache, "True or False")
 
 
-def _model_stage(spec: _StageSpec, trace: Trace, calls: float, note: str, dtype: str,
-                 activation_dtype: str, attention: str) -> StageWorkload:  # fmt: skip
+def _model_stage(spec: _StageSpec, trace: Trace, model_class: str, calls: float, note: str,
+                 dtype: str, activation_dtype: str) -> StageWorkload:  # fmt: skip
     records = trace.records
-    model = f"{_model(spec.arch, spec.component, attention).__class__.__name__} ({spec.arch})"
+    model = f"{model_class} ({spec.arch})"
     return StageWorkload(
         name=spec.name,
         model=model,
@@ -173,6 +228,7 @@ def characterize(
     attention: str = "sdpa",
     prompt_every: float | None = None,
     border_px: int | None = None,
+    cache: bool = True,
 ) -> WorkloadReport:
     """What the zoom asks of a machine: every layer of every model, counted, and rolled up per
     call, keyframe, output frame (1 keyframe in ``every``) and second of video at ``fps``.
@@ -183,17 +239,19 @@ def characterize(
     is ``sdpa`` (fused: score matrices stay on chip) or ``matmul`` (explicit, written out).
     ``prompt_every``: keyframes per prompt change (None: one prompt for the whole video).
     ``border_px``: the band the inpainter fills (default ``size // 4``: zoom 2x per keyframe).
+    ``cache``: read and write the traced calls in the workload cache on disk (False: trace,
+    and leave the cache alone); the report is the same either way.
     """
     # 1. Check inputs.
     _check(pipeline, vae, size, steps, cfg, dtype, every, fps, activation_dtype, attention,
-           prompt_every, border_px)  # fmt: skip
+           prompt_every, border_px, cache)  # fmt: skip
     act_dtype = activation_dtype or default_activation_dtype(dtype)
     border = border_px if border_px is not None else size // 4
     vae_arch = "taesd" if vae == "taesd" else pipeline
     unet_batch = 2 if cfg else 1
     text_calls_per_prompt = 2 if cfg else 1
 
-    # 2. Trace each model once (cached across calls).
+    # 2. Trace each model once (cached across calls, and on disk).
     specs = [
         _StageSpec("text_encoder", pipeline, "text_encoder", 1),
         _StageSpec("vae_encoder", vae_arch, "vae", 1),
@@ -227,12 +285,12 @@ def characterize(
     }
     stages: list[StageWorkload] = []
     for spec in specs:
-        trace = _trace(spec, size, dtype, act_dtype, attention)
+        trace, model_class = _stage_trace(spec, size, dtype, act_dtype, attention, cache)
         if trace.unknown_ops:
             log.warning("%s: ops without a cost formula (counted as 0 FLOPs): %s",
                         spec.name, ", ".join(trace.unknown_ops))  # fmt: skip
         n_calls, note = calls[spec.name]
-        stages.append(_model_stage(spec, trace, n_calls, note, dtype, act_dtype, attention))
+        stages.append(_model_stage(spec, trace, model_class, n_calls, note, dtype, act_dtype))
 
     # 3. The non-model frame operations of one keyframe interval.
     frame = count_frame_ops(size, size, border, every, act_dtype)

@@ -37,6 +37,9 @@ DTYPE_BYTES: dict[str, float] = {
     "uint8": 1.0,  # images and video frames in the non-model stages (not a model dtype)
 }
 
+MODEL_DTYPES: tuple[str, ...] = ("fp32", "fp16", "bf16", "fp8", "int8", "int4")
+"""Dtypes a model's weights and activations can be counted in (``uint8`` is for frames)."""
+
 
 @dataclass(frozen=True)
 class LayerRecord:
@@ -59,3 +62,17 @@ class LayerRecord:
     def total_bytes(self) -> float:
         """Bytes touched if nothing stays on chip between ops: weights + inputs + outputs."""
         return self.weight_bytes + self.input_bytes + self.output_bytes
+
+
+@dataclass(frozen=True)
+class Trace:
+    """Everything one traced call did (made by :func:`zoomwatt.workload.trace_call`; plain
+    data, so that a trace read back from the workload cache needs no torch)."""
+
+    records: tuple[LayerRecord, ...]
+    params: int  # parameters the call read (each once), i.e. what must be resident
+    weight_bytes: float  # params * bytes per weight
+    peak_activation_bytes: float  # largest live activation set during the call, inputs included
+    input_shapes: tuple[tuple[int, ...], ...]  # tensor inputs of the call, in order
+    output_shape: tuple[int, ...]  # the output selected by the caller
+    unknown_ops: tuple[str, ...]  # aten ops not in the formula table (recorded as 0-FLOP "other")

@@ -27,7 +27,6 @@ import logging
 import math
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -44,31 +43,21 @@ from zoomwatt.workload.formulas import (
     lookup,
 )
 from zoomwatt.workload.meta_shapes import fast_meta
-from zoomwatt.workload.records import DTYPE_BYTES, LayerRecord, OpClass
+from zoomwatt.workload.records import (
+    DTYPE_BYTES,
+    MODEL_DTYPES,
+    LayerRecord,
+    OpClass,
+    Trace,
+)
 
 log = logging.getLogger(__name__)
 
 aten = torch.ops.aten
 
-MODEL_DTYPES: tuple[str, ...] = ("fp32", "fp16", "bf16", "fp8", "int8", "int4")
-"""Dtypes a model's weights and activations can be counted in (``uint8`` is for frames)."""
-
 _SDPA = aten.scaled_dot_product_attention.default
 _WRITE_ONLY = frozenset({aten.copy_, aten.fill_, aten.zero_, aten.normal_, aten.index_put_})
 _UNKNOWN_COST = (OpCost(OpClass.OTHER, 0, 0),)
-
-
-@dataclass(frozen=True)
-class Trace:
-    """Everything one traced call did."""
-
-    records: tuple[LayerRecord, ...]
-    params: int  # parameters the call read (each once), i.e. what must be resident
-    weight_bytes: float  # params * bytes per weight
-    peak_activation_bytes: float  # largest live activation set during the call, inputs included
-    input_shapes: tuple[tuple[int, ...], ...]  # tensor inputs of the call, in order
-    output_shape: tuple[int, ...]  # the output selected by the caller
-    unknown_ops: tuple[str, ...]  # aten ops not in the formula table (recorded as 0-FLOP "other")
 
 
 def _tensors(values: Any) -> list[torch.Tensor]:
