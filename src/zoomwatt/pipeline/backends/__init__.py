@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from zoomwatt.errors import InputError
@@ -19,17 +20,30 @@ def create_backend(name: str, **options: Any) -> Inpainter:
     if name == "classical":
         from zoomwatt.pipeline.backends.classical import ClassicalInpainter
 
+        _check_options(ClassicalInpainter, options)
         return ClassicalInpainter(**options)
     if name == "sd2":
         fast = options.pop("fast", None)
         if fast is None:
             from zoomwatt.pipeline.backends.sd2 import SD2Inpainter
 
+            _check_options(SD2Inpainter, options)
             return SD2Inpainter(**options)
         from zoomwatt.pipeline.backends.sd2 import default_device
         from zoomwatt.pipeline.backends.sd2_fast import FastOptions, SD2FastInpainter
 
-        if fast == "recommended":  # what paid on the device kind (see FastOptions.recommended)
+        _check_options(SD2FastInpainter, options)
+        if isinstance(fast, str) and fast == "recommended":  # what paid on the device kind
             fast = FastOptions.recommended(options.get("device") or default_device())
         return SD2FastInpainter(fast=fast, **options)
     raise InputError("backend", name, f"one of {', '.join(BACKENDS)}")
+
+
+def _check_options(cls: type, options: dict[str, Any]) -> None:
+    """Refuse an option the backend does not take, naming those it does."""
+    known = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    for option in options:
+        if option not in known:
+            raise InputError(
+                option, options[option], f"an option of {cls.__name__}: {', '.join(known)}"
+            )

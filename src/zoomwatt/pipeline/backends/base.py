@@ -43,5 +43,11 @@ class Inpainter(ABC):
         mask = np.full((height, width), 255, dtype=np.uint8)
         return self.inpaint(blank, mask, prompt, negative_prompt, seed)
 
+    def warmup(self, height: int, width: int, prompt: str, negative_prompt: str = "") -> float:
+        """Compile, capture or load whatever the first keyframe of this size would otherwise
+        pay for, before a real-time clock starts; returns the seconds it took. Nothing to do by
+        default."""
+        return 0.0
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release devices and memory."""

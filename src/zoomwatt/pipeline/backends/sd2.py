@@ -12,8 +12,10 @@ scheduler step) and VAE decode.
 
 from __future__ import annotations
 
-import json
 import logging
+import math
+import numbers
+import os
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from zoomwatt.errors import InputError, WeightsNotFoundError
+from zoomwatt.errors import InputError, WeightsNotFoundError, ZoomwattError, shorten
 from zoomwatt.pipeline.backends.base import Inpainter, InpaintOutput
+from zoomwatt.pipeline.backends.model_files import PipelineFacts, PipelineFiles, load_error
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,9 @@ SCHEDULERS = {
     "unipc": "UniPCMultistepScheduler",
     "lms": "LMSDiscreteScheduler",
 }
+#: Most denoising steps: the schedulers of SD2 have 1000 training timesteps, and pictures stop
+#: improving long before (20 to 50 steps are usual).
+MAX_STEPS = 1000
 PICKLE_SUFFIXES = (".bin", ".ckpt", ".pt", ".pth", ".pkl")
 DOWNLOAD_PATTERNS = ["*.json", "*.txt", "*.safetensors"]
 
@@ -51,35 +57,38 @@ def how_to_get_weights(model: str) -> str:
     )
 
 
-def check_pipeline_folder(folder: Path, argument: str = "model") -> None:
-    """Refuse a folder that is not a complete diffusers pipeline with safetensors weights."""
+def check_pipeline_folder(
+    folder: Path, argument: str = "model", model: str | None = None
+) -> PipelineFacts:
+    """Refuse a folder that is not a complete diffusers SD2 inpainting pipeline with sound
+    safetensors weights, reading only its small files and the weights' headers (see
+    :mod:`zoomwatt.pipeline.backends.model_files`). ``model``: the name the user gave (a repo id
+    for a cache snapshot), quoted in the messages; the folder by default."""
+    shown = shorten(str(folder))
     index_file = folder / "model_index.json"
     if not index_file.is_file():
         singles = sorted(p.name for p in folder.glob("*") if p.suffix in (".safetensors", ".ckpt"))
         hint = (
-            f"It holds single-file checkpoints ({', '.join(singles)}); convert them to a "
-            f"diffusers folder first."
+            f"It holds single-file checkpoints ({shorten(', '.join(singles))}); convert them to "
+            f"a diffusers folder first."
             if singles
             else how_to_get_weights(str(folder))
         )
         raise WeightsNotFoundError(
-            f"{argument}={str(folder)!r}: expected a diffusers pipeline folder with "
+            f"{argument}={shown}: expected a diffusers pipeline folder with "
             f"model_index.json; there is none. {hint}"
         )
-    try:
-        index = json.loads(index_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError(
-            argument, str(index_file), "a readable model_index.json", f"Reading it failed: {exc}"
-        ) from exc
+    files = PipelineFiles(folder, model, argument)
+    index = files.check_index()
     for component, spec in index.items():
         if component.startswith("_") or not isinstance(spec, list) or spec[0] is None:
             continue
         sub = folder / component
         if not sub.is_dir() or not any(sub.iterdir()):
             raise WeightsNotFoundError(
-                f"{argument}={str(folder)!r}: the pipeline is incomplete: model_index.json names "
-                f"{component!r} but {sub} is missing or empty. {how_to_get_weights(str(folder))}"
+                f"{argument}={shown}: the pipeline is incomplete: model_index.json names "
+                f"{component!r} but {shorten(str(sub))} is missing or empty. "
+                f"{how_to_get_weights(str(folder))}"
             )
         if not (sub / "config.json").is_file():
             continue  # tokenizer, scheduler: no weights
@@ -90,28 +99,31 @@ def check_pipeline_folder(folder: Path, argument: str = "model") -> None:
                 argument,
                 str(folder),
                 "safetensors weights",
-                f"{component}/ holds only pickle files ({', '.join(sorted(pickles))}), which "
-                f"zoomwatt does not load because unpickling can run arbitrary code. Convert "
+                f"{component}/ holds only pickle files ({shorten(', '.join(sorted(pickles)))}), "
+                f"which zoomwatt does not load because unpickling can run arbitrary code. Convert "
                 f"them with `save_pretrained(DIR, safe_serialization=True)`.",
             )
         if not weights:
             raise WeightsNotFoundError(
-                f"{argument}={str(folder)!r}: the pipeline is incomplete: {component}/ has a "
+                f"{argument}={shown}: the pipeline is incomplete: {component}/ has a "
                 f"config.json but no .safetensors weights. {how_to_get_weights(str(folder))}"
             )
+    return files.check_components(index)
 
 
 def resolve_model(model: str, allow_download: bool = False) -> Path:
     """A local pipeline folder for ``model`` (a folder, or a repo id in the local cache).
 
-    Raises WeightsNotFoundError naming every place looked in and how to get the weights."""
+    Raises WeightsNotFoundError naming every place looked in and how to get the weights, and
+    InputError for a folder whose files are damaged or of the wrong model."""
+    model = check_model_name(model)
     path = Path(model).expanduser()
     looks_like_path = path.exists() or model.startswith((".", "/", "~")) or model.count("/") > 1
     if looks_like_path:
         if not path.is_dir():
             raise WeightsNotFoundError(
-                f"model={model!r}: expected a diffusers pipeline folder; {path} does not exist. "
-                f"{how_to_get_weights(model)}"
+                f"model={shorten(model)}: expected a diffusers pipeline folder; "
+                f"{shorten(str(path))} does not exist. {how_to_get_weights(model)}"
             )
         check_pipeline_folder(path)
         return path
@@ -125,17 +137,120 @@ def resolve_model(model: str, allow_download: bool = False) -> Path:
         )
     except LocalEntryNotFoundError:
         raise WeightsNotFoundError(
-            f"model={model!r}: no local weights. Looked for a folder {path.resolve()} (none) and "
-            f"in the Hugging Face cache {constants.HF_HUB_CACHE} (no snapshot of {model}). "
+            f"model={shorten(model)}: no local weights. Looked for a folder "
+            f"{shorten(str(path.resolve()))} (none) and in the Hugging Face cache "
+            f"{constants.HF_HUB_CACHE} (no snapshot of {shorten(model)}). "
             f"{how_to_get_weights(model)}"
         ) from None
     except Exception as exc:  # hub and network errors, translated where they enter
         raise WeightsNotFoundError(
-            f"model={model!r}: could not get the weights: {exc}. {how_to_get_weights(model)}"
+            f"model={shorten(model)}: could not get the weights: "
+            f"{shorten(first_line(exc), 120)}. {how_to_get_weights(model)}"
         ) from exc
     folder = Path(snapshot)
-    check_pipeline_folder(folder)
+    check_pipeline_folder(folder, model=model)
     return folder
+
+
+def check_model_name(model: Any) -> str:
+    """``model`` as a non-empty string (a path-like object is accepted)."""
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
+    if not isinstance(model, str) or not model.strip():
+        raise InputError("model", model, "a pipeline folder or a Hugging Face repo id")
+    return model
+
+
+def check_steps(steps: Any) -> int:
+    """A whole number of denoising steps from 1 to :data:`MAX_STEPS`."""
+    whole = isinstance(steps, numbers.Integral) or (
+        isinstance(steps, float) and math.isfinite(steps) and steps.is_integer()
+    )
+    if isinstance(steps, bool) or not whole or not 1 <= steps <= MAX_STEPS:
+        raise InputError(
+            "steps",
+            steps,
+            f"a whole number of denoising steps from 1 to {MAX_STEPS}",
+            "SD2's schedulers have 1000 training timesteps; 20 to 50 steps are usual",
+        )
+    return int(steps)
+
+
+def check_guidance(guidance: Any) -> float:
+    """A finite guidance scale >= 0."""
+    if (
+        isinstance(guidance, bool)
+        or not isinstance(guidance, numbers.Real)
+        or not math.isfinite(guidance)
+        or guidance < 0
+    ):
+        raise InputError(
+            "guidance",
+            guidance,
+            "a finite guidance scale >= 0 (1 or less turns classifier-free guidance off)",
+        )
+    return float(guidance)
+
+
+def available_devices() -> list[str]:
+    """The devices torch can run the pipeline on here."""
+    import torch
+
+    devices = ["cpu"]
+    if torch.cuda.is_available():
+        devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if torch.backends.mps.is_available():
+        devices.append("mps")
+    xpu = getattr(torch, "xpu", None)
+    if xpu is not None and xpu.is_available():
+        devices += [f"xpu:{i}" for i in range(xpu.device_count())]
+    return devices
+
+
+def check_device(device: Any) -> str:
+    """``device`` if torch can run the pipeline on it here; else one line listing those it can."""
+    if not isinstance(device, str):
+        raise InputError("device", device, "a device name such as cpu or cuda")
+    if device == "cpu":
+        return device  # always there; no need to import torch for it
+    import torch
+
+    here = available_devices()
+    expected = f"a device this machine has: {', '.join(here)}"
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        kind = device.split(":")[0]
+        try:
+            torch.device(kind)
+            hint = "Write it as TYPE or TYPE:INDEX, e.g. cuda:0"
+        except (RuntimeError, ValueError, TypeError):
+            hint = f"torch knows no device {shorten(kind, 30)}"
+        raise InputError("device", device, expected, hint) from None
+    kind, index = parsed.type, parsed.index
+    if kind == "cpu":
+        if index in (None, 0):
+            return device
+        raise InputError("device", device, expected, "There is one CPU device, cpu")
+    if kind in ("cuda", "xpu"):
+        count = sum(d.startswith(f"{kind}:") for d in here)
+        if count == 0:
+            gpu = "CUDA GPU" if kind == "cuda" else "XPU"
+            raise InputError("device", device, expected, f"torch sees no {gpu}")
+        if index is None or index < count:
+            return device
+        raise InputError("device", device, expected, f"torch sees {count} {kind} device(s) here")
+    if kind == "mps" and "mps" in here and index in (None, 0):
+        return device
+    if kind == "mps":
+        raise InputError("device", device, expected, "torch here has no MPS device")
+    raise InputError("device", device, expected, f"The pipeline cannot run on {kind}")
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def default_device() -> str:
@@ -167,33 +282,28 @@ class SD2Inpainter(Inpainter):
         """``pipeline``: an already built ``StableDiffusionInpaintPipeline`` to use instead of
         loading ``model`` (for benchmarks on random weights, see
         :mod:`zoomwatt.archs.random_pipeline`); it is moved to ``device`` and ``dtype``."""
-        # 1. Check inputs (cheap, before any import of torch or diffusers).
-        if steps < 1:
-            raise InputError("steps", steps, "at least 1 denoising step")
-        if guidance < 0:
-            raise InputError(
-                "guidance",
-                guidance,
-                "a guidance scale >= 0 (1 or less turns classifier-free guidance off)",
-            )
-        if scheduler not in SCHEDULERS:
+        # 1. Check inputs, all before any work: the options, the device, then the pipeline's
+        # files (configs and weights headers; the weights load at the first keyframe).
+        self.steps = check_steps(steps)
+        self.guidance = check_guidance(guidance)
+        if not isinstance(scheduler, str) or scheduler not in SCHEDULERS:
             raise InputError("scheduler", scheduler, f"one of {', '.join(SCHEDULERS)}")
-        if dtype is not None and dtype not in DTYPES:
+        if dtype is not None and (not isinstance(dtype, str) or dtype not in DTYPES):
             raise InputError("dtype", dtype, f"one of {', '.join(DTYPES)}")
-        self.model = model
-        self.steps = int(steps)
-        self.guidance = float(guidance)
+        self.device = check_device(device) if device else default_device()
+        self.dtype = dtype or default_dtype(self.device)
+        self.model = model if pipeline is not None else check_model_name(model)
         self.scheduler_name = scheduler
         self.allow_download = allow_download
-        self.folder = None if pipeline is not None else resolve_model(model, allow_download)
-        self.device = device or default_device()
-        self.dtype = dtype or default_dtype(self.device)
-        if self.device.startswith("cuda"):
-            import torch
-
-            if not torch.cuda.is_available():
+        self.folder = None
+        if pipeline is None:
+            self.folder = resolve_model(self.model, allow_download)
+            train_steps = PipelineFiles(self.folder, self.model).check_scheduler().train_timesteps
+            if self.steps > train_steps:
                 raise InputError(
-                    "device", self.device, "a device this machine has (cpu); torch sees no CUDA GPU"
+                    "steps",
+                    self.steps,
+                    f"at most the scheduler's {train_steps} training timesteps",
                 )
         self._given_pipe = pipeline
         self._pipe = None
@@ -229,15 +339,38 @@ class SD2Inpainter(Inpainter):
             pipe = self._given_pipe.to(dtype=torch_dtype[self.dtype])
         else:
             log.info("loading %s on %s in %s", self.folder, self.device, self.dtype)
-            pipe = StableDiffusionInpaintPipeline.from_pretrained(
-                self.folder,
-                dtype=torch_dtype[self.dtype],
-                use_safetensors=True,
-                local_files_only=True,
-            )
+            # The files were checked; what the libraries may still refuse is translated here,
+            # where it enters, into one line naming the file and the fix.
+            try:
+                pipe = StableDiffusionInpaintPipeline.from_pretrained(
+                    self.folder,
+                    dtype=torch_dtype[self.dtype],
+                    use_safetensors=True,
+                    local_files_only=True,
+                )
+            except ZoomwattError:
+                raise
+            except Exception as exc:
+                raise load_error(str(self.model), self.folder, exc) from exc
         scheduler_cls = getattr(diffusers, SCHEDULERS[self.scheduler_name])
-        pipe.scheduler = scheduler_cls.from_config(pipe.scheduler.config)
-        pipe = pipe.to(self.device)
+        try:
+            pipe.scheduler = scheduler_cls.from_config(pipe.scheduler.config)
+        except Exception as exc:
+            raise InputError(
+                "scheduler",
+                self.scheduler_name,
+                "a scheduler that accepts the pipeline's scheduler_config.json",
+                f"{scheduler_cls.__name__} refused it: {shorten(first_line(exc), 120)}",
+            ) from exc
+        try:
+            pipe = pipe.to(self.device)
+        except Exception as exc:
+            raise InputError(
+                "device",
+                self.device,
+                f"a device with room for the pipeline in {self.dtype}",
+                f"Moving it there failed: {shorten(first_line(exc), 120)}",
+            ) from exc
         pipe.set_progress_bar_config(disable=True)
         self._instrument(pipe)
         return pipe

@@ -41,8 +41,9 @@ from typing import Any
 
 import numpy as np
 
-from zoomwatt.errors import InputError
+from zoomwatt.errors import InputError, ZoomwattError
 from zoomwatt.pipeline.backends.base import InpaintOutput
+from zoomwatt.pipeline.backends.model_files import check_autoencoder_tiny, load_error
 from zoomwatt.pipeline.backends.sd2 import DEFAULT_MODEL_ID, SD2Inpainter, resolve_model
 
 log = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class FastOptions:
         graph per keyframe): the standard recipe for diffusion UNets on Hopper, NOT yet
         measured by this project (no GPU was lent when it was written; the benchmark and the
         GPU-marked test are ready to confirm or change it)."""
-        if device.startswith("cuda"):
+        if str(device).startswith("cuda"):
             return cls(channels_last=True, fuse_qkv=True, compile="default", cuda_graph=True)
         return cls()
 
@@ -126,6 +127,8 @@ class SD2FastInpainter(SD2Inpainter):
     ):
         # 1. Check inputs.
         fast = fast or FastOptions()
+        if not isinstance(fast, FastOptions):
+            raise InputError("fast", fast, "FastOptions switches, or None for the lean path")
         fast.check()
         if fast.uses_taesd and taesd is None:
             taesd = TAESD_MODEL_ID
@@ -196,9 +199,17 @@ class SD2FastInpainter(SD2Inpainter):
             return self._taesd  # a module given by the caller
         from diffusers import AutoencoderTiny
 
-        return AutoencoderTiny.from_pretrained(
-            self._taesd_folder, use_safetensors=True, local_files_only=True
-        )
+        try:
+            return AutoencoderTiny.from_pretrained(
+                self._taesd_folder, use_safetensors=True, local_files_only=True
+            )
+        except ZoomwattError:
+            raise
+        except Exception as exc:  # the library's errors, translated where they enter
+            error = load_error(self._taesd, self._taesd_folder, exc)
+            raise InputError(
+                "taesd", self._taesd, "AutoencoderTiny weights diffusers can load", error.hint
+            ) from exc
 
     # --- the keyframe ----------------------------------------------------------------------
 
@@ -493,20 +504,21 @@ def resolve_taesd(model: str, allow_download: bool = False):
     local Hugging Face cache); raises WeightsNotFoundError naming where it looked."""
     from pathlib import Path
 
-    from zoomwatt.errors import WeightsNotFoundError
+    from zoomwatt.errors import WeightsNotFoundError, shorten
 
     path = Path(model).expanduser()
     if path.is_dir():
         if not (path / "config.json").is_file() or not any(path.glob("*.safetensors")):
             raise WeightsNotFoundError(
-                f"taesd={model!r}: expected a folder with config.json and .safetensors weights "
-                f"of AutoencoderTiny"
+                f"taesd={shorten(model)}: expected a folder with config.json and .safetensors "
+                f"weights of AutoencoderTiny"
             )
+        check_autoencoder_tiny(path, model)
         return path
     try:
         from huggingface_hub import snapshot_download
 
-        return Path(
+        folder = Path(
             snapshot_download(
                 model,
                 allow_patterns=["*.json", "*.safetensors"],
@@ -515,9 +527,12 @@ def resolve_taesd(model: str, allow_download: bool = False):
         )
     except Exception as exc:
         raise WeightsNotFoundError(
-            f"taesd={model!r}: no local TAESD weights ({exc}). Get them with `hf download "
-            f"{TAESD_MODEL_ID} --include '*.json' '*.safetensors'` or pass --allow-download."
+            f"taesd={shorten(model)}: no local TAESD weights ({shorten(str(exc), 120)}). Get "
+            f"them with `hf download {TAESD_MODEL_ID} --include '*.json' '*.safetensors'` or "
+            f"pass --allow-download."
         ) from exc
+    check_autoencoder_tiny(folder, model)
+    return folder
 
 
 __all__ = ["COMPILE_MODES", "FastOptions", "SD2FastInpainter", "resolve_model"]
