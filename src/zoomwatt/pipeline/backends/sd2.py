@@ -17,6 +17,7 @@ import math
 import numbers
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -342,12 +343,13 @@ class SD2Inpainter(Inpainter):
             # The files were checked; what the libraries may still refuse is translated here,
             # where it enters, into one line naming the file and the fix.
             try:
-                pipe = StableDiffusionInpaintPipeline.from_pretrained(
-                    self.folder,
-                    dtype=torch_dtype[self.dtype],
-                    use_safetensors=True,
-                    local_files_only=True,
-                )
+                with _library_bars_off():
+                    pipe = StableDiffusionInpaintPipeline.from_pretrained(
+                        self.folder,
+                        dtype=torch_dtype[self.dtype],
+                        use_safetensors=True,
+                        local_files_only=True,
+                    )
             except ZoomwattError:
                 raise
             except Exception as exc:
@@ -470,3 +472,20 @@ class SD2Inpainter(Inpainter):
             import torch
 
             torch.cuda.empty_cache()
+
+
+@contextmanager
+def _library_bars_off() -> Iterator[None]:
+    """diffusers and transformers draw their own loading bars on stderr; the zoom shows its
+    own progress, so theirs are off while the pipeline loads (and as they were afterwards)."""
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    modules = [m for m in (diffusers_logging, transformers_logging) if m.is_progress_bar_enabled()]
+    for module in modules:
+        module.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for module in modules:
+            module.enable_progress_bar()
