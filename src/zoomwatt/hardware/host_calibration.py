@@ -23,7 +23,7 @@ import logging
 import os
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -285,59 +285,95 @@ def _efficiencies(
     return efficiency, reuse_half
 
 
+@dataclass
+class _Run:
+    """What one calibration run has learnt so far; each stage of :func:`calibrate_host` adds
+    to it."""
+
+    probe: HostProbe
+    plan: str
+    steps: CalibrationPlan
+    ident: dict[str, str]
+    when: str
+    how: str  # the source text of every measured figure
+    raw_matmul: dict[str, float | None] = field(default_factory=dict)
+    measured: dict[str, float] = field(default_factory=dict)  # dtype -> OP/s, kept ones
+    share: float | None = None  # of the process's threads' CPU time during the fp32 matmul
+    ref: str = "fp32"  # the dtype the models run in here
+    fits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    spill: dict[str, Any] | None = None
+    other: dict[str, float | None] = field(default_factory=dict)
+    numel: int = 0
+    peak: float = 0.0
+    cache_bytes: int = 0  # the largest cache level, 0 if unreadable
+    copy_bytes_per_s: float = 0.0
+    kernel_overhead_s: float = 0.0
+
+
 def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[str, Any]:
     """Run the micro-benchmarks and return host profile data (not yet cached)."""
     # 1. inputs
     if plan not in PLANS:
         raise InputError("plan", plan, f"one of {sorted(PLANS)}")
-    steps = PLANS[plan]
     probe = probe or make_probe("auto")
     started = time.perf_counter()
     ident = _identity(probe)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     how = f"measured by zoomwatt host calibration ({plan} plan, {when})"
+    run = _Run(probe, plan, PLANS[plan], ident, when, how)
     log.info("calibrating host %s with the %s plan", ident.get("device"), plan)
+    # 2. throughput per dtype; 3. efficiency per op class; 4. memory and overhead; 5. power
+    _measure_matmuls(run)
+    _measure_op_classes(run)
+    compute = _compute_section(run)
+    memory = _memory_section(run, compute)
+    power, cap_w = _power_section(run)
+    return _profile_data(run, compute, memory, power, cap_w, time.perf_counter() - started)
 
-    # 2. throughput per dtype, kept only if not slower than a wider dtype, after a warm-up (on
-    #    a 2-core VM the first second of matmuls in a fresh process runs at half speed)
+
+def _measure_matmuls(run: _Run) -> None:
+    """Matmul throughput per dtype, kept only if not slower than a wider dtype, after a
+    warm-up (on a 2-core VM the first second of matmuls in a fresh process runs at half
+    speed)."""
+    probe, steps = run.probe, run.steps
     n = steps.matmul_n
     if steps.warmup_s > 0:
         probe.matmul_ops_per_s("fp32", n, steps.warmup_s)
-    raw_matmul: dict[str, float | None] = {}
-    measured: dict[str, float] = {}
-    share: float | None = None
     for dtype in ("fp32", "bf16", "fp16", "int8"):
         cpu0, wall0 = time.process_time(), time.perf_counter()
         rate = probe.matmul_ops_per_s(dtype, n, steps.min_time_s)
         if dtype == "fp32":  # multi-threaded everywhere (emulated dtypes may not be)
             cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
-            share = _cpu_share(probe, ident, cpu_s, wall_s)
-        raw_matmul[dtype] = rate
+            run.share = _cpu_share(probe, run.ident, cpu_s, wall_s)
+        run.raw_matmul[dtype] = rate
         if rate is None:
             continue
-        wider = [measured[w] for w in _WIDER[dtype] if w in measured]
+        wider = [run.measured[w] for w in _WIDER[dtype] if w in run.measured]
         if wider and rate < max(wider):
             log.info("dropping %s: %.3g OP/s is slower than a wider dtype", dtype, rate)
             continue
-        measured[dtype] = rate
-    if "fp32" not in measured:
+        run.measured[dtype] = rate
+    if "fp32" not in run.measured:
         raise NotMeasurableError(
             f"fp32 matmul could not run on the host ({probe.kind}); check the PyTorch install "
             "or use a shipped profile (zoomwatt hardware list)"
         )
 
-    # 3. efficiency per op class, in the dtype models run in here (fp16 on a GPU, fp32 on a
-    #    CPU): conv and linear at two weight reuses, fitted; the others from one op each. Every
-    #    benchmark runs in `rounds` interleaved rounds and the median round is kept: a shared
-    #    machine's speed drifts over seconds, and a prediction is compared with a median
-    ref = "fp16" if probe.kind == "cuda" and "fp16" in measured else "fp32"
-    cache = probe.cache_bytes()
+
+def _measure_op_classes(run: _Run) -> None:
+    """Efficiency per op class, in the dtype models run in here (fp16 on a GPU, fp32 on a
+    CPU): conv and linear at two weight reuses, fitted; the others from one op each. Every
+    benchmark runs in interleaved rounds and the median round is kept: a shared machine's
+    speed drifts over seconds, and a prediction is compared with a median."""
+    probe, steps, measured = run.probe, run.steps, run.measured
+    run.ref = ref = "fp16" if probe.kind == "cuda" and "fp16" in measured else "fp32"
+    run.cache_bytes = cache = probe.cache_bytes()
     cold = min(steps.cold_bytes_max, 2 * cache) if cache else steps.cold_bytes_max
     # in-cache elementwise size: input + output (fp32) at most the cache
     numel = min(steps.elementwise_numel, cache // 8) if cache else steps.elementwise_numel
-    rounds = _rounds(probe, ref, steps, cold, max(1024, numel))
+    run.numel = max(1024, numel)
+    rounds = _rounds(probe, ref, steps, cold, run.numel)
     measured[ref] = rounds.pop("matmul", measured[ref])
-    fits: dict[str, dict[str, Any]] = {}
     for op_class, shapes in (
         ("conv", (steps.conv_large, steps.conv_small)),
         ("linear", (steps.linear_large, steps.linear_small)),
@@ -347,18 +383,21 @@ def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[
             continue
         reuses = [_reuse(op_class, shape) for shape in shapes]
         top, half = fit_reuse(rates[0], reuses[0], rates[1], reuses[1])
-        fits[op_class] = {
+        run.fits[op_class] = {
             "shapes": [list(x) for x in shapes],
             "reuse": reuses,
             "ops_per_s": [_round(r) for r in rates],
             "rate_at_full_reuse": _round(top),
             "reuse_half": _round(half),
         }
-    peak = max([measured[ref]] + [f["rate_at_full_reuse"] for f in fits.values()])
-    measured[ref] = peak
-    spill = _spill_fit(rounds.pop("silu_spill", None), rounds.get("silu"), steps, cache, ref)
-    other = rounds
+    run.peak = max([measured[ref]] + [f["rate_at_full_reuse"] for f in run.fits.values()])
+    measured[ref] = run.peak
+    run.spill = _spill_fit(rounds.pop("silu_spill", None), rounds.get("silu"), steps, cache, ref)
+    run.other = rounds
 
+
+def _compute_section(run: _Run) -> dict[str, Any]:
+    n, how, ref = run.steps.matmul_n, run.how, run.ref
     dense = {
         d: _quantity(
             r / 1e9,
@@ -367,13 +406,20 @@ def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[
             + (", or the fitted conv/linear rate at full reuse where higher" if d == ref else ""),
             True,
         )
-        for d, r in measured.items()
+        for d, r in run.measured.items()
     }
-    efficiency, reuse_half = _efficiencies(fits, other, peak, ref, how)
+    efficiency, reuse_half = _efficiencies(run.fits, run.other, run.peak, ref, how)
+    return {"dense": dense, "efficiency": efficiency, "reuse_half": reuse_half}
 
-    # 4. memory and overhead
-    bandwidth = probe.copy_bytes_per_s(steps.copy_bytes, steps.min_time_s)
-    overhead = probe.kernel_overhead_s(steps.min_time_s)
+
+def _memory_section(run: _Run, compute: dict[str, Any]) -> dict[str, Any]:
+    """DRAM bandwidth, the on-chip buffer and the spill term; the kernel overhead is measured
+    here too (after the copy, as always) and added to ``compute``."""
+    probe, steps, how = run.probe, run.steps, run.how
+    run.copy_bytes_per_s = bandwidth = probe.copy_bytes_per_s(steps.copy_bytes, steps.min_time_s)
+    run.kernel_overhead_s = overhead = probe.kernel_overhead_s(steps.min_time_s)
+    compute["kernel_overhead"] = _quantity(overhead * 1e6, "us", f"{how}: one tiny add", True)
+    cache = run.cache_bytes
     on_chip = (
         _quantity(cache / 2**20, "MiB", "largest cache level reported by the OS", True)
         if cache
@@ -389,22 +435,26 @@ def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[
         "bandwidth": _quantity(bandwidth / 1e9, "GB/s", f"{how}: {mib} MiB copy, read+write", True),
         "on_chip_buffer": on_chip,
     }
-    if spill and "spill_bandwidth_bytes_per_s" in spill:
+    if run.spill and "spill_bandwidth_bytes_per_s" in run.spill:
         memory["spill_bandwidth"] = _quantity(
-            spill["spill_bandwidth_bytes_per_s"] / 1e9,
+            run.spill["spill_bandwidth_bytes_per_s"] / 1e9,
             "GB/s",
-            f"{how}: {ref} SiLU on {steps.spill_numel} elements (beyond the cache), its time "
-            f"beyond the in-cache SiLU rate per spilled activation byte",
+            f"{how}: {run.ref} SiLU on {steps.spill_numel} elements (beyond the cache), its "
+            f"time beyond the in-cache SiLU rate per spilled activation byte",
             True,
         )
+    return memory
 
-    # 5. power (estimates unless the OS exposes a limit)
+
+def _power_section(run: _Run) -> tuple[dict[str, Any], float]:
+    """The power cap (estimates unless the OS exposes a limit) and the operating point."""
+    probe = run.probe
     limit = probe.power_limit_w()
     if limit is not None:
         cap = _quantity(limit[0], "W", limit[1], True)
         cap_w = limit[0]
     else:
-        cap_w = 300.0 if probe.kind == "cuda" else 15.0 * max(1, int(ident.get("cores", "1")))
+        cap_w = 300.0 if probe.kind == "cuda" else 15.0 * max(1, int(run.ident.get("cores", "1")))
         text = "no power limit readable; 300 W for a GPU, 15 W per CPU core"
         cap = _quantity(cap_w, "W", text, False)
     clock = probe.clock_hz()
@@ -413,8 +463,28 @@ def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[
         if clock
         else _quantity(2000, "MHz", "clock not readable; assumed", False)
     )
+    power = {
+        "static": _quantity(0.3 * cap_w, "W", "30% of the power cap", False),
+        "idle": _quantity(0.15 * cap_w, "W", "15% of the power cap", False),
+        "cap": cap,
+        "operating_points": [
+            {
+                "name": "current",
+                "frequency": frequency,
+                "voltage": _quantity(1.0, "V", "not readable; typical core voltage", False),
+                "nominal": True,
+            }
+        ],
+    }
+    return power, cap_w
+
+
+def _profile_data(run, compute, memory, power, cap_w, seconds) -> dict[str, Any]:
+    """The host profile, in the schema of the shipped profiles, with the raw measurements."""
+    probe, ident, share = run.probe, run.ident, run.share
     overhead_factor = 10 if probe.kind == "cpu" else 3
-    data = {
+    busy = share is not None and share < _BUSY_SHARE
+    return {
         "schema": 1,
         "name": "host",
         "description": f"this machine: {ident.get('device')} ({probe.kind}), calibrated",
@@ -429,12 +499,7 @@ def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[
                 False,
             ),
         },
-        "compute": {
-            "dense": dense,
-            "efficiency": efficiency,
-            "reuse_half": reuse_half,
-            "kernel_overhead": _quantity(overhead * 1e6, "us", f"{how}: one tiny add", True),
-        },
+        "compute": compute,
         "memory": memory,
         "energy": {
             "dram": _quantity(
@@ -444,48 +509,35 @@ def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[
                 False,
             ),
         },
-        "power": {
-            "static": _quantity(0.3 * cap_w, "W", "30% of the power cap", False),
-            "idle": _quantity(0.15 * cap_w, "W", "15% of the power cap", False),
-            "cap": cap,
-            "operating_points": [
-                {
-                    "name": "current",
-                    "frequency": frequency,
-                    "voltage": _quantity(1.0, "V", "not readable; typical core voltage", False),
-                    "nominal": True,
-                }
-            ],
-        },
-        "notes": [f"calibrated on {ident.get('device')} ({probe.kind}) in {plan} mode"]
+        "power": power,
+        "notes": [f"calibrated on {ident.get('device')} ({probe.kind}) in {run.plan} mode"]
         + (
             [
                 f"calibrated while other programs held the CPU (this process got {share:.0%} "
                 "of its threads' time): every rate is too low; recalibrate on a quiet machine "
                 "(zoomwatt hardware calibrate)"
             ]
-            if share is not None and share < _BUSY_SHARE
+            if busy
             else []
         ),
         "calibration": {
             "fingerprint": dict(ident, kind=probe.kind),
-            "plan": plan,
-            "date": when,
-            "seconds": round(time.perf_counter() - started, 2),
+            "plan": run.plan,
+            "date": run.when,
+            "seconds": round(seconds, 2),
             "cpu_share": None if share is None else round(share, 3),
-            "reference_dtype": ref,
+            "reference_dtype": run.ref,
             "measured": {
-                "matmul_ops_per_s": {d: _round(r) for d, r in raw_matmul.items()},
-                "reuse_fits": fits,
-                "spill_fit": spill,
-                "elementwise_numel": max(1024, numel),
-                "ops_per_s": {k: _round(v) for k, v in other.items()},
-                "copy_bytes_per_s": _round(bandwidth),
-                "kernel_overhead_s": _round(overhead),
+                "matmul_ops_per_s": {d: _round(r) for d, r in run.raw_matmul.items()},
+                "reuse_fits": run.fits,
+                "spill_fit": run.spill,
+                "elementwise_numel": run.numel,
+                "ops_per_s": {k: _round(v) for k, v in run.other.items()},
+                "copy_bytes_per_s": _round(run.copy_bytes_per_s),
+                "kernel_overhead_s": _round(run.kernel_overhead_s),
             },
         },
     }
-    return data
 
 
 def load_host_profile(
