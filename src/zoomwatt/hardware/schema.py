@@ -247,10 +247,22 @@ def _operating_points(raw: Any, where: str) -> tuple[OperatingPoint, ...]:
 def parse_profile(data: Any, origin: str) -> HardwareProfile:
     """Check profile data loaded from ``origin`` and build the profile.
 
-    Raises :class:`InputError` naming ``origin``, the field and the value on the first problem.
+    Raises :class:`InputError` naming ``origin``, the field and the value on the first problem;
+    the sections are checked in file order, each by its own function.
     """
     label = file_label(origin)  # the file as named in messages: one line, bounded
-    # 1. top level
+    # 1. top level; 2. process and compute; 3. memory; 4. energy; 5. power; 6. the rest
+    top, fields_ = _top_fields(data, label)
+    fields_ |= _process_fields(top["process"], f"{label}: process")
+    fields_ |= _compute_fields(top["compute"], f"{label}: compute")
+    fields_ |= _memory_fields(top["memory"], f"{label}: memory")
+    fields_ |= _energy_fields(top["energy"], f"{label}: energy", fields_)
+    fields_ |= _power_fields(top["power"], f"{label}: power")
+    fields_ |= _extra_fields(top, label)
+    return HardwareProfile(origin=origin, **fields_)
+
+
+def _top_fields(data: Any, label: str) -> tuple[dict[str, Any], dict[str, Any]]:
     top = _mapping(
         data,
         label,
@@ -266,11 +278,13 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
     device_class = top["device_class"]
     if device_class not in DEVICE_CLASSES:
         raise InputError(f"{label}: device_class", device_class, f"one of {DEVICE_CLASSES}")
+    description = _text(top["description"], f"{label}: description")
+    return top, {"name": name, "description": description, "device_class": device_class}
 
-    # 2. process and compute
-    where = f"{label}: process"
+
+def _process_fields(raw: Any, where: str) -> dict[str, Any]:
     process = _mapping(
-        top["process"], where, {"node", "node_scale", "overhead_factor"}, {"node", "node_scale"}
+        raw, where, {"node", "node_scale", "overhead_factor"}, {"node", "node_scale"}
     )
     node_scale = parse_quantity(
         process["node_scale"], where=f"{where}.node_scale", dimension="ratio", maximum=2.0
@@ -285,9 +299,16 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
         minimum=1.0,
         allow_zero=True,
     )
-    where = f"{label}: compute"
+    return {
+        "process_node": _text(process["node"], f"{where}.node"),
+        "node_scale": node_scale,
+        "overhead_factor": overhead,
+    }
+
+
+def _compute_fields(raw: Any, where: str) -> dict[str, Any]:
     compute = _mapping(
-        top["compute"],
+        raw,
         where,
         {"dense", "sparse", "efficiency", "reuse_half", "kernel_overhead"},
         {"dense", "efficiency", "kernel_overhead"},
@@ -297,19 +318,23 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
     for dtype in peak_sparse:
         if dtype not in peak_dense:
             raise InputError(f"{where}.sparse.{dtype}", dtype, "a dtype that also has a dense peak")
-    efficiency = _efficiency(compute["efficiency"], f"{where}.efficiency")
-    reuse_half = _reuse_half(compute.get("reuse_half"), f"{where}.reuse_half")
-    kernel_overhead = parse_quantity(
-        compute["kernel_overhead"],
-        where=f"{where}.kernel_overhead",
-        dimension="time",
-        allow_zero=True,
-    )
+    return {
+        "peak_dense": peak_dense,
+        "peak_sparse": peak_sparse,
+        "efficiency": _efficiency(compute["efficiency"], f"{where}.efficiency"),
+        "reuse_half": _reuse_half(compute.get("reuse_half"), f"{where}.reuse_half"),
+        "kernel_overhead": parse_quantity(
+            compute["kernel_overhead"],
+            where=f"{where}.kernel_overhead",
+            dimension="time",
+            allow_zero=True,
+        ),
+    }
 
-    # 3. memory
-    where = f"{label}: memory"
+
+def _memory_fields(raw: Any, where: str) -> dict[str, Any]:
     memory = _mapping(
-        top["memory"],
+        raw,
         where,
         {"type", "capacity", "usable_fraction", "bandwidth", "on_chip_buffer", "spill_bandwidth"},
         {"type", "capacity", "usable_fraction", "bandwidth", "on_chip_buffer"},
@@ -333,10 +358,21 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
         if spill is None
         else parse_quantity(spill, where=f"{where}.spill_bandwidth", dimension="bandwidth")
     )
+    return {
+        "memory_type": _text(memory["type"], f"{where}.type"),
+        "memory_capacity": capacity,
+        "memory_usable_fraction": usable,
+        "memory_bandwidth": bandwidth,
+        "on_chip_buffer": on_chip,
+        "spill_bandwidth": spill_bandwidth,
+    }
 
-    # 4. energy (derive what is left out)
-    where = f"{label}: energy"
-    energy = _mapping(top["energy"], where, {"mac", "dram", "on_chip"}, {"dram"})
+
+def _energy_fields(raw: Any, where: str, known: dict[str, Any]) -> dict[str, Any]:
+    """Energies per MAC, DRAM and on-chip byte; what is left out is derived from the 45 nm
+    table with the process fields already in ``known``."""
+    peak_dense, node_scale = known["peak_dense"], known["node_scale"]
+    energy = _mapping(raw, where, {"mac", "dram", "on_chip"}, {"dram"})
     mac_given = _per_dtype(energy.get("mac"), f"{where}.mac", "energy", required=False)
     for dtype in peak_dense:
         if dtype not in mac_given and dtype not in MAC_45NM_PJ:
@@ -344,7 +380,8 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
                 f"{where}.mac.{dtype}", None, "a figure (no 45 nm reference to derive)"
             )
     mac_energy = {
-        dtype: mac_given.get(dtype) or derived_mac_energy(dtype, node_scale, overhead)
+        dtype: mac_given.get(dtype)
+        or derived_mac_energy(dtype, node_scale, known["overhead_factor"])
         for dtype in peak_dense
     }
     for dtype in mac_given:
@@ -357,15 +394,12 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
         )
     else:
         on_chip_energy = derived_on_chip_energy(node_scale)
+    return {"mac_energy": mac_energy, "dram_energy": dram, "on_chip_energy": on_chip_energy}
 
-    # 5. power
-    where = f"{label}: power"
-    power = _mapping(
-        top["power"],
-        where,
-        {"static", "idle", "cap", "operating_points"},
-        {"static", "idle", "cap", "operating_points"},
-    )
+
+def _power_fields(raw: Any, where: str) -> dict[str, Any]:
+    keys = {"static", "idle", "cap", "operating_points"}
+    power = _mapping(raw, where, keys, keys)
     static = parse_quantity(
         power["static"], where=f"{where}.static", dimension="power", allow_zero=True
     )
@@ -373,9 +407,18 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
     cap = parse_quantity(power["cap"], where=f"{where}.cap", dimension="power")
     if cap.si <= static.si:
         raise InputError(f"{where}.cap", cap.value, f"more than power.static ({static.as_text()})")
-    points = _operating_points(power["operating_points"], f"{where}.operating_points")
+    return {
+        "static_power": static,
+        "idle_power": idle,
+        "power_cap": cap,
+        "operating_points": _operating_points(
+            power["operating_points"], f"{where}.operating_points"
+        ),
+    }
 
-    # 6. battery, non-AI overrides, notes
+
+def _extra_fields(top: dict[str, Any], label: str) -> dict[str, Any]:
+    """Battery, non-AI overrides, notes and the calibration record."""
     battery_raw = top.get("battery")
     battery = (
         None
@@ -403,35 +446,9 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
     calibration = top.get("calibration")
     if calibration is not None and not isinstance(calibration, dict):
         raise InputError(f"{label}: calibration", calibration, "a mapping")
-
-    return HardwareProfile(
-        name=name,
-        description=_text(top["description"], f"{label}: description"),
-        device_class=device_class,
-        origin=origin,
-        process_node=_text(process["node"], f"{label}: process.node"),
-        node_scale=node_scale,
-        overhead_factor=overhead,
-        peak_dense=peak_dense,
-        peak_sparse=peak_sparse,
-        efficiency=efficiency,
-        reuse_half=reuse_half,
-        kernel_overhead=kernel_overhead,
-        memory_type=_text(memory["type"], f"{label}: memory.type"),
-        memory_capacity=capacity,
-        memory_usable_fraction=usable,
-        memory_bandwidth=bandwidth,
-        on_chip_buffer=on_chip,
-        mac_energy=mac_energy,
-        dram_energy=dram,
-        on_chip_energy=on_chip_energy,
-        static_power=static,
-        idle_power=idle,
-        power_cap=cap,
-        operating_points=points,
-        battery=battery,
-        non_ai=non_ai,
-        notes=tuple(notes_raw),
-        calibration=calibration,
-        spill_bandwidth=spill_bandwidth,
-    )
+    return {
+        "battery": battery,
+        "non_ai": non_ai,
+        "notes": tuple(notes_raw),
+        "calibration": calibration,
+    }
