@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 
 import pytest
@@ -11,17 +12,19 @@ from perf_helpers import sd_like_stages
 from zoomwatt.cli import predict_command
 from zoomwatt.errors import InputError
 from zoomwatt.hardware import shipped_profile_names
+from zoomwatt.perfmodel import Workload, workload_adapter
 
 
 @pytest.fixture(autouse=True)
 def fake_workload(monkeypatch):
+    """The road's first half (characterize, then stages) replaced by hand-built stages."""
     seen = {}
 
-    def stages(args):
-        seen.update(vars(args))
-        return sd_like_stages(args.dtype)
+    def load(spec, *, cache=True):
+        seen.update(dataclasses.asdict(spec))
+        return Workload(spec, None, tuple(sd_like_stages(spec.dtype)))
 
-    monkeypatch.setattr(predict_command, "load_workload_stages", stages)
+    monkeypatch.setattr(workload_adapter, "load_workload", load)
     return seen
 
 

@@ -124,3 +124,52 @@ def test_json_fields(toy):
     ):
         assert key in data
     assert set(data["per_stage"][0]) >= {"name", "latency_s", "energy_j", "bound"}
+
+
+def test_roll_up_on_arrays_is_the_roll_up_on_floats():
+    """The optimizer's search and ``predict`` share one roll-up: floats and arrays through the
+    same code give the same numbers, element by element."""
+    import numpy as np
+
+    from zoomwatt.perfmodel import roll_up
+
+    keyframe = np.array([0.01, 0.5, 3.0, 40.0])[:, None]
+    frame_work = np.array([0.002, 0.2])[None, :]
+    energy = keyframe * 7.0 + frame_work * 3.0
+    n = np.array([30.0, 10.0])
+    kwargs = {"target_fps": 30.0, "idle_power_w": 1.5, "non_ai_power_w": 2.25}
+    grid = roll_up(keyframe, frame_work, energy, frames_per_keyframe=n, **kwargs)
+    for i, j in np.ndindex(4, 2):
+        one = roll_up(float(keyframe[i, 0]), float(frame_work[0, j]), float(energy[i, j]),
+                      frames_per_keyframe=float(n[j]), **kwargs)  # fmt: skip
+        for name in ("output_fps", "delivered_fps", "idle_s", "ai_power_w", "avg_power_w",
+                     "energy_per_frame_j", "fps_per_watt", "output_fps_overlapped"):  # fmt: skip
+            assert getattr(grid, name)[i, j] == getattr(one, name), name
+        assert isinstance(one.avg_power_w, float)
+
+
+def test_predict_workload_is_predict_on_the_characterized_stages():
+    from zoomwatt.hardware import load_profile
+    from zoomwatt.perfmodel import (
+        DeviceOptions,
+        PredictOptions,
+        load_workload,
+        predict,
+        predict_workload,
+        stages_from_workload,
+    )
+    from zoomwatt.workload import WorkloadSpec, characterize
+
+    spec = WorkloadSpec(size=128, steps=4, every=12, fps=24.0)
+    profile = load_profile("jetson-orin-nano")
+    options = DeviceOptions(battery_wh=20.0, non_ai_w={"display": 0.0})
+    (road,) = predict_workload(spec, [profile], options)
+    by_hand = predict(
+        stages_from_workload(characterize(spec)),
+        profile,
+        PredictOptions(frames_per_keyframe=12, target_fps=24.0, battery_wh=20.0,
+                       non_ai_w={"display": 0.0}),
+    )  # fmt: skip
+    assert road == by_hand
+    (again,) = predict_workload(load_workload(spec), [profile], options)
+    assert again == road

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sys
 
 from zoomwatt.cli.main import main
+from zoomwatt.errors import InputError
 from zoomwatt.report import render_html, write_page
 from zoomwatt.report.report_data import ReportOptions, _optimizer
 
@@ -71,10 +71,18 @@ def test_missing_inputs_give_reasons_not_crashes(report_data, tmp_path):
     assert "No video" in page
 
 
-def test_optimizer_not_importable(monkeypatch):
-    monkeypatch.setitem(sys.modules, "zoomwatt.optimize", None)
+def test_optimizer_left_out_or_failed_gives_a_reason(monkeypatch):
+    import zoomwatt.optimize
+
+    result, note = _optimizer(ReportOptions(optimize=False))
+    assert result is None and note == "optimizer not run (--no-optimize)"
+
+    def fail(*args, **kwargs):
+        raise InputError("hardware", "x", "a profile")
+
+    monkeypatch.setattr(zoomwatt.optimize, "explore", fail)
     result, note = _optimizer(ReportOptions())
-    assert result is None and "optimizer not available" in note
+    assert result is None and note.startswith("optimizer failed: hardware='x'")
 
 
 def test_report_cli(tmp_path, tiny_video, measurements, capsys):

@@ -10,12 +10,15 @@ import argparse
 import csv
 import io
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoomwatt.archs.catalog import ATTENTION_MODES, PIPELINES, VAES
-from zoomwatt.workload.records import DTYPE_BYTES
+from zoomwatt.workload.records import MODEL_DTYPES
+from zoomwatt.workload.stages import StageName
 
-MODEL_DTYPES = [d for d in DTYPE_BYTES if d != "uint8"]
+if TYPE_CHECKING:
+    from zoomwatt.workload.spec import WorkloadSpec
+
 FORMATS = ("table", "json", "csv")
 
 
@@ -80,11 +83,11 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from zoomwatt.workload import characterize, check_article
-    from zoomwatt.workload.article import article_to_dicts
+def workload_spec(args: argparse.Namespace) -> WorkloadSpec:
+    """The workload the options name (checked: a bad value is one error line)."""
+    from zoomwatt.workload.spec import WorkloadSpec
 
-    report = characterize(
+    return WorkloadSpec(
         pipeline=args.pipeline,
         vae=args.vae,
         size=args.size,
@@ -97,8 +100,14 @@ def run(args: argparse.Namespace) -> int:
         attention=args.attention,
         prompt_every=args.prompt_every,
         border_px=args.border,
-        cache=not args.no_cache,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    from zoomwatt.workload import characterize, check_article
+    from zoomwatt.workload.article import article_to_dicts
+
+    report = characterize(workload_spec(args), cache=not args.no_cache)
     checks = check_article(report, cache=not args.no_cache)
     if args.format == "json":
         out = report.to_dict(layers=args.layers)
@@ -156,7 +165,7 @@ def _stage_rows(report: Any) -> list[list[str]]:
         share = s.share_by_class()
         mac_stage = s.macs_per_call > 0
         calls = f"{s.calls_per_keyframe:g}"
-        if s.name == "text_encoder" and report.prompt_every is None:
+        if s.name == StageName.TEXT_ENCODER and report.prompt_every is None:
             calls = "0 (per prompt)"
         shares = "/".join(f"{100 * share[c]:.0f}" for c in ("conv", "linear", "attention"))
         rows.append([

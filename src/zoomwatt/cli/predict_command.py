@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from zoomwatt.cli.text_table import text_table
-from zoomwatt.errors import InputError, ZoomwattError
+from zoomwatt.errors import InputError
 from zoomwatt.hardware import NON_AI_BLOCKS, load_profile, shipped_profile_names
-from zoomwatt.workload.records import DTYPE_BYTES
+from zoomwatt.workload.records import MODEL_DTYPES
 
 if TYPE_CHECKING:
-    from zoomwatt.perfmodel import Prediction, Stage, Unsupported
-
-MODEL_DTYPES = [d for d in DTYPE_BYTES if d != "uint8"]
+    from zoomwatt.perfmodel import Prediction, Unsupported
+    from zoomwatt.workload.spec import WorkloadSpec
 
 
 def add_parser(subparsers) -> None:
@@ -115,18 +114,11 @@ def hardware_names(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def load_workload_stages(args: argparse.Namespace) -> list[Stage]:
-    """Characterize the workload (``zoomwatt.workload.characterize``) into model stages."""
-    from zoomwatt.perfmodel import stages_from_workload
+def workload_spec(args: argparse.Namespace) -> WorkloadSpec:
+    """The workload the options name (checked: a bad value is one error line)."""
+    from zoomwatt.workload.spec import WorkloadSpec
 
-    try:
-        from zoomwatt.workload import characterize
-    except ImportError as exc:
-        raise ZoomwattError(
-            "zoomwatt.workload.characterize is not available in this install; predict needs "
-            "the workload layer (reinstall zoomwatt)"
-        ) from exc
-    report = characterize(
+    return WorkloadSpec(
         pipeline=args.pipeline,
         vae=args.vae,
         size=args.size,
@@ -135,38 +127,23 @@ def load_workload_stages(args: argparse.Namespace) -> list[Stage]:
         dtype=args.dtype,
         every=args.every,
         fps=args.fps,
-        cache=not getattr(args, "no_cache", False),
     )
-    return stages_from_workload(report)
 
 
 def compute(args: argparse.Namespace) -> PredictRun:
-    from zoomwatt.perfmodel import PredictOptions, predict_many
+    from zoomwatt.perfmodel import DeviceOptions, predict_workload
 
     # 1. inputs
-    if args.steps < 1:
-        raise InputError("--steps", args.steps, "an integer >= 1")
-    if args.every < 1:
-        raise InputError("--every", args.every, "an integer >= 1")
-    if not math.isfinite(args.fps) or args.fps <= 0:
-        raise InputError("--fps", args.fps, "a frame rate > 0")
+    spec = workload_spec(args)
     if args.battery_wh is not None and (not math.isfinite(args.battery_wh) or args.battery_wh <= 0):
         raise InputError("--battery-wh", args.battery_wh, "a capacity in Wh > 0")
     non_ai = parse_non_ai(args.non_ai)
     profiles = [load_profile(name) for name in hardware_names(args.hw)]
 
-    # 2. workload, once for every device
-    stages = load_workload_stages(args)
-
-    # 3. model
-    options = PredictOptions(
-        frames_per_keyframe=args.every,
-        target_fps=args.fps,
-        battery_wh=args.battery_wh,
-        non_ai_w=non_ai,
-        sparse=args.sparse,
-    )
-    results = predict_many(stages, profiles, options)
+    # 2. the workload, once for every device, and the model
+    options = DeviceOptions(battery_wh=args.battery_wh, non_ai_w=non_ai, sparse=args.sparse)
+    cache = not getattr(args, "no_cache", False)
+    results = predict_workload(spec, profiles, options, cache=cache)
     settings = {
         "pipeline": args.pipeline,
         "vae": args.vae,

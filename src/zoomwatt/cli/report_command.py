@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-
-from zoomwatt.errors import InputError
 
 
 def add_parser(subparsers) -> None:
@@ -45,8 +42,6 @@ def run(args: argparse.Namespace) -> int:
     from zoomwatt.report.report_data import ReportOptions
     from zoomwatt.report.write_report import write_report
 
-    if not math.isfinite(args.fps) or args.fps <= 0:
-        raise InputError("--fps", args.fps, "a frame rate > 0")
     options = ReportOptions(
         size=args.size,
         steps=args.steps,
@@ -59,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         prompt=args.prompt,
         optimize=not args.no_optimize,
     )
+    options.check()  # before any work
     print("report: computing the study...", file=sys.stderr, flush=True)
     path = write_report(args.out, options)
     print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB, open it in a browser)")

@@ -32,11 +32,6 @@ MAC_45NM_PJ: dict[str, tuple[float, float, str]] = {
 SRAM_1MB_PJ_PER_BYTE = 100.0 / 8.0  # large on-chip buffers are built from ~1 MB arrays
 
 
-def mac_energy_45nm_pj(dtype: str) -> float:
-    mul, add, _ = MAC_45NM_PJ[dtype]
-    return mul + add
-
-
 def derived_mac_energy(dtype: str, node_scale: Quantity, overhead_factor: Quantity) -> Quantity:
     """Energy per MAC for ``dtype`` from the 45 nm table, as a Quantity whose estimate text
     shows the arithmetic."""

@@ -11,6 +11,7 @@ from zoomwatt.measure.energy_meter import make_energy_meter
 from zoomwatt.measure.results import MeasureResult, StageMeasurement
 from zoomwatt.measure.timing import summarize
 from zoomwatt.measure.zoom_measurement import ProgressFn, measure_zoom
+from zoomwatt.workload.stages import StageName
 
 
 def measure_classical(
@@ -54,7 +55,7 @@ def measure_classical(
             per_call=summarize(m.stage_s[name]) if m.stage_s.get(name) else None,
             in_target=False,
         )
-        for name in ("inpaint", "frame_ops", "video_write")
+        for name in ("inpaint", StageName.FRAME_OPS, "video_write")
     )
     keyframe = StageMeasurement(
         "keyframe", 1.0, m.median_s("inpaint"), None, in_target=False, note="OpenCV inpainting"

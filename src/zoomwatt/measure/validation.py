@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoomwatt.errors import InputError
 from zoomwatt.measure.energy_meter import EnergyMeter, make_energy_meter
@@ -30,6 +30,11 @@ from zoomwatt.measure.module_timing import time_layers
 from zoomwatt.measure.results import LayerComparison, MeasureResult, StageMeasurement
 from zoomwatt.measure.timing import cpu_share, cuda_sync, summarize, summarize_undisturbed
 from zoomwatt.measure.zoom_measurement import ProgressFn, ZoomMeasurement, measure_zoom
+from zoomwatt.workload.stages import StageName
+
+if TYPE_CHECKING:
+    from zoomwatt.perfmodel import Prediction
+    from zoomwatt.workload.spec import WorkloadSpec
 
 log = logging.getLogger(__name__)
 
@@ -135,16 +140,11 @@ def _time_text(encode: Any, repeats: int, sync: Any, threads: int | None) -> Any
     return summarize_undisturbed(samples, shares)
 
 
-def _predict(options: ValidateOptions, device: str, dtype: str) -> tuple[Any, Any, Any]:
-    """The host profile, the workload and the prediction at the validation settings."""
-    from zoomwatt.hardware.host_calibration import load_host_profile
-    from zoomwatt.perfmodel import PredictOptions, predict, stages_from_workload
-    from zoomwatt.workload import characterize
+def workload_spec(options: ValidateOptions, dtype: str) -> WorkloadSpec:
+    """The workload that ``options`` runs, as the performance model sees it."""
+    from zoomwatt.workload.spec import WorkloadSpec
 
-    profile = load_host_profile(
-        device=device, plan=options.calibration_plan, recalibrate=options.recalibrate
-    )
-    report = characterize(
+    return WorkloadSpec(
         size=options.size,
         steps=options.steps,
         cfg=options.guidance > 1.0,
@@ -152,9 +152,22 @@ def _predict(options: ValidateOptions, device: str, dtype: str) -> tuple[Any, An
         every=options.frames_per_keyframe,
         vae=options.vae,
     )
-    stages = stages_from_workload(report)
-    prediction = predict(stages, profile, PredictOptions(options.frames_per_keyframe))
-    return profile, stages, prediction
+
+
+def _predict(
+    options: ValidateOptions, device: str, spec: WorkloadSpec
+) -> tuple[Any, Any, Prediction]:
+    """The host profile, the workload's stages and the prediction of ``spec``: the road of
+    ``zoomwatt predict``."""
+    from zoomwatt.hardware.host_calibration import load_host_profile
+    from zoomwatt.perfmodel import load_workload, predict_workload, supported
+
+    profile = load_host_profile(
+        device=device, plan=options.calibration_plan, recalibrate=options.recalibrate
+    )
+    workload = load_workload(spec)
+    (prediction,) = predict_workload(workload, [profile])
+    return profile, workload.stages, supported(prediction)
 
 
 def _per_layer(pipe: Any, stages: Any, profile: Any, options: ValidateOptions, device: str):
@@ -164,7 +177,7 @@ def _per_layer(pipe: Any, stages: Any, profile: Any, options: ValidateOptions, d
 
     from zoomwatt.perfmodel import build_layer_table, device_params, layer_costs
 
-    unet_stage = next(s for s in stages if s.name == "unet")
+    unet_stage = next(s for s in stages if s.name == StageName.UNET)
     table = build_layer_table([unet_stage])
     costs = layer_costs(table, device_params(profile))
     predicted: dict[str, float] = defaultdict(float)
@@ -196,7 +209,7 @@ def _per_layer(pipe: Any, stages: Any, profile: Any, options: ValidateOptions, d
         classes = by_class[t.module]
         out.append(
             LayerComparison(
-                model="unet",
+                model=StageName.UNET,
                 module=t.module,
                 op_class=max(classes, key=classes.get),
                 predicted_latency_s=predicted[t.module],
@@ -204,6 +217,112 @@ def _per_layer(pipe: Any, stages: Any, profile: Any, options: ValidateOptions, d
             )
         )
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What one validation runs on: the device, the dtype, the energy meter."""
+
+    options: ValidateOptions
+    device: str
+    dtype: str
+    meter: EnergyMeter
+    say: ProgressFn
+
+    @property
+    def cfg(self) -> bool:
+        return self.options.guidance > 1.0
+
+
+def _backend(run: _Run, pipeline: Any, notes: list[str]) -> Any:
+    """The real ``sd2`` backend on ``pipeline`` (by default the full-size SD2 inpainting
+    architecture with random weights)."""
+    from zoomwatt.pipeline.backends.sd2 import SD2Inpainter
+
+    options = run.options
+    if pipeline is None:
+        from zoomwatt.archs.random_pipeline import build_random_sd2_inpaint
+
+        run.say("building the full-size SD2 inpainting pipeline with random weights")
+        pipeline = build_random_sd2_inpaint(run.device, run.dtype, options.seed, vae=options.vae)
+        notes.append(RANDOM_NOTE)
+    else:
+        notes.append("pipeline given by the caller (not the full-size model)")
+    return SD2Inpainter(
+        pipeline=pipeline,
+        steps=options.steps,
+        guidance=options.guidance,
+        scheduler="ddim",
+        device=run.device,
+        dtype=run.dtype,
+    )
+
+
+def _measure(run: _Run, backend: Any) -> ZoomMeasurement:
+    """The zoom, run for real with every model stage timed (and metered)."""
+    from zoomwatt.pipeline.zoom import ZoomConfig
+
+    options, pipe = run.options, backend.pipe
+    models = {
+        StageName.VAE_ENCODER: pipe.vae.encoder,
+        StageName.UNET: pipe.unet,
+        StageName.VAE_DECODER: pipe.vae.decoder,
+    }
+    with tempfile.TemporaryDirectory(prefix="zoomwatt-validate-") as tmp:
+        config = ZoomConfig(
+            prompt=PROMPT,
+            backend="sd2",
+            keyframes=options.keyframes,
+            frames_per_keyframe=options.frames_per_keyframe,
+            size=(options.size, options.size),
+            seed=options.seed,
+            steps=options.steps,
+            guidance=options.guidance,
+            scheduler="ddim",
+            out=str(Path(tmp) / "validate.mp4"),
+            overwrite=True,
+        )
+        run.say(f"zoom of {options.keyframes} keyframes ({options.warmup_keyframes} warm-up)")
+        return measure_zoom(
+            config,
+            backend,
+            models=models,
+            meter=run.meter,
+            warmup_keyframes=options.warmup_keyframes,
+            sync=cuda_sync(run.device),
+            progress=run.say,
+            cpu_threads=_cpu_threads(run.device),
+        )
+
+
+def _load_notes(run: _Run, measured: ZoomMeasurement) -> list[str]:
+    """How busy the machine was while the zoom ran."""
+    notes = []
+    if run.device == "cpu" and measured.cpu_share is not None:
+        notes.append(
+            f"this process got {measured.cpu_share:.0%} of its threads' CPU time during the "
+            "zoom" + ("; the machine was busy, so timings are slower than on a quiet one"
+                      if measured.cpu_share < 0.8 else "")
+        )  # fmt: skip
+    for stage, count in measured.disturbed.items():
+        notes.append(
+            f"{stage}: {count} of {len(measured.keyframes_measured)} keyframes left out, other "
+            "programs held the CPU during them (< 80% of the threads' time)"
+        )
+    return notes
+
+
+def _time_prompt(run: _Run, pipe: Any) -> Any:
+    """The prompt encoding, repeated (once per prompt in a zoom, so timed apart)."""
+    import torch
+
+    def encode() -> None:
+        with torch.inference_mode():
+            pipe.encode_prompt(PROMPT, run.device, 1, run.cfg, negative_prompt=None)
+
+    run.say("timing the prompt encoding")
+    sync = cuda_sync(run.device)
+    return _time_text(encode, run.options.text_repeats, sync, _cpu_threads(run.device))
 
 
 def validate(
@@ -219,149 +338,41 @@ def validate(
     options = options or ValidateOptions()
     check_options(options)
     started = time.perf_counter()
-    say = progress or (lambda _text: None)
     device = _device(options)
     dtype = options.dtype or ("fp16" if device == "cuda" else "fp32")
     meter = meter or make_energy_meter("cuda" if device == "cuda" else "cpu", options.energy)
-    cfg = options.guidance > 1.0
+    run = _Run(options, device, dtype, meter, progress or (lambda _text: None))
+    spec = workload_spec(options, dtype)
 
     # 2. prediction on the calibrated host profile
-    say(
+    run.say(
         "calibrating this machine, then predicting on the host profile"
         if options.recalibrate
         else "predicting on the cached host profile (calibrates this machine on first use)"
     )
-    profile, stages, prediction = _predict(options, device, dtype)
-    costs = {s.name: s for s in prediction.per_stage}
+    profile, stages, prediction = _predict(options, device, spec)
 
-    # 3. the pipeline and its backend
-    from zoomwatt.pipeline.backends.sd2 import SD2Inpainter
-    from zoomwatt.pipeline.zoom import ZoomConfig
-
+    # 3. the zoom measured, the prompt encoding timed, and per layer on request
     notes = [f"energy meter: {meter.name}"]
-    if pipeline is None:
-        from zoomwatt.archs.random_pipeline import build_random_sd2_inpaint
-
-        say("building the full-size SD2 inpainting pipeline with random weights")
-        pipeline = build_random_sd2_inpaint(device, dtype, options.seed, vae=options.vae)
-        notes.append(RANDOM_NOTE)
-    else:
-        notes.append("pipeline given by the caller (not the full-size model)")
-    backend = SD2Inpainter(
-        pipeline=pipeline,
-        steps=options.steps,
-        guidance=options.guidance,
-        scheduler="ddim",
-        device=device,
-        dtype=dtype,
-    )
-    pipe = backend.pipe
-    models = {
-        "vae_encoder": pipe.vae.encoder,
-        "unet": pipe.unet,
-        "vae_decoder": pipe.vae.decoder,
-    }
-
-    # 4. the zoom, measured
-    sync = cuda_sync(device)
-    with tempfile.TemporaryDirectory(prefix="zoomwatt-validate-") as tmp:
-        config = ZoomConfig(
-            prompt=PROMPT,
-            backend="sd2",
-            keyframes=options.keyframes,
-            frames_per_keyframe=options.frames_per_keyframe,
-            size=(options.size, options.size),
-            seed=options.seed,
-            steps=options.steps,
-            guidance=options.guidance,
-            scheduler="ddim",
-            out=str(Path(tmp) / "validate.mp4"),
-            overwrite=True,
-        )
-        say(f"zoom of {options.keyframes} keyframes ({options.warmup_keyframes} warm-up)")
-        measured = measure_zoom(
-            config,
-            backend,
-            models=models,
-            meter=meter,
-            warmup_keyframes=options.warmup_keyframes,
-            sync=sync,
-            progress=say,
-            cpu_threads=_cpu_threads(device),
-        )
-
-    if device == "cpu" and measured.cpu_share is not None:
-        notes.append(
-            f"this process got {measured.cpu_share:.0%} of its threads' CPU time during the "
-            "zoom" + ("; the machine was busy, so timings are slower than on a quiet one"
-                      if measured.cpu_share < 0.8 else "")
-        )  # fmt: skip
+    backend = _backend(run, pipeline, notes)
+    measured = _measure(run, backend)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    for stage, count in measured.disturbed.items():
-        notes.append(
-            f"{stage}: {count} of {len(measured.keyframes_measured)} keyframes left out, other "
-            "programs held the CPU during them (< 80% of the threads' time)"
-        )
-
-    # 5. the prompt encoding, repeated (once per prompt in a zoom, so timed apart)
-    import torch
-
-    def encode() -> None:
-        with torch.inference_mode():
-            pipe.encode_prompt(PROMPT, device, 1, cfg, negative_prompt=None)
-
-    say("timing the prompt encoding")
-    text = _time_text(encode, options.text_repeats, sync, _cpu_threads(device))
-
-    # 6. per layer, on request
+    notes += _load_notes(run, measured)
+    text = _time_prompt(run, backend.pipe)
     layers: tuple[LayerComparison, ...] = ()
     if options.per_layer:
-        say("timing every UNet layer")
-        layers = _per_layer(pipe, stages, profile, options, device)
+        run.say("timing every UNet layer")
+        layers = _per_layer(backend.pipe, stages, profile, options, device)
     backend.close()
 
-    # 7. compare
-    result_stages = _compare(measured, costs, text, cfg)
-    kf_pred = prediction.keyframe_latency_s
-    kf_energy = sum(s.energy_j for s in prediction.per_stage)
-    keyframe = StageMeasurement(
-        name="keyframe",
-        calls_per_keyframe=1.0,
-        measured_latency_s=statistics.median(measured.keyframe_s),
-        predicted_latency_s=kf_pred,
-        measured_energy_j=statistics.median(measured.period_j) if measured.period_j else None,
-        predicted_energy_j=kf_energy if measured.period_j else None,
-        per_call=summarize(measured.keyframe_s),
-        in_target=False,
-        note="the backend's keyframe: model stages plus the pipeline around them (mask and "
-        "image preparation, scheduler); energy: the whole keyframe period with its frames",
-    )
-    settings = {
-        "pipeline": "sd2-inpaint",
-        "vae": options.vae,
-        "size": options.size,
-        "steps": options.steps,
-        "scheduler": "ddim",
-        "cfg": cfg,
-        "dtype": dtype,
-        "device": device,
-        "keyframes": options.keyframes,
-        "warmup_keyframes": options.warmup_keyframes,
-        "frames_per_keyframe": options.frames_per_keyframe,
-        "profile": profile.name,
-        "cpu_share": None if measured.cpu_share is None else round(measured.cpu_share, 3),
-        "load_average_1min": None if load is None else round(load, 2),
-        "profile_origin": getattr(profile, "origin", ""),
-        "profile_calibrated": (getattr(profile, "calibration", None) or {}).get("date"),
-        "profile_cpu_share": (getattr(profile, "calibration", None) or {}).get("cpu_share"),
-    }
+    # 4. compare
     return MeasureResult(
         kind="validate",
         device=describe_device(device),
         date=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
-        settings=settings,
-        stages=result_stages,
-        keyframe=keyframe,
+        settings=_settings(run, profile, measured, load),
+        stages=_compare(measured, {s.name: s for s in prediction.per_stage}, text, run.cfg),
+        keyframe=_keyframe(measured, prediction),
         energy_meter=meter.name,
         energy_note=None if meter.available else f"not measured: {meter.reason}",
         wall_s=time.perf_counter() - started,
@@ -371,16 +382,61 @@ def validate(
     )
 
 
+def _keyframe(measured: ZoomMeasurement, prediction: Prediction) -> StageMeasurement:
+    """The whole keyframe, measured against the model stages' predicted latency."""
+    kf_energy = sum(s.energy_j for s in prediction.per_stage)
+    return StageMeasurement(
+        name="keyframe",
+        calls_per_keyframe=1.0,
+        measured_latency_s=statistics.median(measured.keyframe_s),
+        predicted_latency_s=prediction.keyframe_latency_s,
+        measured_energy_j=statistics.median(measured.period_j) if measured.period_j else None,
+        predicted_energy_j=kf_energy if measured.period_j else None,
+        per_call=summarize(measured.keyframe_s),
+        in_target=False,
+        note="the backend's keyframe: model stages plus the pipeline around them (mask and "
+        "image preparation, scheduler); energy: the whole keyframe period with its frames",
+    )
+
+
+def _settings(
+    run: _Run, profile: Any, measured: ZoomMeasurement, load: float | None
+) -> dict[str, Any]:
+    """What ran, on what, and how busy the machine was (``load``: the 1-minute load average
+    after the zoom)."""
+    options = run.options
+    calibration = getattr(profile, "calibration", None) or {}
+    return {
+        "pipeline": "sd2-inpaint",
+        "vae": options.vae,
+        "size": options.size,
+        "steps": options.steps,
+        "scheduler": "ddim",
+        "cfg": run.cfg,
+        "dtype": run.dtype,
+        "device": run.device,
+        "keyframes": options.keyframes,
+        "warmup_keyframes": options.warmup_keyframes,
+        "frames_per_keyframe": options.frames_per_keyframe,
+        "profile": profile.name,
+        "cpu_share": None if measured.cpu_share is None else round(measured.cpu_share, 3),
+        "load_average_1min": None if load is None else round(load, 2),
+        "profile_origin": getattr(profile, "origin", ""),
+        "profile_calibrated": calibration.get("date"),
+        "profile_cpu_share": calibration.get("cpu_share"),
+    }
+
+
 def _compare(
     measured: ZoomMeasurement, costs: dict[str, Any], text: Any, cfg: bool
 ) -> tuple[StageMeasurement, ...]:
     out = []
-    text_cost = costs.get("text_encoder")
+    text_cost = costs.get(StageName.TEXT_ENCODER)
     if text_cost is not None:
         calls = 2.0 if cfg else 1.0
         out.append(
             StageMeasurement(
-                name="text_encoder",
+                name=StageName.TEXT_ENCODER,
                 calls_per_keyframe=calls,
                 measured_latency_s=text.median_s,
                 predicted_latency_s=text_cost.latency_per_call_s * calls,
@@ -390,7 +446,7 @@ def _compare(
                 "a zoom encodes its prompt once",
             )
         )
-    for name in ("vae_encoder", "unet", "vae_decoder"):
+    for name in (StageName.VAE_ENCODER, StageName.UNET, StageName.VAE_DECODER):
         cost = costs.get(name)
         out.append(
             StageMeasurement(
@@ -403,12 +459,12 @@ def _compare(
                 per_call=measured.calls.get(name),
             )
         )
-    frame = costs.get("frame_ops")
+    frame = costs.get(StageName.FRAME_OPS)
     out.append(
         StageMeasurement(
-            name="frame_ops",
+            name=StageName.FRAME_OPS,
             calls_per_keyframe=1.0,
-            measured_latency_s=measured.median_s("frame_ops"),
+            measured_latency_s=measured.median_s(StageName.FRAME_OPS),
             predicted_latency_s=frame.latency_s if frame else None,
             in_target=False,
             note="shrink, paste-back and the in-between frames of one keyframe (OpenCV on this "

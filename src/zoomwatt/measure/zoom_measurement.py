@@ -26,6 +26,7 @@ from zoomwatt.measure.timing import (
     cpu_share,
     summarize_undisturbed,
 )
+from zoomwatt.workload.stages import StageName
 
 log = logging.getLogger(__name__)
 
@@ -173,10 +174,11 @@ def measure_zoom(
     cpu_threads: int | None = None,
 ) -> ZoomMeasurement:
     """Run the zoom ``config`` (a :class:`~zoomwatt.pipeline.ZoomConfig`) with ``backend`` and
-    measure it. ``models`` maps stage names to the torch modules whose calls are timed (e.g.
-    ``{"unet": pipe.unet, "vae_decoder": pipe.vae.decoder}``). With ``cpu_threads`` (a run on
-    the CPU), a keyframe during which a stage's calls got less than 80% of those threads' CPU
-    time (other programs held the cores) is left out of that stage's median, unless all were."""
+    measure it. ``models`` maps stages to the torch modules whose calls are timed (e.g.
+    ``{StageName.UNET: pipe.unet, StageName.VAE_DECODER: pipe.vae.decoder}``). With
+    ``cpu_threads`` (a run on the CPU), a keyframe during which a stage's calls got less than 80%
+    of those threads' CPU time (other programs held the cores) is left out of that stage's
+    median, unless all were."""
     from zoomwatt.pipeline.zoom import ZoomRun
 
     # 1. inputs
@@ -241,7 +243,7 @@ def measure_zoom(
         t = result.timings[k]
         keyframe_s.append(t.text_encode_s + t.vae_encode_s + t.denoise_s + t.vae_decode_s)
         if k >= 1:  # keyframe 0 has no in-between frames
-            stage_s["frame_ops"].append(t.paste_s + t.interpolation_s)
+            stage_s[StageName.FRAME_OPS].append(t.paste_s + t.interpolation_s)
             stage_s["video_write"].append(t.video_write_s)
         if t.inpaint_s:
             stage_s["inpaint"].append(t.inpaint_s)

@@ -199,6 +199,98 @@ def _lagrange_choice(costs: LayerCosts, calls: np.ndarray, target_s: float) -> n
     return best
 
 
+def _check_study(
+    table: LayerTable,
+    calls: np.ndarray,
+    power_cap_w: float | None,
+    latency_target_s: float | None,
+) -> np.ndarray:
+    """The calls per layer as an array; InputError for a bad constraint or count."""
+    if power_cap_w is not None and latency_target_s is not None:
+        raise InputError("constraint", "both", "a power cap or a latency target, not both")
+    for name, value in (("power_cap_w", power_cap_w), ("latency_target_s", latency_target_s)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise InputError(name, value, "a number > 0")
+    calls = np.asarray(calls, dtype=float)
+    if calls.shape != (table.n_layers,):
+        raise InputError("calls", calls.shape, f"one count per layer ({table.n_layers})")
+    return calls
+
+
+@dataclass(frozen=True)
+class _Study:
+    """What every plan of one study is made from."""
+
+    table: LayerTable
+    calls: np.ndarray
+    free: DeviceParams  # the device without its own throttle
+    points: list[FrequencyPoint]
+    nominal: FrequencyPoint
+    power_cap_w: float | None
+    latency_target_s: float | None
+    leak_share: float
+
+    def costs(self, settings: list[tuple[float, float]]) -> LayerCosts:
+        params = scaled_params(self.free, self.nominal, settings, leak_share=self.leak_share)
+        return layer_costs(self.table, params)
+
+    def plan(
+        self,
+        mode: str,
+        voltage: float,
+        freqs_hz: np.ndarray,
+        choice: np.ndarray,
+        costs: LayerCosts,
+        bound: np.ndarray,
+    ) -> FrequencyPlan:
+        return _plan(mode, voltage, freqs_hz, choice, costs, self.calls, bound,
+                     self.power_cap_w, self.latency_target_s)  # fmt: skip
+
+
+def _whole_run(study: _Study) -> tuple[FrequencyPlan, FrequencyPlan, np.ndarray]:
+    """The fixed nominal plan, the best whole-run point, and each layer's bound at nominal."""
+    points, n_layers = study.points, study.table.n_layers
+    freqs = np.array([p.frequency_hz for p in points])
+    whole = study.costs([(p.frequency_hz, p.voltage_v) for p in points])
+    nominal_i = next(i for i, p in enumerate(points) if p.name == study.nominal.name)
+    bound = whole.bound[nominal_i]
+    plans = [
+        study.plan("whole-run DVFS", p.voltage_v, freqs, np.full(n_layers, i), whole, bound)
+        for i, p in enumerate(points)
+    ]
+    fixed = FrequencyPlan(**{**plans[nominal_i].__dict__, "mode": "fixed"})
+    ok = [pl for pl in plans if pl.meets_constraint]
+    if study.latency_target_s is not None:
+        best = (
+            min(ok, key=lambda pl: pl.energy_j) if ok else min(plans, key=lambda pl: pl.latency_s)
+        )
+    elif ok:
+        best = min(ok, key=lambda pl: (pl.latency_s, pl.energy_j))
+    else:
+        best = min(plans, key=lambda pl: pl.peak_layer_power_w)
+    return fixed, best, bound
+
+
+def _layer_wise(study: _Study, bound: np.ndarray) -> FrequencyPlan:
+    """The best layer-wise plan: at the voltage of each run point, each layer at a frequency
+    up to the point's own."""
+    points = study.points
+    freqs = np.array([p.frequency_hz for p in points])
+    plans = []
+    for run in points:
+        allowed = [i for i, p in enumerate(points) if p.frequency_hz <= run.frequency_hz]
+        costs = study.costs([(freqs[i], run.voltage_v) for i in allowed])
+        if study.latency_target_s is not None:
+            choice = _lagrange_choice(costs, study.calls, study.latency_target_s)
+        else:
+            choice = capped_choice(costs, study.power_cap_w)
+        plans.append(study.plan("layer-wise", run.voltage_v, freqs[allowed], choice, costs, bound))
+    ok = [pl for pl in plans if pl.meets_constraint]
+    if study.latency_target_s is not None:
+        return min(ok or plans, key=lambda pl: (not pl.meets_constraint, pl.energy_j))
+    return min(ok or plans, key=lambda pl: (pl.latency_s, pl.energy_j))
+
+
 def frequency_study(
     table: LayerTable,
     calls: np.ndarray,
@@ -213,92 +305,14 @@ def frequency_study(
     ``table`` (``calls``: how often each layer runs), under a power cap on every layer (default:
     the profile's cap) or a least-energy plan under a latency target. The model's own throttle
     is switched off so that the constraint is met by the clock choice."""
-    # 1. inputs
-    if power_cap_w is not None and latency_target_s is not None:
-        raise InputError("constraint", "both", "a power cap or a latency target, not both")
-    for name, value in (("power_cap_w", power_cap_w), ("latency_target_s", latency_target_s)):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise InputError(name, value, "a number > 0")
-    calls = np.asarray(calls, dtype=float)
-    if calls.shape != (table.n_layers,):
-        raise InputError("calls", calls.shape, f"one count per layer ({table.n_layers})")
+    calls = _check_study(table, calls, power_cap_w, latency_target_s)
     if power_cap_w is None and latency_target_s is None:
         power_cap_w = float(profile.power_cap.si)
     points, nominal = operating_points(profile)
-    free = base.replace(power_cap_w=math.inf)
-    freqs = np.array([p.frequency_hz for p in points])
-
-    # 2. every point at its own voltage (whole-run candidates)
-    whole = layer_costs(
-        table,
-        scaled_params(
-            free, nominal, [(p.frequency_hz, p.voltage_v) for p in points], leak_share=leak_share
-        ),
-    )
-    nominal_i = next(i for i, p in enumerate(points) if p.name == nominal.name)
-    bound = whole.bound[nominal_i]
-    plans_whole = [
-        _plan(
-            "whole-run DVFS",
-            p.voltage_v,
-            freqs,
-            np.full(table.n_layers, i),
-            whole,
-            calls,
-            bound,
-            power_cap_w,
-            latency_target_s,
-        )
-        for i, p in enumerate(points)
-    ]
-    fixed = plans_whole[nominal_i]
-    fixed = FrequencyPlan(**{**fixed.__dict__, "mode": "fixed"})
-    ok = [pl for pl in plans_whole if pl.meets_constraint]
-    if latency_target_s is not None:
-        best_whole = (
-            min(ok, key=lambda pl: pl.energy_j)
-            if ok
-            else min(plans_whole, key=lambda pl: pl.latency_s)
-        )
-    else:
-        best_whole = (
-            min(ok, key=lambda pl: (pl.latency_s, pl.energy_j))
-            if ok
-            else min(plans_whole, key=lambda pl: pl.peak_layer_power_w)
-        )
-
-    # 3. layer-wise: the voltage of each run point, frequencies up to its own
-    layer_plans = []
-    for run in points:
-        allowed = [i for i, p in enumerate(points) if p.frequency_hz <= run.frequency_hz]
-        costs = layer_costs(
-            table,
-            scaled_params(
-                free, nominal, [(freqs[i], run.voltage_v) for i in allowed], leak_share=leak_share
-            ),
-        )
-        if latency_target_s is not None:
-            choice = _lagrange_choice(costs, calls, latency_target_s)
-        else:
-            choice = capped_choice(costs, power_cap_w)
-        layer_plans.append(
-            _plan(
-                "layer-wise",
-                run.voltage_v,
-                freqs[allowed],
-                choice,
-                costs,
-                calls,
-                bound,
-                power_cap_w,
-                latency_target_s,
-            )
-        )
-    ok = [pl for pl in layer_plans if pl.meets_constraint]
-    if latency_target_s is not None:
-        best_layer = min(ok or layer_plans, key=lambda pl: (not pl.meets_constraint, pl.energy_j))
-    else:
-        best_layer = min(ok or layer_plans, key=lambda pl: (pl.latency_s, pl.energy_j))
+    study = _Study(table, calls, base.replace(power_cap_w=math.inf), points, nominal,
+                   power_cap_w, latency_target_s, leak_share)  # fmt: skip
+    fixed, best_whole, bound = _whole_run(study)
+    best_layer = _layer_wise(study, bound)
     constraint = (
         f"latency target {latency_target_s:.4g} s"
         if latency_target_s is not None

@@ -2,11 +2,23 @@
 
 Knobs (``SearchSpace``): resolution, classifier-free guidance, VAE (default or TAESD),
 quantization, sparsity, weight sharing, operating point, layer-wise frequency, denoising steps
-and 1-in-N keyframe sampling. The workload is traced once per (resolution, CFG, VAE); the other
-knobs rewrite the layer arrays (:mod:`.compressed_table`) or the device parameters
-(:mod:`.frequency`), and steps and N only enter the roll-up, which is evaluated for all of them
-in one numpy expression. The roll-up is perfmodel's (:mod:`zoomwatt.perfmodel.rollup`), written
-over arrays; the unmodified default pipeline gives the same figures as ``zoomwatt predict``.
+and 1-in-N keyframe sampling. They span a grid with named axes (:class:`SearchGrid`):
+structure (resolution, CFG, VAE), compression (quantization, sparsity, sharing), operating
+point, layer-wise frequency, steps and N.
+
+:func:`explore` reads in four steps, as a prediction does:
+
+1. per-call costs (:func:`_per_call_costs`): each model stage of each structure, traced once
+   through the road of ``zoomwatt predict`` (:func:`zoomwatt.perfmodel.load_workload`), its
+   layer arrays rewritten per compression (:mod:`.compressed_table`), timed on the device at
+   every operating point and frequency mode (:mod:`.frequency`);
+2. frame costs (:func:`_frame_costs`): one keyframe period, the model stages' calls (the UNet
+   once per step) and the per-frame work of N frames, over the whole grid;
+3. the roll-up: perfmodel's own (:func:`zoomwatt.perfmodel.roll_up`), on arrays;
+4. answers (:func:`_answers`): errors, memory, targets, give-ups, and the baseline, the
+   cheapest, the fewest give-ups, the fastest and the Pareto front.
+
+The unmodified default pipeline gives the same figures as ``zoomwatt predict``.
 """
 
 from __future__ import annotations
@@ -22,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from zoomwatt.archs.catalog import VAES
 from zoomwatt.errors import InputError
 from zoomwatt.hardware import HardwareProfile, load_profile
 from zoomwatt.optimize.compressed_table import (
@@ -32,19 +45,37 @@ from zoomwatt.optimize.compressed_table import (
     sharing_applies,
     weight_ratio,
 )
-from zoomwatt.optimize.error_table import shipped_error_table
-from zoomwatt.optimize.frequency import no_loss_choice, operating_points, scaled_params
+from zoomwatt.optimize.error_table import ErrorTable, shipped_error_table
+from zoomwatt.optimize.frequency import (
+    FrequencyPoint,
+    no_loss_choice,
+    operating_points,
+    scaled_params,
+)
 from zoomwatt.optimize.results import Candidate, ExploreResult
-from zoomwatt.perfmodel import build_layer_table, device_params, layer_costs, make_stage
+from zoomwatt.perfmodel import (
+    DeviceParams,
+    FrameRollup,
+    build_layer_table,
+    device_params,
+    layer_costs,
+    load_workload,
+    roll_up,
+    stage_from_workload,
+    usable_memory_bytes,
+)
 from zoomwatt.perfmodel.layer_table import LayerTable
 from zoomwatt.perfmodel.non_ai_budget import non_ai_budget
 from zoomwatt.perfmodel.stage import Stage
-from zoomwatt.perfmodel.workload_adapter import stages_from_workload
+from zoomwatt.workload.characterize_pipeline import frame_ops_workload
 from zoomwatt.workload.records import DTYPE_BYTES
+from zoomwatt.workload.spec import WorkloadSpec
+from zoomwatt.workload.stages import MODEL_STAGES, StageName
 
 log = logging.getLogger(__name__)
 
-MODEL_STAGES = ("text_encoder", "vae_encoder", "unet", "vae_decoder")
+#: The axes of the search grid, in order.
+AXES = ("structure", "compression", "operating_point", "layerwise_frequency", "steps", "every")
 ASSUMPTIONS = (
     "figures are predictions of the roofline + energy model (zoomwatt predict), not measurements",
     "keyframes and in-between frames run one after the other on the same device",
@@ -90,18 +121,20 @@ class OptimizeOptions:
 
 
 def baseline_knobs(nominal_point: str) -> dict[str, Any]:
-    """The unmodified default pipeline (as ``zoomwatt predict`` runs it)."""
+    """The unmodified default pipeline (the default workload, as ``zoomwatt predict`` runs
+    it), at the profile's nominal operating point."""
+    spec = WorkloadSpec()
     return {
-        "resolution_px": 512,
-        "cfg": True,
-        "vae": "default",
+        "resolution_px": spec.size,
+        "cfg": spec.cfg,
+        "vae": spec.vae,
         "quant": "fp16",
         "sparsity": "dense",
         "share_bits": 0,
         "operating_point": nominal_point,
         "layerwise_frequency": False,
-        "steps": 20,
-        "every": 30,
+        "steps": spec.steps,
+        "every": spec.every,
     }
 
 
@@ -130,7 +163,7 @@ def _check(options: OptimizeOptions) -> None:
     checks = {
         "resolution_px": lambda v: isinstance(v, int) and v >= 64 and v % 64 == 0,
         "cfg": lambda v: isinstance(v, bool),
-        "vae": lambda v: v in ("default", "taesd"),
+        "vae": lambda v: v in VAES,
         "quant": lambda v: v in QUANT_DTYPES,
         "sparsity": lambda v: v in SPARSITIES,
         "share_bits": lambda v: v in SHARE_BITS,
@@ -160,69 +193,404 @@ def _with_baseline(space: SearchSpace, base: dict[str, Any], points: list[str]) 
     return out
 
 
+# --- the grid -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchGrid:
+    """The values of each axis of the search (:data:`AXES`): every combination is a point."""
+
+    space: dict[str, list[Any]]  # knob -> values tried, baseline included (see _with_baseline)
+    structure: list[tuple[int, bool, str]]  # (resolution_px, cfg, vae): traced once each
+    compression: list[tuple[str, str, int]]  # (quant, sparsity, share_bits)
+
+    @classmethod
+    def of(cls, space: dict[str, list[Any]]) -> SearchGrid:
+        structure = itertools.product(space["resolution_px"], space["cfg"], space["vae"])
+        compression = itertools.product(space["quant"], space["sparsity"], space["share_bits"])
+        return cls(space, list(structure), list(compression))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (
+            len(self.structure),
+            len(self.compression),
+            *(len(self.space[axis]) for axis in AXES[2:]),
+        )
+
+    def along(self, values: Any, *axes: str) -> np.ndarray:
+        """``values``, whose dimensions are the named ``axes`` (in grid order), shaped to
+        broadcast over the whole grid."""
+        values = np.asarray(values)
+        if values.ndim != len(axes) or list(axes) != [a for a in AXES if a in axes]:
+            raise ValueError(f"axes {axes} for an array of {values.ndim} dimensions")
+        return values[tuple(slice(None) if a in axes else None for a in AXES)]
+
+    def index_of(self, knobs: dict[str, Any]) -> tuple[int, ...]:
+        """The grid point of ``knobs``."""
+        return (
+            self.structure.index((knobs["resolution_px"], knobs["cfg"], knobs["vae"])),
+            self.compression.index((knobs["quant"], knobs["sparsity"], knobs["share_bits"])),
+            *(self.space[axis].index(knobs[axis]) for axis in AXES[2:]),
+        )
+
+    def knobs_at(self, index: tuple[int, ...]) -> dict[str, Any]:
+        """The knobs of a grid point (in the order of :func:`baseline_knobs`)."""
+        s, c, *rest = index
+        size, cfg, vae = self.structure[s]
+        quant, sparsity, share = self.compression[c]
+        knobs = {"resolution_px": size, "cfg": cfg, "vae": vae, "quant": quant,
+                 "sparsity": sparsity, "share_bits": share}  # fmt: skip
+        return knobs | {axis: self.space[axis][i] for axis, i in zip(AXES[2:], rest, strict=True)}
+
+
+@dataclass(frozen=True)
+class _Device:
+    """The device the search runs on: its profile, parameters and operating points."""
+
+    profile: HardwareProfile
+    params: DeviceParams
+    points: list[FrequencyPoint]
+    nominal: FrequencyPoint
+
+    @classmethod
+    def of(cls, profile: HardwareProfile) -> _Device:
+        points, nominal = operating_points(profile)
+        return cls(profile, device_params(profile), points, nominal)
+
+
+# --- 1. per-call costs -------------------------------------------------------------------------
+
+
 @lru_cache(maxsize=32)
 def _model_stages(
     pipeline: str, size: int, cfg: bool, vae: str, cache: bool = True
 ) -> tuple[Stage, ...]:
-    """The fp16 model stages of one (resolution, CFG, VAE); traced once per process, and read
-    from the workload cache on disk when it was traced before (``cache=False``: traced again,
-    the cache neither read nor written)."""
-    from zoomwatt.workload import characterize
-
-    report = characterize(pipeline=pipeline, vae=vae, size=size, cfg=cfg, dtype="fp16", cache=cache)
-    return tuple(s for s in stages_from_workload(report) if s.name in MODEL_STAGES)
+    """The fp16 model stages of one (resolution, CFG, VAE), as ``zoomwatt predict`` gets them;
+    traced once per process, and read from the workload cache on disk when it was traced
+    before (``cache=False``: traced again, the cache neither read nor written)."""
+    spec = WorkloadSpec(pipeline=pipeline, vae=vae, size=size, cfg=cfg, dtype="fp16")
+    stages = tuple(s for s in load_workload(spec, cache=cache).stages if s.name in MODEL_STAGES)
+    if [s.name for s in stages] != list(MODEL_STAGES):
+        raise InputError("pipeline", pipeline, f"stages {MODEL_STAGES}")
+    return stages
 
 
 @lru_cache(maxsize=64)
-def _frame_stage(size: int, every: int, act_dtype: str) -> tuple[Stage, float]:
-    from zoomwatt.workload.frame_ops import count_frame_ops
-
-    frame = count_frame_ops(size, size, size // 4, every, act_dtype)
-    stage = make_stage(
-        "frame_ops",
-        frame.records,
-        1.0,
-        weight_bytes=0.0,
-        peak_activation_bytes=frame.peak_bytes,
-        per_frame=True,
-    )
-    return stage, float(frame.peak_bytes)
+def _frame_stage(size: int, every: int, act_dtype: str) -> Stage:
+    """The per-frame work of one keyframe period of ``every`` frames, as the workload counts
+    it (default border), with activations in ``act_dtype``."""
+    spec = WorkloadSpec(size=size, every=every, activation_dtype=act_dtype)
+    return stage_from_workload(frame_ops_workload(spec))
 
 
-@dataclass
-class _Grid:
-    """Arrays over (structure, compression, point, layer-wise, steps, every)."""
-
-    shape: tuple[int, ...]
-    arrays: dict[str, np.ndarray]
-
-
-def _stage_sums(table: LayerTable, time_s: np.ndarray, energy_j: np.ndarray):
-    n = table.n_stages
-    return (
-        np.bincount(table.stage_index, time_s, minlength=n),
-        np.bincount(table.stage_index, energy_j, minlength=n),
-    )
-
-
-def _costs_per_mode(table, base, nominal, points, run_names, sparse):
-    """Per run point and frequency mode: per-stage latency and energy of one call."""
-    params0 = base.replace(use_sparse=sparse)
-    out = np.full((len(run_names), 2, 2, table.n_stages), np.nan)
-    for r, name in enumerate(run_names):
-        run = next(p for p in points if p.name == name)
-        allowed = [p for p in points if p.frequency_hz <= run.frequency_hz]
+def _costs_per_mode(
+    table: LayerTable, device: _Device, runs: list[str], sparse: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-stage latency and energy of one call, per run point and frequency mode (fixed,
+    layer-wise): two arrays (run point, mode, stage)."""
+    params0 = device.params.replace(use_sparse=sparse)
+    time_s = np.full((len(runs), 2, table.n_stages), np.nan)
+    energy_j = np.full_like(time_s, np.nan)
+    idx, n = table.stage_index, table.n_stages
+    for r, name in enumerate(runs):
+        run = next(p for p in device.points if p.name == name)
+        allowed = [p for p in device.points if p.frequency_hz <= run.frequency_hz]
         row = allowed.index(run)
         settings = [(p.frequency_hz, run.voltage_v) for p in allowed]
-        costs = layer_costs(table, scaled_params(params0, nominal, settings))
-        t, e = _stage_sums(table, costs.time_s[row], costs.energy_j[row])
-        out[r, 0, 0], out[r, 0, 1] = t, e
-        choice = no_loss_choice(costs, row)
-        t_pick = np.take_along_axis(costs.time_s, choice[None], 0)[0]
-        e_pick = np.take_along_axis(costs.energy_j, choice[None], 0)[0]
-        t, e = _stage_sums(table, t_pick, e_pick)
-        out[r, 1, 0], out[r, 1, 1] = t, e
-    return out
+        costs = layer_costs(table, scaled_params(params0, device.nominal, settings))
+        choice = no_loss_choice(costs, row)[None]
+        per_mode = (
+            (costs.time_s[row], costs.energy_j[row]),
+            (np.take_along_axis(costs.time_s, choice, 0)[0],
+             np.take_along_axis(costs.energy_j, choice, 0)[0]),
+        )  # fmt: skip
+        for m, (t, e) in enumerate(per_mode):
+            time_s[r, m] = np.bincount(idx, t, minlength=n)
+            energy_j[r, m] = np.bincount(idx, e, minlength=n)
+    return time_s, energy_j
+
+
+@dataclass(frozen=True)
+class _PerCall:
+    """One call of each model stage over (structure, compression, operating_point,
+    layerwise_frequency), and what each structure and compression holds in memory."""
+
+    time_s: dict[StageName, np.ndarray]
+    energy_j: dict[StageName, np.ndarray]
+    calls: dict[StageName, np.ndarray]  # calls per keyframe, per structure
+    weight_bytes: np.ndarray  # (structure, compression): stored weights of the model stages
+    memory_bytes: np.ndarray  # (structure, compression): weights + the largest activations
+
+
+def _footprint(
+    stages: tuple[Stage, ...], table: LayerTable, ctable: LayerTable, size: int, quant: str
+) -> tuple[float, float]:
+    """Stored weights, and weights + the largest live activations (frame stage included), of
+    the model stages compressed as ``ctable``."""
+    act_dtype = QUANT_DTYPES[quant][1]
+    a_ratio = DTYPE_BYTES[act_dtype] / DTYPE_BYTES["fp16"]
+    weights = float(np.array([s.weight_bytes for s in stages]) @ weight_ratio(table, ctable))
+    frame_peak = _frame_stage(size, 30, act_dtype).peak_activation_bytes
+    peak = max(max(s.peak_activation_bytes for s in stages) * a_ratio, frame_peak)
+    return weights, weights + peak
+
+
+def _per_call_costs(grid: SearchGrid, device: _Device, pipeline: str, cache: bool) -> _PerCall:
+    """Step 1: per structure (traced once) and compression (the layer arrays rewritten), the
+    latency and energy of one call of each model stage at every point and mode."""
+    runs = grid.space["operating_point"]
+    shape = (len(grid.structure), len(grid.compression), len(runs), 2, len(MODEL_STAGES))
+    time_s, energy_j = np.full(shape, np.nan), np.full(shape, np.nan)
+    calls = np.zeros((len(grid.structure), len(MODEL_STAGES)))
+    weight_bytes, memory_bytes = np.full(shape[:2], np.nan), np.full(shape[:2], np.nan)
+    for i, (size, cfg, vae) in enumerate(grid.structure):
+        stages = _model_stages(pipeline, size, cfg, vae, cache)
+        table = build_layer_table(stages)
+        calls[i] = [s.calls_per_keyframe for s in stages]
+        for j, (quant, sparsity, share) in enumerate(grid.compression):
+            if share and not sharing_applies(quant, share):
+                continue
+            ctable = compressed_table(table, quant, sparsity, share)
+            time_s[i, j], energy_j[i, j] = _costs_per_mode(ctable, device, runs, sparsity == "2:4")
+            weight_bytes[i, j], memory_bytes[i, j] = _footprint(stages, table, ctable, size, quant)
+    modes = [int(m) for m in grid.space["layerwise_frequency"]]
+    time_s, energy_j = time_s[:, :, :, modes], energy_j[:, :, :, modes]
+    return _PerCall(
+        time_s={stage: time_s[..., k] for k, stage in enumerate(MODEL_STAGES)},
+        energy_j={stage: energy_j[..., k] for k, stage in enumerate(MODEL_STAGES)},
+        calls={stage: calls[:, k] for k, stage in enumerate(MODEL_STAGES)},
+        weight_bytes=weight_bytes,
+        memory_bytes=memory_bytes,
+    )
+
+
+# --- 2. frame costs ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _FrameCosts:
+    """One keyframe period, over the whole grid (broadcast): the model stages' latency and
+    energy, and the per-frame work of its N frames."""
+
+    keyframe_s: np.ndarray
+    keyframe_j: np.ndarray
+    frame_work_s: np.ndarray
+    frame_work_j: np.ndarray
+
+
+def _keyframe(
+    grid: SearchGrid, per_call: _PerCall, costs: dict[StageName, np.ndarray]
+) -> np.ndarray:
+    """Calls x per-call cost of the model stages: the UNet once per step, the others as the
+    workload counts them per keyframe; over (structure, compression, point, mode, steps)."""
+
+    def on_grid(stage: StageName) -> np.ndarray:
+        return grid.along(costs[stage], *AXES[:4])
+
+    calls = {s: grid.along(per_call.calls[s], "structure") for s in MODEL_STAGES}
+    fixed = sum(calls[s] * on_grid(s) for s in MODEL_STAGES if not s.per_step)
+    per_step = sum(on_grid(s) for s in MODEL_STAGES if s.per_step)
+    return fixed + grid.along(np.array(grid.space["steps"], dtype=float), "steps") * per_step
+
+
+def _frame_work(grid: SearchGrid, device: _Device) -> tuple[np.ndarray, np.ndarray]:
+    """The per-frame work of N frames, over (structure, compression, point, mode, every)."""
+    sizes, every = grid.space["resolution_px"], grid.space["every"]
+    a_dtypes = sorted({QUANT_DTYPES[q][1] for q in grid.space["quant"]})
+    runs = grid.space["operating_point"]
+    shape = (len(sizes), len(every), len(a_dtypes), len(runs), 2)
+    time_s, energy_j = np.full(shape, np.nan), np.full(shape, np.nan)
+    for (si, size), (ei, n), (ai, adt) in itertools.product(
+        enumerate(sizes), enumerate(every), enumerate(a_dtypes)
+    ):
+        ftable = build_layer_table([_frame_stage(size, n, adt)])
+        t, e = _costs_per_mode(ftable, device, runs, False)
+        time_s[si, ei, ai], energy_j[si, ei, ai] = t[..., 0], e[..., 0]
+    size_idx = [sizes.index(s[0]) for s in grid.structure]
+    a_idx = [a_dtypes.index(QUANT_DTYPES[c[0]][1]) for c in grid.compression]
+    modes = [int(m) for m in grid.space["layerwise_frequency"]]
+    axes = (*AXES[:4], "every")
+
+    def on_grid(values: np.ndarray) -> np.ndarray:
+        picked = values[size_idx][:, :, a_idx][:, :, :, :, modes]  # (S, E, C, R, M)
+        return grid.along(np.moveaxis(picked, 1, -1), *axes)
+
+    return on_grid(time_s), on_grid(energy_j)
+
+
+def _frame_costs(grid: SearchGrid, device: _Device, per_call: _PerCall) -> _FrameCosts:
+    """Step 2: the costs of one keyframe period at every point of the grid."""
+    frame_s, frame_j = _frame_work(grid, device)
+    return _FrameCosts(
+        keyframe_s=_keyframe(grid, per_call, per_call.time_s),
+        keyframe_j=_keyframe(grid, per_call, per_call.energy_j),
+        frame_work_s=frame_s,
+        frame_work_j=frame_j,
+    )
+
+
+# --- 3. the roll-up ----------------------------------------------------------------------------
+
+
+def _roll_up(
+    grid: SearchGrid, device: _Device, frame: _FrameCosts, options: OptimizeOptions
+) -> FrameRollup:
+    """Step 3: perfmodel's roll-up, for every point at once."""
+    return roll_up(
+        frame.keyframe_s,
+        frame.frame_work_s,
+        frame.keyframe_j + frame.frame_work_j,
+        frames_per_keyframe=grid.along(np.array(grid.space["every"], dtype=float), "every"),
+        target_fps=float(options.target_fps),
+        idle_power_w=float(device.params.idle_power_w),
+        non_ai_power_w=non_ai_budget(device.profile, options.non_ai_w).power_w,
+    )
+
+
+# --- 4. answers --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Scores:
+    """What the search knows of every point, beside its figures: all arrays of the grid's
+    shape but ``error_db`` (per compression; NaN: lossless)."""
+
+    error_db: np.ndarray
+    fits: np.ndarray
+    valid: np.ndarray  # the prediction exists (a compression that does not apply has none)
+    eligible: np.ndarray  # valid, fits in memory, within the error limit
+    meets: np.ndarray  # eligible, and meets the frame rate and the power cap
+    give_ups: np.ndarray
+
+
+def _scores(
+    grid: SearchGrid,
+    device: _Device,
+    per_call: _PerCall,
+    r: FrameRollup,
+    errors: ErrorTable,
+    options: OptimizeOptions,
+    base: dict[str, Any],
+) -> _Scores:
+    """Errors, memory, targets and give-ups of every point."""
+    shape = grid.shape
+    comps = grid.compression
+    err = np.array([errors.error_db(_lossy(*c)) if _lossy(*c) else np.nan for c in comps])
+    err_g = np.broadcast_to(grid.along(err, "compression"), shape)
+    usable = usable_memory_bytes(device.profile)
+    fits = np.broadcast_to(grid.along(per_call.memory_bytes <= usable, *AXES[:2]), shape)
+    valid = np.isfinite(r.output_fps) & np.isfinite(r.avg_power_w)
+    limit = options.max_error_db
+    err_ok = np.isnan(err_g) | (limit is None) | (err_g <= (limit if limit is not None else 0.0))
+    cap = options.power_cap_w
+    power_ok = True if cap is None else r.avg_power_w <= cap
+    fast = r.output_fps >= float(options.target_fps) * (1 - 1e-9)
+    return _Scores(
+        error_db=err,
+        fits=fits,
+        valid=valid,
+        eligible=valid & fits & err_ok,
+        meets=valid & fits & err_ok & power_ok & fast,
+        give_ups=np.broadcast_to(_give_up_counts(grid, base), shape),
+    )
+
+
+def _give_up_counts(grid: SearchGrid, base: dict[str, Any]) -> np.ndarray:
+    """How many knobs of each point change the picture against the baseline (broadcast); the
+    count of :func:`give_up_names`."""
+    structure = np.array([(size < base["resolution_px"]) + (base["cfg"] and not cfg)
+                          + (vae == "taesd" and base["vae"] != "taesd")
+                          for size, cfg, vae in grid.structure])  # fmt: skip
+    compression = np.array([len(_lossy(*c)) for c in grid.compression])
+    steps = (np.array(grid.space["steps"]) < base["steps"]).astype(int)
+    every = (np.array(grid.space["every"]) > base["every"]).astype(int)
+    return (
+        grid.along(structure, "structure")
+        + grid.along(compression, "compression")
+        + grid.along(steps, "steps")
+        + grid.along(every, "every")
+    )
+
+
+@dataclass(frozen=True)
+class _Answers:
+    baseline: Candidate
+    best: Candidate | None
+    least_change: Candidate | None
+    fastest: Candidate
+    pareto: list[Candidate]
+
+
+def _answers(
+    grid: SearchGrid,
+    per_call: _PerCall,
+    frame: _FrameCosts,
+    r: FrameRollup,
+    sc: _Scores,
+    base: dict[str, Any],
+) -> _Answers:
+    """Step 4: the baseline, the cheapest and the fewest give-ups that meet the targets, the
+    fastest and the Pareto front, as candidates."""
+
+    def candidate(flat: int) -> Candidate:
+        index = tuple(int(i) for i in np.unravel_index(flat, grid.shape))
+        return _candidate(grid, per_call, frame, r, sc, base, index)
+
+    flat_gu = sc.give_ups.ravel()
+    flat_fps = np.where(sc.eligible, r.output_fps, -np.inf).ravel()
+    flat_pow = np.where(sc.eligible, r.avg_power_w, np.inf).ravel()
+    err_g = np.broadcast_to(grid.along(sc.error_db, "compression"), grid.shape)
+    flat_err = np.where(np.isnan(err_g), -np.inf, err_g).ravel()
+    best = least = None
+    if sc.meets.any():
+        meets = sc.meets.ravel()
+        cost = np.where(meets, flat_pow, np.inf)
+        best = candidate(np.lexsort((flat_err, -flat_fps, cost))[0])
+        cost = np.where(meets, flat_gu, np.iinfo(np.int64).max)
+        least = candidate(np.lexsort((flat_err, flat_pow, cost))[0])
+    return _Answers(
+        baseline=candidate(int(np.ravel_multi_index(grid.index_of(base), grid.shape))),
+        best=best,
+        least_change=least,
+        fastest=candidate(np.lexsort((flat_pow, -flat_fps))[0]),
+        pareto=[candidate(i) for i in pareto_indices(flat_fps, flat_pow, flat_gu)],
+    )
+
+
+def _candidate(
+    grid: SearchGrid,
+    per_call: _PerCall,
+    frame: _FrameCosts,
+    r: FrameRollup,
+    sc: _Scores,
+    base: dict[str, Any],
+    index: tuple[int, ...],
+) -> Candidate:
+    """The point at ``index`` of the grid, with its figures."""
+    knobs = grid.knobs_at(index)
+    s, c, point, mode, steps, _ = index
+    e_db = sc.error_db[c]
+    lossy = _lossy(knobs["quant"], knobs["sparsity"], knobs["share_bits"])
+    return Candidate(
+        label=label(knobs, base),
+        knobs=knobs,
+        output_fps=float(r.output_fps[index]),
+        avg_power_w=float(r.avg_power_w[index]),
+        energy_per_frame_j=float(r.energy_per_frame_j[index]),
+        fps_per_watt=float(r.fps_per_watt[index]),
+        keyframe_latency_s=float(frame.keyframe_s[s, c, point, mode, steps, 0]),
+        error_db=None if np.isnan(e_db) else float(e_db),
+        meets_targets=bool(sc.meets[index]),
+        ai_power_w=float(r.ai_power_w[index]),
+        weight_bytes=float(per_call.weight_bytes[s, c]),
+        fits_in_memory=bool(sc.fits[index]),
+        lossy=lossy,
+        give_ups=give_up_names(knobs, base),
+    )
+
+
+# --- the search --------------------------------------------------------------------------------
 
 
 def explore(
@@ -232,211 +600,42 @@ def explore(
     the Pareto front of (output fps up, average power down) and the cheapest combination that
     meets the targets (output fps >= target, power <= cap, error <= limit, fits in memory).
     ``cache=False``: trace the workload again, without reading or writing the disk caches."""
-    # 1. inputs
+    # 0. inputs
     start = time.perf_counter()
     options = options or OptimizeOptions()
     _check(options)
     profile = hardware if isinstance(hardware, HardwareProfile) else load_profile(hardware)
-    points, nominal = operating_points(profile)
-    base_knobs = baseline_knobs(nominal.name)
-    space = _with_baseline(options.space, base_knobs, [p.name for p in points])
+    device = _Device.of(profile)
+    base = baseline_knobs(device.nominal.name)
+    grid = SearchGrid.of(_with_baseline(options.space, base, [p.name for p in device.points]))
     errors = shipped_error_table()
-    base_params = device_params(profile)
-    structures = list(itertools.product(space["resolution_px"], space["cfg"], space["vae"]))
-    comps = list(itertools.product(space["quant"], space["sparsity"], space["share_bits"]))
-    sizes = space["resolution_px"]
-    a_dtypes = sorted({QUANT_DTYPES[q][1] for q in space["quant"]})
-    runs = space["operating_point"]
-    modes = space["layerwise_frequency"]
-    steps = np.array(space["steps"], dtype=float)
-    every = np.array(space["every"], dtype=float)
 
-    # 2. model stages: per structure and compression, per-call latency/energy of each stage
-    n_s, n_c, n_r = len(structures), len(comps), len(runs)
-    per_call = np.full((n_s, n_c, n_r, 2, 2, len(MODEL_STAGES)), np.nan)
-    memory = np.full((n_s, n_c), np.nan)
-    weight_bytes = np.full((n_s, n_c), np.nan)
-    stage_calls = None
-    for i, (size, cfg, vae) in enumerate(structures):
-        stages = _model_stages(options.pipeline, size, cfg, vae, cache)
-        table = build_layer_table(stages)
-        names = [s.name for s in stages]
-        if names != list(MODEL_STAGES):
-            raise InputError("pipeline", options.pipeline, f"stages {MODEL_STAGES}")
-        stage_calls = np.array([s.calls_per_keyframe for s in stages])
-        for j, (quant, sparsity, share) in enumerate(comps):
-            if share and not sharing_applies(quant, share):
-                continue
-            ctable = compressed_table(table, quant, sparsity, share)
-            per_call[i, j] = _costs_per_mode(
-                ctable, base_params, nominal, points, runs, sparsity == "2:4"
-            )
-            a_ratio = DTYPE_BYTES[QUANT_DTYPES[quant][1]] / DTYPE_BYTES["fp16"]
-            weights = float(
-                np.array([s.weight_bytes for s in stages]) @ weight_ratio(table, ctable)
-            )
-            frame_peak = _frame_stage(size, 30, QUANT_DTYPES[quant][1])[1]
-            peak = max(max(s.peak_activation_bytes for s in stages) * a_ratio, frame_peak)
-            weight_bytes[i, j] = weights
-            memory[i, j] = weights + peak
+    # 1-4. per-call costs, frame costs, roll-up, answers
+    per_call = _per_call_costs(grid, device, options.pipeline, cache)
+    frame = _frame_costs(grid, device, per_call)
+    figures = _roll_up(grid, device, frame, options)
+    scores = _scores(grid, device, per_call, figures, errors, options, base)
+    answers = _answers(grid, per_call, frame, figures, scores, base)
 
-    # 3. frame stages: per resolution, N, activation dtype, point, mode
-    frame = np.full((len(sizes), len(every), len(a_dtypes), n_r, 2, 2), np.nan)
-    for (si, size), (ei, n), (ai, adt) in itertools.product(
-        enumerate(sizes), enumerate(space["every"]), enumerate(a_dtypes)
-    ):
-        ftable = build_layer_table([_frame_stage(size, n, adt)[0]])
-        frame[si, ei, ai] = _costs_per_mode(ftable, base_params, nominal, points, runs, False)[
-            ..., 0
-        ]
-
-    # 4. roll-up over (structure, compression, point, mode, steps, every), perfmodel's formulas
-    size_idx = np.array([sizes.index(s[0]) for s in structures])
-    a_idx = np.array([a_dtypes.index(QUANT_DTYPES[c[0]][1]) for c in comps])
-    mode_idx = [int(m) for m in modes]
-    pc = per_call[:, :, :, mode_idx]  # (S, C, R, M, 2, stages)
-    text, venc, unet, vdec = (pc[..., k] for k in range(4))
-    fixed_t = stage_calls[0] * text[..., 0] + venc[..., 0] + vdec[..., 0]
-    fixed_e = stage_calls[0] * text[..., 1] + venc[..., 1] + vdec[..., 1]
-    st = steps[:, None]
-    kf_t = fixed_t[..., None, None] + st * unet[..., 0][..., None, None]  # (S,C,R,M,ST,1)
-    kf_e = fixed_e[..., None, None] + st * unet[..., 1][..., None, None]
-    fr = frame[size_idx][:, :, a_idx][:, :, :, :, mode_idx]  # (S, E, C, R, M, 2)
-    fr = np.moveaxis(fr, 1, -2)  # (S, C, R, M, E, 2)
-    fw_t, fw_e = fr[..., None, :, 0], fr[..., None, :, 1]  # (S, C, R, M, 1, E)
-    busy_t, busy_e = kf_t + fw_t, kf_e + fw_e
-    n = every
-    target = float(options.target_fps)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        output_fps = n / busy_t
-        delivered = np.minimum(output_fps, target)
-        period = n / delivered
-        idle = np.maximum(0.0, period - busy_t)
-        ai_e = busy_e + float(profile.idle_power.si) * idle
-        ai_power = ai_e / period
-        non_ai = non_ai_budget(profile, options.non_ai_w).power_w
-        avg_power = ai_power + non_ai
-        energy_frame = ai_e / n + non_ai / delivered
-        fps_w = delivered / avg_power
-
-    # 5. errors, memory, targets
-    err = np.array(
-        [errors.error_db(_lossy(q, sp, sh)) if _lossy(q, sp, sh) else np.nan for q, sp, sh in comps]
-    )
-    usable = profile.memory_capacity.si * profile.memory_usable_fraction.si
-    grid_shape = output_fps.shape
-    err_g = np.broadcast_to(err[None, :, None, None, None, None], grid_shape)
-    fits = np.broadcast_to((memory <= usable)[:, :, None, None, None, None], grid_shape)
-    valid = np.isfinite(output_fps) & np.isfinite(avg_power)
-    err_ok = (
-        np.isnan(err_g)
-        | (options.max_error_db is None)
-        | (err_g <= (options.max_error_db if options.max_error_db is not None else 0.0))
-    )
-    power_ok = True if options.power_cap_w is None else avg_power <= options.power_cap_w
-    meets = valid & fits & err_ok & power_ok & (output_fps >= target * (1 - 1e-9))
-    eligible = valid & fits & err_ok
-
-    # 6. give-ups: knobs that change the picture against the baseline
-    struct_gu = np.array([(sz < 512) + (not cfg) + (vae == "taesd") for sz, cfg, vae in structures])
-    comp_gu = np.array([len(_lossy(*c)) for c in comps])
-    steps_gu = (steps < base_knobs["steps"]).astype(int)
-    every_gu = (every > base_knobs["every"]).astype(int)
-    gu = (
-        struct_gu[:, None, None, None, None, None]
-        + comp_gu[None, :, None, None, None, None]
-        + steps_gu[:, None]
-        + every_gu[None, :]
-    )
-    gu = np.broadcast_to(gu, grid_shape)
-
-    # 7. baseline, best, least change, fastest, Pareto front
-    def index_of(knobs: dict[str, Any]) -> tuple[int, ...]:
-        s = structures.index((knobs["resolution_px"], knobs["cfg"], knobs["vae"]))
-        c = comps.index((knobs["quant"], knobs["sparsity"], knobs["share_bits"]))
-        return (
-            s,
-            c,
-            runs.index(knobs["operating_point"]),
-            modes.index(knobs["layerwise_frequency"]),
-            space["steps"].index(knobs["steps"]),
-            space["every"].index(knobs["every"]),
-        )
-
-    def candidate(idx: tuple[int, ...]) -> Candidate:
-        s, c, r, m, k, e = idx
-        size, cfg, vae = structures[s]
-        quant, sparsity, share = comps[c]
-        knobs = {
-            "resolution_px": size,
-            "cfg": cfg,
-            "vae": vae,
-            "quant": quant,
-            "sparsity": sparsity,
-            "share_bits": share,
-            "operating_point": runs[r],
-            "layerwise_frequency": modes[m],
-            "steps": space["steps"][k],
-            "every": space["every"][e],
-        }
-        e_db = err[c]
-        return Candidate(
-            label=label(knobs, base_knobs),
-            knobs=knobs,
-            output_fps=float(output_fps[idx]),
-            avg_power_w=float(avg_power[idx]),
-            energy_per_frame_j=float(energy_frame[idx]),
-            fps_per_watt=float(fps_w[idx]),
-            keyframe_latency_s=float(kf_t[s, c, r, m, k, 0]),
-            error_db=None if np.isnan(e_db) else float(e_db),
-            meets_targets=bool(meets[idx]),
-            ai_power_w=float(ai_power[idx]),
-            weight_bytes=float(weight_bytes[s, c]),
-            fits_in_memory=bool(fits[idx]),
-            lossy=_lossy(quant, sparsity, share),
-            give_ups=give_up_names(knobs, base_knobs),
-        )
-
-    baseline = candidate(index_of(base_knobs))
-    flat_gu = gu.ravel()
-    flat_fps = np.where(eligible, output_fps, -np.inf).ravel()
-    flat_pow = np.where(eligible, avg_power, np.inf).ravel()
-    flat_err = np.where(np.isnan(err_g), -np.inf, err_g).ravel()
-    best = None
-    if meets.any():
-        cost = np.where(meets.ravel(), flat_pow, np.inf)
-        order = np.lexsort((flat_err, -flat_fps, cost))
-        best = candidate(np.unravel_index(order[0], grid_shape))
-    least = None
-    if meets.any():
-        cost = np.where(meets.ravel(), flat_gu, np.iinfo(np.int64).max)
-        order = np.lexsort((flat_err, flat_pow, cost))
-        least = candidate(np.unravel_index(order[0], grid_shape))
-    fastest = candidate(np.unravel_index(np.lexsort((flat_pow, -flat_fps))[0], grid_shape))
-    pareto = [
-        candidate(np.unravel_index(i, grid_shape))
-        for i in pareto_indices(flat_fps, flat_pow, flat_gu)
-    ]
-    evaluated = int(valid.sum())
-
-    # 8. studies (summaries), result
-    studies = _studies(options, profile, base_params, cache) if options.studies else {}
+    # 5. studies (summaries), result
+    studies = _studies(options, profile, device.params, cache) if options.studies else {}
+    evaluated = int(scores.valid.sum())
     seconds = time.perf_counter() - start
     log.info("optimize %s: %d combinations in %.2f s", profile.name, evaluated, seconds)
     return ExploreResult(
         hardware=profile.name,
         description=profile.description,
-        target_fps=target,
+        target_fps=float(options.target_fps),
         power_cap_w=options.power_cap_w,
         max_error_db=options.max_error_db,
         candidates_evaluated=evaluated,
         seconds=seconds,
-        baseline=baseline,
-        pareto=pareto,
-        best=best,
-        least_change=least,
-        fastest=fastest,
-        space=space,
+        baseline=answers.baseline,
+        pareto=answers.pareto,
+        best=answers.best,
+        least_change=answers.least_change,
+        fastest=answers.fastest,
+        space=grid.space,
         error_source=errors.source,
         errors_db=dict(errors.errors_db),
         assumptions=ASSUMPTIONS,

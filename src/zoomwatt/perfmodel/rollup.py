@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -100,6 +101,124 @@ def unsupported_dtypes(table: LayerTable, params: DeviceParams) -> list[str]:
     return [d for d in table.used_dtypes() if not params.supports(d)]
 
 
+@dataclass(frozen=True)
+class FrameRollup:
+    """The end-to-end figures of the feature for one keyframe period of N output frames. Each
+    field is a float, or an array over variants (the inputs of :func:`roll_up`, broadcast)."""
+
+    output_fps: Any  # sustainable: N / (keyframe + frame work), sequential on one device
+    output_fps_overlapped: Any  # N / max(keyframe, frame work)
+    delivered_fps: Any  # min(output fps, target)
+    period_s: Any  # N / delivered fps
+    idle_s: Any  # the rest of the period, spent at idle power
+    ai_energy_period_j: Any  # busy energy + idle power x idle time
+    ai_power_w: Any
+    non_ai_power_w: Any
+    avg_power_w: Any  # AI + non-AI
+    ai_energy_per_frame_j: Any
+    non_ai_energy_per_frame_j: Any
+    energy_per_frame_j: Any
+    fps_per_watt: Any  # delivered fps / total power
+    ai_fps_per_watt: Any  # delivered fps / AI power
+
+
+def _minimum(a: Any, b: Any) -> Any:
+    return min(a, b) if np.ndim(a) == 0 and np.ndim(b) == 0 else np.minimum(a, b)
+
+
+def _maximum(a: Any, b: Any) -> Any:
+    return max(a, b) if np.ndim(a) == 0 and np.ndim(b) == 0 else np.maximum(a, b)
+
+
+def roll_up(
+    keyframe_s: Any,
+    frame_work_s: Any,
+    busy_energy_j: Any,
+    *,
+    frames_per_keyframe: Any,
+    target_fps: float,
+    idle_power_w: float,
+    non_ai_power_w: float,
+) -> FrameRollup:
+    """Frame rate, power and energy per frame from the costs of one keyframe period: the
+    model stages' latency (``keyframe_s``), the per-frame work of its N frames
+    (``frame_work_s``) and the energy of both (``busy_energy_j``). Floats give floats (the
+    arithmetic of Python floats, as one prediction does); numpy arrays, or a mix that
+    broadcasts, give arrays over all their variants at once (as the optimizer's search does;
+    variants that divide by zero or carry NaN give inf or NaN there, without a warning)."""
+    n = frames_per_keyframe
+    busy_s = keyframe_s + frame_work_s
+    with np.errstate(divide="ignore", invalid="ignore"):
+        output_fps = n / busy_s
+        delivered_fps = _minimum(output_fps, target_fps)
+        period_s = n / delivered_fps
+        idle_s = _maximum(0.0, period_s - busy_s)
+        ai_energy_period_j = busy_energy_j + idle_power_w * idle_s
+        ai_power_w = ai_energy_period_j / period_s
+        avg_power_w = ai_power_w + non_ai_power_w
+        ai_energy_per_frame_j = ai_energy_period_j / n
+        non_ai_energy_per_frame_j = non_ai_power_w / delivered_fps
+        return FrameRollup(
+            output_fps=output_fps,
+            output_fps_overlapped=n / _maximum(keyframe_s, frame_work_s),
+            delivered_fps=delivered_fps,
+            period_s=period_s,
+            idle_s=idle_s,
+            ai_energy_period_j=ai_energy_period_j,
+            ai_power_w=ai_power_w,
+            non_ai_power_w=non_ai_power_w,
+            avg_power_w=avg_power_w,
+            ai_energy_per_frame_j=ai_energy_per_frame_j,
+            non_ai_energy_per_frame_j=non_ai_energy_per_frame_j,
+            energy_per_frame_j=ai_energy_per_frame_j + non_ai_energy_per_frame_j,
+            fps_per_watt=delivered_fps / avg_power_w,
+            ai_fps_per_watt=delivered_fps / ai_power_w,
+        )
+
+
+def min_every_for_target(
+    keyframe_s: float, frame_work_s: float, n: int, target_fps: float
+) -> int | None:
+    """The smallest N (1 keyframe every N frames) that reaches ``target_fps``: N >= target x
+    keyframe / (1 - target x per-frame work); None when the per-frame work alone is too slow.
+    ``frame_work_s`` is the work of ``n`` frames."""
+    per_frame_s = frame_work_s / n
+    if target_fps * per_frame_s >= 1:
+        return None
+    return max(1, math.ceil(target_fps * keyframe_s / (1 - target_fps * per_frame_s) - 1e-9))
+
+
+def usable_memory_bytes(profile: HardwareProfile) -> float:
+    """What the feature may hold in memory: capacity x the usable share."""
+    return profile.memory_capacity.si * profile.memory_usable_fraction.si
+
+
+def memory_needed_bytes(stages: Sequence[Stage]) -> float:
+    """All model weights resident, plus the largest live activation set of any stage."""
+    weights = sum(s.weight_bytes for s in stages if not s.per_frame)
+    return weights + max((s.peak_activation_bytes for s in stages), default=0.0)
+
+
+def _dtype_labels(table: LayerTable, params: DeviceParams) -> tuple[str, str]:
+    """The model layers' dtype ("mixed(...)" when several) and the engines that compute it."""
+    per_frame = np.array([s.per_frame for s in table.stages], dtype=bool)
+    model_layers = ~per_frame[table.stage_index] if table.n_layers else np.zeros(0, bool)
+    used = table.used_dtypes(model_layers if model_layers.any() else None)
+    engines = sorted({params.compute_dtype[d] or "?" for d in used})
+    dtype = used[0] if len(used) == 1 else "mixed(" + ",".join(used) + ")"
+    return dtype, engines[0] if len(engines) == 1 else ",".join(engines)
+
+
+def _battery(
+    profile: HardwareProfile, options: PredictOptions, avg_power_w: float
+) -> tuple[float | None, float | None]:
+    """The battery in Wh (the option's, else the profile's, else None) and its hours."""
+    battery_wh = options.battery_wh
+    if battery_wh is None and profile.battery is not None:
+        battery_wh = profile.battery.si
+    return battery_wh, None if battery_wh is None else battery_wh / avg_power_w
+
+
 def rollup(
     table: LayerTable,
     profile: HardwareProfile,
@@ -107,85 +226,51 @@ def rollup(
     options: PredictOptions,
 ) -> Prediction:
     """End-to-end figures for one device whose params support every dtype in ``table``."""
-    # 1. layers and stages
+    # 1. per-call costs: layers, then stages
     costs = layer_costs(table, params)
     stages = _stage_costs(table, costs)
+    # 2. frame costs: one keyframe period
     keyframe_s = sum(s.latency_s for s in stages if not s.per_frame)
     frame_work_s = sum(s.latency_s for s in stages if s.per_frame)
-    busy_s = keyframe_s + frame_work_s
-    if busy_s <= 0:
+    if keyframe_s + frame_work_s <= 0:
         raise InputError("stages", [s.name for s in stages], "at least one layer that does work")
-    busy_energy_j = sum(s.energy_j for s in stages)
-
-    # 2. frame rate, and the smallest N that reaches the target (N >= target x kf / (1 - target x
-    # per-frame work)), None when the per-frame work alone is too slow
-    n = options.frames_per_keyframe
-    output_fps = n / busy_s
-    per_frame_s = frame_work_s / n
-    target = options.target_fps
-    min_every = (
-        max(1, math.ceil(target * keyframe_s / (1 - target * per_frame_s) - 1e-9))
-        if target * per_frame_s < 1
-        else None
-    )
-    output_fps_overlapped = n / max(keyframe_s, frame_work_s)
-    delivered_fps = min(output_fps, options.target_fps)
-    realtime = output_fps >= options.target_fps * (1 - 1e-12)
-
-    # 3. power and energy (AI, idle top-up, non-AI)
-    period_s = n / delivered_fps
-    idle_s = max(0.0, period_s - busy_s)
-    ai_energy_period_j = busy_energy_j + float(params.idle_power_w) * idle_s
-    ai_power_w = ai_energy_period_j / period_s
+    # 3. the roll-up
     budget = non_ai_budget(profile, options.non_ai_w)
-    non_ai_w = budget.power_w
-    avg_power_w = ai_power_w + non_ai_w
-    ai_energy_per_frame_j = ai_energy_period_j / n
-    non_ai_energy_per_frame_j = non_ai_w / delivered_fps
+    n, target = options.frames_per_keyframe, options.target_fps
+    r = roll_up(keyframe_s, frame_work_s, sum(s.energy_j for s in stages),
+                frames_per_keyframe=n, target_fps=target,
+                idle_power_w=float(params.idle_power_w), non_ai_power_w=budget.power_w)  # fmt: skip
+    # 4. the answer
     kernel_power = costs.power_w[costs.time_s > 0]
-    peak_power_w = float(kernel_power.max()) if kernel_power.size else 0.0
-
-    # 4. battery and memory
-    battery_wh = options.battery_wh
-    if battery_wh is None and profile.battery is not None:
-        battery_wh = profile.battery.si
-    battery_hours = None if battery_wh is None else battery_wh / avg_power_w
-    model_stages = [s for s in table.stages if not s.per_frame]
-    memory_needed = sum(s.weight_bytes for s in model_stages) + max(
-        (s.peak_activation_bytes for s in table.stages), default=0.0
-    )
-    memory_usable = profile.memory_capacity.si * profile.memory_usable_fraction.si
-
-    per_frame = np.array([s.per_frame for s in table.stages], dtype=bool)
-    model_layers = ~per_frame[table.stage_index] if table.n_layers else np.zeros(0, bool)
-    used = table.used_dtypes(model_layers if model_layers.any() else None)
-    engines = sorted({params.compute_dtype[d] or "?" for d in used})
+    battery_wh, battery_hours = _battery(profile, options, r.avg_power_w)
+    memory_needed, memory_usable = memory_needed_bytes(table.stages), usable_memory_bytes(profile)
+    dtype, compute_dtype = _dtype_labels(table, params)
     return Prediction(
         hardware=profile.name,
         description=profile.description,
-        dtype=used[0] if len(used) == 1 else "mixed(" + ",".join(used) + ")",
-        compute_dtype=engines[0] if len(engines) == 1 else ",".join(engines),
+        dtype=dtype,
+        compute_dtype=compute_dtype,
         frames_per_keyframe=n,
-        target_fps=float(options.target_fps),
+        target_fps=float(target),
         per_stage=stages,
         keyframe_latency_s=keyframe_s,
         frame_work_s=frame_work_s,
-        output_fps=output_fps,
-        output_fps_overlapped=output_fps_overlapped,
-        min_every_for_target=min_every,
-        realtime=bool(realtime),
-        delivered_fps=delivered_fps,
-        ai_power_w=ai_power_w,
-        non_ai_power_w=non_ai_w,
+        output_fps=r.output_fps,
+        output_fps_overlapped=r.output_fps_overlapped,
+        min_every_for_target=min_every_for_target(keyframe_s, frame_work_s, n, target),
+        realtime=bool(r.output_fps >= target * (1 - 1e-12)),
+        delivered_fps=r.delivered_fps,
+        ai_power_w=r.ai_power_w,
+        non_ai_power_w=r.non_ai_power_w,
         non_ai_blocks=budget.as_dict(),
-        avg_power_w=avg_power_w,
-        peak_power_w=peak_power_w,
+        avg_power_w=r.avg_power_w,
+        peak_power_w=float(kernel_power.max()) if kernel_power.size else 0.0,
         power_cap_w=float(params.power_cap_w),
-        ai_energy_per_frame_j=ai_energy_per_frame_j,
-        non_ai_energy_per_frame_j=non_ai_energy_per_frame_j,
-        energy_per_frame_j=ai_energy_per_frame_j + non_ai_energy_per_frame_j,
-        fps_per_watt=delivered_fps / avg_power_w,
-        ai_fps_per_watt=delivered_fps / ai_power_w,
+        ai_energy_per_frame_j=r.ai_energy_per_frame_j,
+        non_ai_energy_per_frame_j=r.non_ai_energy_per_frame_j,
+        energy_per_frame_j=r.energy_per_frame_j,
+        fps_per_watt=r.fps_per_watt,
+        ai_fps_per_watt=r.ai_fps_per_watt,
         battery_wh=battery_wh,
         battery_hours=battery_hours,
         memory_needed_bytes=float(memory_needed),
@@ -227,8 +312,13 @@ def predict(
 ) -> Prediction:
     """Predict the feature on one device; raises :class:`InputError` if it cannot run a dtype."""
     (result,) = predict_many(stages, [profile], options)
+    return supported(result)
+
+
+def supported(result: Prediction | Unsupported, argument: str = "dtype") -> Prediction:
+    """``result`` if it is a prediction; an :class:`InputError` naming ``argument`` (the
+    dtype the device cannot compute) if it is :class:`Unsupported`."""
     if isinstance(result, Unsupported):
-        raise InputError(
-            "dtype", result.dtype, f"a dtype {profile.name} can compute", result.reason
-        )
+        expected = f"a dtype {result.hardware} can compute"
+        raise InputError(argument, result.dtype, expected, result.reason)
     return result

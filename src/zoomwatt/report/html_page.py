@@ -15,6 +15,7 @@ from typing import Any
 
 from zoomwatt.report import plots
 from zoomwatt.report.report_data import ReportData
+from zoomwatt.workload.article import CONV_SHARE_CLAIMS
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;
@@ -186,7 +187,7 @@ def pipeline_section(data: ReportData) -> str:
 
 
 def op_class_section(data: ReportData) -> str:
-    claims = {"text_encoder": 0.98, "vae_encoder": 0.98, "vae_decoder": 0.98, "unet": 0.84}
+    claims = dict(CONV_SHARE_CLAIMS)
     svg = plots.op_class_chart(data.stages, claims)
     rows = [
         [esc(c.row), esc(c.claim), esc(c.measured), esc(c.verdict), esc(c.note)]

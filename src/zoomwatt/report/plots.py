@@ -20,12 +20,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
+from zoomwatt.workload.stages import ALL_STAGES, StageName
+
 STAGE_COLOURS = {
-    "text_encoder": "#8c6bb1",
-    "vae_encoder": "#41ab5d",
-    "unet": "#2171b5",
-    "vae_decoder": "#ef6548",
-    "frame_ops": "#737373",
+    StageName.TEXT_ENCODER: "#8c6bb1",
+    StageName.VAE_ENCODER: "#41ab5d",
+    StageName.UNET: "#2171b5",
+    StageName.VAE_DECODER: "#ef6548",
+    StageName.FRAME_OPS: "#737373",
 }
 CLASS_COLOURS = {
     "conv": "#2171b5",
@@ -40,12 +42,8 @@ CLASS_COLOURS = {
     "other": "#636363",
 }
 PRETTY = {
-    "text_encoder": "text encoder",
-    "vae_encoder": "VAE encoder",
-    "unet": "UNet",
-    "vae_decoder": "VAE decoder",
-    "frame_ops": "frame ops",
-    "video_write": "video write",
+    **{stage: stage.display for stage in ALL_STAGES},
+    "video_write": "video write",  # measured beside the stages, not one of them
     "keyframe": "whole keyframe",
 }
 
@@ -104,10 +102,10 @@ def pipeline_diagram(stages: Sequence[Any], focus: Any, device: str) -> str:
         )
         ax.add_patch(box)
         calls = f"x{s.calls_per_keyframe:g} per keyframe"
-        per_prompt = s.name == "text_encoder" and s.calls_per_keyframe == 0
+        per_prompt = s.name == StageName.TEXT_ENCODER and s.calls_per_keyframe == 0
         if per_prompt:
             calls = "once per prompt"
-        elif s.name == "frame_ops":
+        elif StageName.parse(s.name).per_frame:
             calls = "N frames per keyframe"
         macs = s.macs_per_call if per_prompt else s.macs_per_keyframe
         lines = [
@@ -141,7 +139,7 @@ def pipeline_diagram(stages: Sequence[Any], focus: Any, device: str) -> str:
 
 def op_class_chart(stages: Sequence[Any], claims: dict[str, float]) -> str:
     """Share of MACs by op class per model (stacked bars), the article's conv claim as a tick."""
-    models = [s for s in stages if s.name != "frame_ops"]
+    models = [s for s in stages if StageName.parse(s.name).is_model]
     fig, ax = plt.subplots(figsize=(7.5, 2.4))
     classes = [c for c in CLASS_COLOURS if any(s.macs_share_by_class.get(c) for s in models)]
     for row, s in enumerate(models):

@@ -1,10 +1,10 @@
 """Everything the report shows, computed first (the page only reads this object).
 
-:func:`collect` characterizes the workload, checks the article's claims, predicts every shipped
-device, takes the per-layer roofline of one device, asks the optimizer for its Pareto front
-(where ``zoomwatt.optimize`` is available), loads the latest measurement (``zoomwatt measure``)
-and reads the zoom video's first frames. A section whose input is missing carries the reason
-instead, so the report is always written.
+:func:`collect` characterizes the workload and predicts every shipped device (the road of
+``zoomwatt predict``: :func:`zoomwatt.perfmodel.predict_workload`), checks the article's claims,
+takes the per-layer roofline of one device, asks the optimizer for its Pareto front, loads the
+latest measurement (``zoomwatt measure``) and reads the zoom video's first frames. A section
+whose input is missing carries the reason instead, so the report is always written.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from zoomwatt.errors import InputError, ZoomwattError
+from zoomwatt.workload.spec import WorkloadSpec
+from zoomwatt.workload.stages import StageName
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +42,23 @@ class ReportOptions:
     frames_shown: int = 6
     title: str = "zoomwatt: real-time infinite zoom on Stable Diffusion 2 inpainting"
 
+    @property
+    def spec(self) -> WorkloadSpec:
+        """The workload of the study (checked when made)."""
+        return WorkloadSpec(size=self.size, steps=self.steps, cfg=self.cfg, dtype=self.dtype,
+                            every=self.every, fps=self.fps)  # fmt: skip
+
+    def check(self) -> WorkloadSpec:
+        """The study's workload; an :class:`InputError` for a bad option."""
+        spec = self.spec
+        if self.frames_shown < 0:
+            raise InputError("frames_shown", self.frames_shown, "an integer >= 0")
+        return spec
+
 
 @dataclass(frozen=True)
 class StageSummary:
-    name: str
+    name: StageName
     model: str
     params: int
     calls_per_keyframe: float
@@ -110,21 +125,6 @@ class ReportData:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
-def _check(options: ReportOptions) -> None:
-    if isinstance(options.size, bool) or not isinstance(options.size, int) or options.size < 64:
-        raise InputError("size", options.size, "an integer >= 64, a multiple of 64")
-    if options.size % 64:
-        raise InputError("size", options.size, "a multiple of 64")
-    if isinstance(options.steps, bool) or not isinstance(options.steps, int) or options.steps < 1:
-        raise InputError("steps", options.steps, "an integer >= 1")
-    if isinstance(options.every, bool) or not isinstance(options.every, int) or options.every < 1:
-        raise InputError("every", options.every, "an integer >= 1")
-    if not math.isfinite(options.fps) or options.fps <= 0:
-        raise InputError("fps", options.fps, "a frame rate > 0")
-    if options.frames_shown < 0:
-        raise InputError("frames_shown", options.frames_shown, "an integer >= 0")
-
-
 def _stage_summaries(workload: Any) -> tuple[StageSummary, ...]:
     out = []
     for s in workload.stages:
@@ -132,7 +132,7 @@ def _stage_summaries(workload: Any) -> tuple[StageSummary, ...]:
         shares = {k: v / total for k, v in s.macs_by_class.items() if v} if total else {}
         out.append(
             StageSummary(
-                name=s.name,
+                name=StageName.parse(s.name),
                 model=s.model,
                 params=int(s.params),
                 calls_per_keyframe=float(s.calls_per_keyframe),
@@ -184,11 +184,8 @@ def _roofline(stages: Any, profile: Any, dtype: str) -> Roofline | None:
 def _optimizer(options: ReportOptions) -> tuple[Any, str | None]:
     if not options.optimize:
         return None, "optimizer not run (--no-optimize)"
-    try:
-        from zoomwatt.optimize import OptimizeOptions, explore
-    except ImportError as exc:
-        log.info("optimizer not importable: %s", exc)
-        return None, "optimizer not available in this install (zoomwatt.optimize)"
+    from zoomwatt.optimize import OptimizeOptions, explore
+
     try:
         result = explore(
             options.focus_device,
@@ -243,75 +240,73 @@ def read_video_frames(path: str | Path, every: int, count: int) -> VideoFrames:
     return VideoFrames(str(path), frames, fps, data, tuple(stills), tuple(indices))
 
 
-def collect(options: ReportOptions | None = None) -> ReportData:
-    """Compute every section of the report."""
+def _devices(options: ReportOptions, workload: Any) -> tuple[tuple[Any, ...], Any, Any]:
+    """Every shipped device's prediction, the focus device's, and its roofline."""
     from zoomwatt.hardware import load_profile, shipped_profile_names
-    from zoomwatt.perfmodel import Prediction, PredictOptions, predict_many, stages_from_workload
-    from zoomwatt.workload import characterize, check_article
+    from zoomwatt.perfmodel import Prediction, predict_workload
 
-    # 1. inputs
-    options = options or ReportOptions()
-    _check(options)
-
-    # 2. the workload and the article's claims
-    log.info("report: characterizing the workload")
-    workload = characterize(
-        size=options.size,
-        steps=options.steps,
-        cfg=options.cfg,
-        dtype=options.dtype,
-        every=options.every,
-        fps=options.fps,
-    )
-    stages = stages_from_workload(workload)
-    article = tuple(check_article(workload))
-
-    # 3. every device, and the focus device's roofline
     names = shipped_profile_names()
     if options.focus_device not in names:
         raise InputError("focus_device", options.focus_device, f"one of {names}")
     profiles = [load_profile(n) for n in names]
-    predictions = tuple(predict_many(stages, profiles, PredictOptions(options.every, options.fps)))
+    predictions = tuple(predict_workload(workload, profiles))
     focus = next(
-        (
-            p
-            for p in predictions
-            if isinstance(p, Prediction) and p.hardware == options.focus_device
-        ),
+        (p for p in predictions
+         if isinstance(p, Prediction) and p.hardware == options.focus_device),
         None,
-    )
+    )  # fmt: skip
     focus_profile = profiles[names.index(options.focus_device)]
-    roofline = _roofline(stages, focus_profile, options.dtype)
+    return predictions, focus, _roofline(workload.stages, focus_profile, options.dtype)
+
+
+def _video(options: ReportOptions) -> tuple[VideoFrames | None, str | None]:
+    if options.video is None:
+        return None, "no video given"
+    try:
+        return read_video_frames(options.video, options.every, options.frames_shown), None
+    except InputError as exc:
+        return None, str(exc)
+
+
+def collect(options: ReportOptions | None = None) -> ReportData:
+    """Compute every section of the report."""
+    from zoomwatt.perfmodel import load_workload
+    from zoomwatt.workload import check_article
+
+    # 1. inputs
+    options = options or ReportOptions()
+    spec = options.check()
+
+    # 2. the workload and the article's claims
+    log.info("report: characterizing the workload")
+    workload = load_workload(spec)
+    report = workload.report
+    article = tuple(check_article(report))
+
+    # 3. every device, and the focus device's roofline
+    predictions, focus, roofline = _devices(options, workload)
 
     # 4. optimizer, measurement, video
     optimizer, optimizer_note = _optimizer(options)
     measurement, measurement_note = _measurement(options)
-    video = None
-    video_note = None
-    if options.video is None:
-        video_note = "no video given"
-    else:
-        try:
-            video = read_video_frames(options.video, options.every, options.frames_shown)
-        except InputError as exc:
-            video_note = str(exc)
+    video, video_note = _video(options)
     settings = {
-        "pipeline": workload.pipeline,
-        "size": workload.size,
-        "steps": workload.steps,
-        "cfg": workload.cfg,
-        "dtype": workload.dtype,
-        "every": workload.every,
-        "fps": workload.fps,
+        "pipeline": report.pipeline,
+        "size": report.size,
+        "steps": report.steps,
+        "cfg": report.cfg,
+        "dtype": report.dtype,
+        "every": report.every,
+        "fps": report.fps,
         "focus_device": options.focus_device,
-        "macs_per_keyframe": workload.per_keyframe.macs,
-        "macs_per_output_frame": workload.per_output_frame.macs,
-        "weight_bytes": workload.weight_bytes,
+        "macs_per_keyframe": report.per_keyframe.macs,
+        "macs_per_output_frame": report.per_output_frame.macs,
+        "weight_bytes": report.weight_bytes,
     }
     return ReportData(
         options=options,
         settings=settings,
-        stages=_stage_summaries(workload),
+        stages=_stage_summaries(report),
         article=article,
         predictions=predictions,
         focus=focus,

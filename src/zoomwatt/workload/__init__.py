@@ -5,9 +5,11 @@ activations allocated) and rolls the per-op records up per call, keyframe, outpu
 second of video. :func:`trace_call` traces any module call; :mod:`.formulas` holds the one table
 of per-op costs; :func:`check_article` sets the article's claims beside the measurement.
 
-Names are imported lazily: ``zoomwatt.workload.records`` (the contract with the performance
-model) can be imported without importing torch, and so can :func:`characterize`, which imports
-torch only when a call is not in the workload cache (:mod:`.trace_cache`).
+The workload is named by a :class:`WorkloadSpec` (checked once, when made) and its stages by
+:class:`StageName`. Names are imported lazily: ``zoomwatt.workload.records`` (the contract with
+the performance model) can be imported without importing torch, and so can
+:func:`characterize`, which imports torch only when a call is not in the workload cache
+(:mod:`.trace_cache`).
 """
 
 from __future__ import annotations
@@ -19,12 +21,10 @@ from zoomwatt.workload.records import DTYPE_BYTES, MODEL_DTYPES, LayerRecord, Op
 
 if TYPE_CHECKING:
     from zoomwatt.workload.article import ArticleCheck, check_article
-    from zoomwatt.workload.characterize_pipeline import (
-        STAGES,
-        characterize,
-        default_activation_dtype,
-    )
+    from zoomwatt.workload.characterize_pipeline import STAGES, characterize, frame_ops_workload
     from zoomwatt.workload.results import StageWorkload, Totals, WorkloadReport
+    from zoomwatt.workload.spec import WorkloadSpec, default_activation_dtype
+    from zoomwatt.workload.stages import ALL_STAGES, MODEL_STAGES, StageName
     from zoomwatt.workload.tracer import trace_call
 
 _LAZY = {
@@ -32,7 +32,12 @@ _LAZY = {
     "check_article": "article",
     "STAGES": "characterize_pipeline",
     "characterize": "characterize_pipeline",
-    "default_activation_dtype": "characterize_pipeline",
+    "frame_ops_workload": "characterize_pipeline",
+    "default_activation_dtype": "spec",
+    "WorkloadSpec": "spec",
+    "StageName": "stages",
+    "MODEL_STAGES": "stages",
+    "ALL_STAGES": "stages",
     "StageWorkload": "results",
     "Totals": "results",
     "WorkloadReport": "results",
@@ -40,19 +45,24 @@ _LAZY = {
 }
 
 __all__ = [
+    "ALL_STAGES",
     "DTYPE_BYTES",
     "MODEL_DTYPES",
+    "MODEL_STAGES",
     "STAGES",
     "ArticleCheck",
     "LayerRecord",
     "OpClass",
+    "StageName",
     "StageWorkload",
     "Totals",
     "Trace",
     "WorkloadReport",
+    "WorkloadSpec",
     "characterize",
     "check_article",
     "default_activation_dtype",
+    "frame_ops_workload",
     "trace_call",
 ]
 

@@ -13,9 +13,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from zoomwatt.workload.results import WorkloadReport
+from zoomwatt.workload.stages import StageName
 
 SHARE_TOLERANCE = 0.02  # a share claim holds within 2 percentage points
 PARAMS_TOLERANCE = 0.01  # a parameter count holds within 1 %
+
+#: Row 2: the share of each model's MACs the article says are convolutions.
+CONV_SHARE_CLAIMS: dict[StageName, float] = {
+    StageName.TEXT_ENCODER: 0.98,
+    StageName.VAE_ENCODER: 0.98,
+    StageName.VAE_DECODER: 0.98,
+    StageName.UNET: 0.84,
+}
+#: Row 2: the share of the UNet's MACs the article says are attention matmuls.
+UNET_ATTENTION_CLAIM = 0.16
+#: Row 1: parameter counts.
+TEXT_ENCODER_PARAMS_CLAIM = 85e6
+UNET_PARAMS_CLAIM = 865e6
 
 
 @dataclass(frozen=True)
@@ -49,74 +63,83 @@ def _conv_share_check(row: int, claim: str, claimed: float, conv: float, linear:
 def check_article(report: WorkloadReport, *, cache: bool = True) -> list[ArticleCheck]:
     """Each claim of rows 1-2, with the measured number and a verdict. ``cache``: read the
     text encoder's layer count from the workload cache (as :func:`characterize` does)."""
+    return [*_row1_checks(report, cache), *_share_checks(report)]
+
+
+def _row1_checks(report: WorkloadReport, cache: bool) -> list[ArticleCheck]:
+    """Row 1: the shapes the models take and give, and their parameter counts (the steps are a
+    setting of the study)."""
     from zoomwatt.workload.characterize_pipeline import text_encoder_layer_params
 
-    text, enc = report.stage("text_encoder"), report.stage("vae_encoder")
-    unet, dec = report.stage("unet"), report.stage("vae_decoder")
-    checks: list[ArticleCheck] = []
-
-    # Row 1: shapes and parameter counts.
+    text, enc = report.stage(StageName.TEXT_ENCODER), report.stage(StageName.VAE_ENCODER)
+    unet, dec = report.stage(StageName.UNET), report.stage(StageName.VAE_DECODER)
     latent_hw = tuple(enc.output_shape[-2:])
-    checks.append(ArticleCheck(
-        1, "VAE encoder: latents 64x64",
-        f"{'x'.join(map(str, enc.output_shape[1:]))} latents at {report.size}x{report.size}",
-        "holds" if latent_hw == (64, 64) else "setting",
-        "" if latent_hw == (64, 64) else "64x64 is the 512x512 case; latents are H/8 x W/8",
-    ))  # fmt: skip
     tokens, width = text.output_shape[-2], text.output_shape[-1]
-    checks.append(ArticleCheck(
-        1, "CLIP text encoder output 77x768", f"{tokens}x{width}",
-        "holds" if (tokens, width) == (77, 768) else "wrong",
-        "" if width == 768 else f"{report.pipeline}'s text tower is {width} wide",
-    ))  # fmt: skip
     layers_params = text_encoder_layer_params(report.pipeline, cache=cache)
-    holds = abs(text.params - 85e6) <= PARAMS_TOLERANCE * 85e6
-    checks.append(ArticleCheck(
-        1, "CLIP text encoder: 85M parameters", f"{_m(text.params)} ({text.params:,})",
-        "holds" if holds else "wrong",
-        f"its transformer layers alone: {_m(layers_params)}; 85M = the 12 layers of CLIP "
-        "ViT-L/14 (SD 1.x) without embeddings",
-    ))  # fmt: skip
-    holds = abs(unet.params - 865e6) <= PARAMS_TOLERANCE * 865e6
-    checks.append(ArticleCheck(
-        1, "UNet: 865M parameters", f"{_m(unet.params)} ({unet.params:,})",
-        "holds" if holds else "wrong",
-        "9 input channels (inpainting); the 4-channel text-to-image UNet has 14,400 fewer"
-        if report.pipeline == "sd2-inpaint" else "",
-    ))  # fmt: skip
-    checks.append(ArticleCheck(
-        1, "UNet: 50 steps",
-        f"{report.steps} steps x batch {unet.batch} per keyframe in this study",
-        "setting", "UNet cost per keyframe scales linearly with steps",
-    ))  # fmt: skip
+    text_claim, unet_claim = TEXT_ENCODER_PARAMS_CLAIM, UNET_PARAMS_CLAIM
+    text_holds = abs(text.params - text_claim) <= PARAMS_TOLERANCE * text_claim
+    unet_holds = abs(unet.params - unet_claim) <= PARAMS_TOLERANCE * unet_claim
     out_hw = tuple(dec.output_shape[-2:])
-    checks.append(ArticleCheck(
-        1, "VAE decoder: 512x512 output", f"{'x'.join(map(str, dec.output_shape[1:]))}",
-        "holds" if out_hw == (512, 512) else "setting",
-    ))  # fmt: skip
+    return [
+        ArticleCheck(
+            1, "VAE encoder: latents 64x64",
+            f"{'x'.join(map(str, enc.output_shape[1:]))} latents at {report.size}x{report.size}",
+            "holds" if latent_hw == (64, 64) else "setting",
+            "" if latent_hw == (64, 64) else "64x64 is the 512x512 case; latents are H/8 x W/8",
+        ),
+        ArticleCheck(
+            1, "CLIP text encoder output 77x768", f"{tokens}x{width}",
+            "holds" if (tokens, width) == (77, 768) else "wrong",
+            "" if width == 768 else f"{report.pipeline}'s text tower is {width} wide",
+        ),
+        ArticleCheck(
+            1, "CLIP text encoder: 85M parameters", f"{_m(text.params)} ({text.params:,})",
+            "holds" if text_holds else "wrong",
+            f"its transformer layers alone: {_m(layers_params)}; 85M = the 12 layers of CLIP "
+            "ViT-L/14 (SD 1.x) without embeddings",
+        ),
+        ArticleCheck(
+            1, "UNet: 865M parameters", f"{_m(unet.params)} ({unet.params:,})",
+            "holds" if unet_holds else "wrong",
+            "9 input channels (inpainting); the 4-channel text-to-image UNet has 14,400 fewer"
+            if report.pipeline == "sd2-inpaint" else "",
+        ),
+        ArticleCheck(
+            1, "UNet: 50 steps",
+            f"{report.steps} steps x batch {unet.batch} per keyframe in this study",
+            "setting", "UNet cost per keyframe scales linearly with steps",
+        ),
+        ArticleCheck(
+            1, "VAE decoder: 512x512 output", f"{'x'.join(map(str, dec.output_shape[1:]))}",
+            "holds" if out_hw == (512, 512) else "setting",
+        ),
+    ]  # fmt: skip
 
-    # Row 2: share of MACs by op class.
-    def shares(stage):
-        s = stage.share_by_class()
-        return s["conv"], s["linear"], s["attention"]
 
-    for stage, what in ((enc, "VAE encoder"), (dec, "VAE decoder")):
-        conv, linear, _ = shares(stage)
-        checks.append(_conv_share_check(2, "98% of the autoencoder is convolutions", 0.98,
-                                        conv, linear, what))  # fmt: skip
-    conv, linear, attention = shares(text)
-    checks.append(_conv_share_check(2, "98% of the text encoder is convolutions", 0.98, conv,
-                                    linear, "text encoder"))  # fmt: skip
-    conv, linear, attention = shares(unet)
-    checks.append(_conv_share_check(2, "84% of the UNet is convolutions", 0.84, conv, linear,
-                                    "UNet"))  # fmt: skip
-    holds = abs(attention - 0.16) <= SHARE_TOLERANCE
-    checks.append(ArticleCheck(
-        2, "the rest of the UNet (16%) is attention matmuls",
-        f"attention (QK^T, AV) {_pct(attention)} of MACs", "holds" if holds else "wrong",
-        f"the attention projections (Q, K, V, out) and feed-forwards are linear: {_pct(linear)}",
-    ))  # fmt: skip
-    return checks
+def _share_checks(report: WorkloadReport) -> list[ArticleCheck]:
+    """Row 2: the share of MACs by op class of each model."""
+    claims = CONV_SHARE_CLAIMS
+
+    def check(stage: StageName, claim: str) -> ArticleCheck:
+        share = report.stage(stage).share_by_class()
+        conv, linear = share["conv"], share["linear"]
+        return _conv_share_check(2, claim, claims[stage], conv, linear, stage.display)
+
+    unet = report.stage(StageName.UNET).share_by_class()
+    attention, linear = unet["attention"], unet["linear"]
+    holds = abs(attention - UNET_ATTENTION_CLAIM) <= SHARE_TOLERANCE
+    return [
+        check(StageName.VAE_ENCODER, "98% of the autoencoder is convolutions"),
+        check(StageName.VAE_DECODER, "98% of the autoencoder is convolutions"),
+        check(StageName.TEXT_ENCODER, "98% of the text encoder is convolutions"),
+        check(StageName.UNET, "84% of the UNet is convolutions"),
+        ArticleCheck(
+            2, "the rest of the UNet (16%) is attention matmuls",
+            f"attention (QK^T, AV) {_pct(attention)} of MACs", "holds" if holds else "wrong",
+            "the attention projections (Q, K, V, out) and feed-forwards are linear: "
+            f"{_pct(linear)}",
+        ),
+    ]  # fmt: skip
 
 
 def article_to_dicts(checks: list[ArticleCheck]) -> list[dict[str, object]]:

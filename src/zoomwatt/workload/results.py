@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zoomwatt.workload.records import LayerRecord, OpClass
+from zoomwatt.workload.stages import StageName
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def by_class(records: Iterable[LayerRecord], attribute: str) -> dict[str, int]:
 class StageWorkload:
     """One stage of the zoom pipeline: a model call, or the non-model frame operations."""
 
-    name: str  # text_encoder, vae_encoder, unet, vae_decoder, frame_ops
+    name: StageName
     model: str  # what runs: "UNet2DConditionModel (sd2-inpaint)", "analytic (frame_ops)"
     batch: int  # batch size of one call
     input_shapes: tuple[tuple[int, ...], ...]
@@ -176,7 +177,7 @@ class WorkloadReport:
     weight_bytes: float  # all models' weights, resident together
     peak_memory_bytes: float  # weight_bytes + the largest stage's live activation set
 
-    def stage(self, name: str) -> StageWorkload:
+    def stage(self, name: StageName | str) -> StageWorkload:
         for s in self.stages:
             if s.name == name:
                 return s
