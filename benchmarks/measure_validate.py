@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from device_info import describe
 
 from zoomwatt.cli.measure_command import render
-from zoomwatt.measure import ValidateOptions, validate
+from zoomwatt.measurement import ValidateOptions, validate
 
 RESULTS = Path(__file__).resolve().parent / "results" / "measure_validate.jsonl"
 

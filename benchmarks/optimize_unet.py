@@ -9,7 +9,7 @@ k-means weight sharing per layer (compression ratio and weight SNR per layer and
 The latent is 32x32 (256x256 pixels) to keep the run within a few minutes on a 2-core CPU;
 the error mechanics do not depend on the latent size. ``--record`` appends the results, the
 machine and the date to benchmarks/results/optimize_unet.jsonl; ``--write-table`` writes the
-per-choice errors the search uses (src/zoomwatt/optimize/data/measured_errors.json).
+per-choice errors the search uses (src/zoomwatt/optimizer/data/measured_errors.json).
 
     .venv/bin/python benchmarks/optimize_unet.py [--latent 32] [--record] [--write-table]
 """
@@ -29,7 +29,7 @@ import torch
 from device_info import describe
 
 from zoomwatt.archs.build import build_model
-from zoomwatt.optimize.real_error import (
+from zoomwatt.optimizer.real_error import (
     CHOICES,
     measure_choices,
     share_model,

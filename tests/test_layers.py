@@ -19,10 +19,10 @@ LAYERS = [
     {"archs", "pipeline", "workload"},
     {"hardware"},
     {"perfmodel"},
-    {"optimize", "measure"},
-    {"report"},
+    {"optimizer", "measurement"},
+    {"reporting"},
     {"cli"},
-    {"__init__", "__main__"},
+    {"api", "__init__", "__main__"},
 ]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 

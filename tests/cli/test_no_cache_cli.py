@@ -43,7 +43,7 @@ class _Stop(Exception):
 
 
 def test_optimize_no_cache_reaches_the_search(monkeypatch):
-    import zoomwatt.optimize as optimize
+    import zoomwatt.optimizer as optimize
 
     seen = []
 
@@ -59,7 +59,7 @@ def test_optimize_no_cache_reaches_the_search(monkeypatch):
 
 
 def test_explore_same_result_without_cache(cache_in_tmp):
-    from zoomwatt.optimize import OptimizeOptions, SearchSpace, explore
+    from zoomwatt.optimizer import OptimizeOptions, SearchSpace, explore
 
     space = SearchSpace(resolution_px=(256,), vae=("default",), cfg=(True,), steps=(10,))
     options = OptimizeOptions(space=space, studies=False)

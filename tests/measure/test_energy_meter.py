@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import pytest
 
 from zoomwatt.errors import InputError, NotMeasurableError
-from zoomwatt.measure import energy_meter
-from zoomwatt.measure.energy_meter import NullEnergyMeter, ZeusEnergyMeter, make_energy_meter
+from zoomwatt.measurement import energy_meter
+from zoomwatt.measurement.energy_meter import NullEnergyMeter, ZeusEnergyMeter, make_energy_meter
 
 
 def test_stand_in_times_windows_and_says_why():

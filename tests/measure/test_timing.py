@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zoomwatt.errors import InputError
-from zoomwatt.measure import CallTimer, summarize, time_layers, time_repeats
+from zoomwatt.measurement import CallTimer, summarize, time_layers, time_repeats
 
 
 class FakeClock:
@@ -86,7 +86,7 @@ def test_time_layers_every_leaf_with_warmup_excluded():
 
 
 def test_disturbed_samples_are_left_out_unless_all_are():
-    from zoomwatt.measure.timing import summarize_undisturbed
+    from zoomwatt.measurement.timing import summarize_undisturbed
 
     t = summarize_undisturbed([1.0, 5.0, 1.2, 1.1], [0.95, 0.4, 0.9, None])
     assert t.samples_s == (1.0, 1.2, 1.1) and t.disturbed_s == (5.0,)

@@ -9,7 +9,13 @@ import pytest
 
 from zoomwatt.cli.main import main
 from zoomwatt.errors import InputError
-from zoomwatt.measure import NullEnergyMeter, ValidateOptions, load_result, save_result, validate
+from zoomwatt.measurement import (
+    NullEnergyMeter,
+    ValidateOptions,
+    load_result,
+    save_result,
+    validate,
+)
 
 TINY = dict(
     size=64,
@@ -91,7 +97,7 @@ def test_bad_options_name_the_argument(change, argument):
 
 
 def test_measure_cli_json_and_files(tiny_result, tmp_path, monkeypatch, capsys):
-    import zoomwatt.measure.validation as validate_module
+    import zoomwatt.measurement.validation as validate_module
 
     monkeypatch.setattr(validate_module, "validate", lambda options, progress=None: tiny_result)
     results = tmp_path / "results"
@@ -106,7 +112,7 @@ def test_measure_cli_json_and_files(tiny_result, tmp_path, monkeypatch, capsys):
 
 
 def test_measure_recalibrates_unless_told_to_keep(tiny_result, monkeypatch):
-    import zoomwatt.measure.validation as validate_module
+    import zoomwatt.measurement.validation as validate_module
 
     seen = []
 

@@ -7,7 +7,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def orin_result():
-    from zoomwatt.optimize import OptimizeOptions, explore
+    from zoomwatt.optimizer import OptimizeOptions, explore
 
     return explore("jetson-orin-nano", OptimizeOptions(target_fps=30.0))
 

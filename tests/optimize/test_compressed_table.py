@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from zoomwatt.errors import InputError
-from zoomwatt.optimize.compressed_table import compressed_table
+from zoomwatt.optimizer.compressed_table import compressed_table
 from zoomwatt.perfmodel import build_layer_table, make_stage, stages_from_workload
 from zoomwatt.perfmodel.layer_table import DTYPE_INDEX
 from zoomwatt.workload.records import LayerRecord, OpClass

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from zoomwatt.optimize.frequency import (
+from zoomwatt.optimizer.frequency import (
     FrequencyPoint,
     _lagrange_choice,
     no_loss_choice,
@@ -91,7 +91,7 @@ def test_whole_run_dvfs_by_hand():
 
 def test_study_on_orin_nano_clocks_memory_bound_layers_down():
     from zoomwatt.hardware import load_profile
-    from zoomwatt.optimize.frequency import frequency_study
+    from zoomwatt.optimizer.frequency import frequency_study
     from zoomwatt.perfmodel import device_params
 
     profile = load_profile("jetson-orin-nano")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from zoomwatt.optimize.real_error import measure_choices, unet_inputs
+from zoomwatt.optimizer.real_error import measure_choices, unet_inputs
 
 
 @pytest.mark.slow

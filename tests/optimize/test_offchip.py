@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from zoomwatt.errors import InputError
-from zoomwatt.optimize.offchip import (
+from zoomwatt.optimizer.offchip import (
     ROW_ACTIVATION_J,
     GemmShape,
     _traffic,

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from zoomwatt.errors import InputError
-from zoomwatt.optimize.prune import magnitude_prune, prune_2_4
-from zoomwatt.optimize.quantize import QuantScheme, quantize_activation, quantize_int
+from zoomwatt.optimizer.prune import magnitude_prune, prune_2_4
+from zoomwatt.optimizer.quantize import QuantScheme, quantize_activation, quantize_int
 
 
 def test_int4_per_channel_by_hand():

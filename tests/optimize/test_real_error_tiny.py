@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from zoomwatt.errors import InputError
-from zoomwatt.optimize.real_error import (
+from zoomwatt.optimizer.real_error import (
     CHOICES,
     measure_choices,
     share_model,
@@ -77,7 +77,7 @@ def test_share_model_per_layer(tiny_unet, one_thread):
 
 
 def test_combined_choice_is_about_the_sum_of_its_noises(tiny_unet, tiny_errors, one_thread):
-    from zoomwatt.optimize.error_table import combine_db
+    from zoomwatt.optimizer.error_table import combine_db
 
     errors, _, _ = tiny_errors
     (combo,) = measure_choices(tiny_unet, unet_inputs(tiny_unet, 8), ["share6+w8a8"])
@@ -88,7 +88,7 @@ def test_combined_choice_is_about_the_sum_of_its_noises(tiny_unet, tiny_errors, 
 
 
 def test_split_choice():
-    from zoomwatt.optimize.real_error import split_choice
+    from zoomwatt.optimizer.real_error import split_choice
 
     assert split_choice("w8a16+2:4") == ["2:4", "w8a16"]
     assert split_choice("w4a8+share4+prune50") == ["prune50", "share4", "w4a8"]

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from zoomwatt.errors import InputError
-from zoomwatt.optimize import OptimizeOptions, SearchSpace, explore
-from zoomwatt.optimize.search import pareto_indices
+from zoomwatt.optimizer import OptimizeOptions, SearchSpace, explore
+from zoomwatt.optimizer.search import pareto_indices
 
 
 def test_pareto_by_hand():

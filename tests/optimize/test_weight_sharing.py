@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from zoomwatt.errors import InputError
-from zoomwatt.optimize.weight_sharing import (
+from zoomwatt.optimizer.weight_sharing import (
     ARTICLE_INDICES,
     article_example,
     kmeans_1d,

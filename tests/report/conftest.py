@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from zoomwatt.measure.results import (
+from zoomwatt.measurement.results import (
     LayerComparison,
     MeasureResult,
     StageMeasurement,
     save_result,
 )
-from zoomwatt.measure.timing import summarize
+from zoomwatt.measurement.timing import summarize
 
 PROMPT = "<script>alert(1)</script> & a temple"
 
@@ -99,7 +99,7 @@ def report_data(tiny_video, measurements):
     """The study at a small setting, with the fake optimizer result put in."""
     import dataclasses
 
-    from zoomwatt.report import ReportOptions, collect
+    from zoomwatt.reporting import ReportOptions, collect
 
     options = ReportOptions(
         video=tiny_video,

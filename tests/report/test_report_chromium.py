@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from zoomwatt.report import write_page
+from zoomwatt.reporting import write_page
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")
 # With --enable-logging=stderr, Chromium logs every console message of the page (errors,

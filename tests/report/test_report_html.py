@@ -7,8 +7,8 @@ import re
 
 from zoomwatt.cli.main import main
 from zoomwatt.errors import InputError
-from zoomwatt.report import render_html, write_page
-from zoomwatt.report.report_data import ReportOptions, _optimizer
+from zoomwatt.reporting import render_html, write_page
+from zoomwatt.reporting.report_data import ReportOptions, _optimizer
 
 SECTIONS = (
     "The zoom",
@@ -59,7 +59,7 @@ def test_missing_inputs_give_reasons_not_crashes(report_data, tmp_path):
     data = dataclasses.replace(
         report_data,
         optimizer=None,
-        optimizer_note="optimizer not available in this install (zoomwatt.optimize)",
+        optimizer_note="optimizer not available in this install (zoomwatt.optimizer)",
         measurement=None,
         measurement_note="not measured yet (run zoomwatt measure --validate)",
         video=None,
@@ -72,7 +72,7 @@ def test_missing_inputs_give_reasons_not_crashes(report_data, tmp_path):
 
 
 def test_optimizer_left_out_or_failed_gives_a_reason(monkeypatch):
-    import zoomwatt.optimize
+    import zoomwatt.optimizer
 
     result, note = _optimizer(ReportOptions(optimize=False))
     assert result is None and note == "optimizer not run (--no-optimize)"
@@ -80,7 +80,7 @@ def test_optimizer_left_out_or_failed_gives_a_reason(monkeypatch):
     def fail(*args, **kwargs):
         raise InputError("hardware", "x", "a profile")
 
-    monkeypatch.setattr(zoomwatt.optimize, "explore", fail)
+    monkeypatch.setattr(zoomwatt.optimizer, "explore", fail)
     result, note = _optimizer(ReportOptions())
     assert result is None and note.startswith("optimizer failed: hardware='x'")
 

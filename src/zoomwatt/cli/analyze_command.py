@@ -10,6 +10,7 @@ import argparse
 import csv
 import io
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from zoomwatt.archs.catalog import ATTENTION_MODES, PIPELINES, VAES
@@ -103,12 +104,26 @@ def workload_spec(args: argparse.Namespace) -> WorkloadSpec:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class AnalyzeResult:
+    """Everything ``analyze`` shows: the traced workload and the article's claims checked."""
+
+    report: Any  # zoomwatt.workload.results.WorkloadReport
+    article: list[Any]  # zoomwatt.workload.article.ClaimCheck, one per claim
+
+
+def compute(args: argparse.Namespace) -> AnalyzeResult:
     from zoomwatt.workload import characterize, check_article
-    from zoomwatt.workload.article import article_to_dicts
 
     report = characterize(workload_spec(args), cache=not args.no_cache)
-    checks = check_article(report, cache=not args.no_cache)
+    return AnalyzeResult(report, check_article(report, cache=not args.no_cache))
+
+
+def run(args: argparse.Namespace) -> int:
+    from zoomwatt.workload.article import article_to_dicts
+
+    result = compute(args)
+    report, checks = result.report, result.article
     if args.format == "json":
         out = report.to_dict(layers=args.layers)
         out["article"] = article_to_dicts(checks)

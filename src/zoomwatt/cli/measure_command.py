@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from zoomwatt.errors import InputError
 
 if TYPE_CHECKING:
-    from zoomwatt.measure.results import MeasureResult, StageMeasurement
+    from zoomwatt.measurement.results import MeasureResult, StageMeasurement
 
 DEFAULT_RESULTS = "out/measure"
 
@@ -82,11 +82,11 @@ def _progress(args: argparse.Namespace):
 
 
 def compute(args: argparse.Namespace) -> MeasureResult:
-    from zoomwatt.measure.validation import ValidateOptions, validate
+    from zoomwatt.measurement.validation import ValidateOptions, validate
 
     # 1. inputs
     if not args.validate and args.backend == "classical":
-        from zoomwatt.measure.classical_measure import measure_classical
+        from zoomwatt.measurement.classical_measure import measure_classical
 
         return measure_classical(
             size=args.size,
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     result = compute(args)
     saved = None
     if not args.no_save:
-        from zoomwatt.measure.results import save_result
+        from zoomwatt.measurement.results import save_result
 
         saved = save_result(result, args.results)
     if args.format == "json":

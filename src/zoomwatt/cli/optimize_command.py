@@ -13,7 +13,7 @@ from zoomwatt.cli.text_table import text_table
 from zoomwatt.errors import InputError
 
 if TYPE_CHECKING:
-    from zoomwatt.optimize import Candidate, ExploreResult
+    from zoomwatt.optimizer import Candidate, ExploreResult
 
 DEFAULT_MAX_ERROR_DB = -20.0
 STUDIES = ("search", "offchip", "frequency", "sharing")
@@ -78,7 +78,7 @@ def add_parser(subparsers) -> None:
 
 
 def compute(args: argparse.Namespace) -> ExploreResult:
-    from zoomwatt.optimize import OptimizeOptions, explore
+    from zoomwatt.optimizer import OptimizeOptions, explore
 
     # 1. inputs
     if not math.isfinite(args.target_fps) or args.target_fps <= 0:
@@ -348,7 +348,7 @@ def render_frequency(result: ExploreResult) -> str:
 
 
 def _article_dict() -> dict[str, Any]:
-    from zoomwatt.optimize.weight_sharing import article_example
+    from zoomwatt.optimizer.weight_sharing import article_example
 
     ex = article_example()
     return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def add_parser(subparsers) -> None:
@@ -38,9 +39,10 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from zoomwatt.report.report_data import ReportOptions
-    from zoomwatt.report.write_report import write_report
+def compute(args: argparse.Namespace) -> Path:
+    """Compute the study and write the page; returns its path."""
+    from zoomwatt.reporting.report_data import ReportOptions
+    from zoomwatt.reporting.write_report import write_report
 
     options = ReportOptions(
         size=args.size,
@@ -55,7 +57,11 @@ def run(args: argparse.Namespace) -> int:
         optimize=not args.no_optimize,
     )
     options.check()  # before any work
+    return write_report(args.out, options)
+
+
+def run(args: argparse.Namespace) -> int:
     print("report: computing the study...", file=sys.stderr, flush=True)
-    path = write_report(args.out, options)
+    path = compute(args)
     print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB, open it in a browser)")
     return 0

@@ -25,9 +25,9 @@ from typing import Any
 import torch
 
 from zoomwatt.errors import InputError
-from zoomwatt.optimize.prune import magnitude_prune, prune_2_4
-from zoomwatt.optimize.quantize import QuantScheme, quantize_activation, quantize_weight
-from zoomwatt.optimize.weight_sharing import share_weights
+from zoomwatt.optimizer.prune import magnitude_prune, prune_2_4
+from zoomwatt.optimizer.quantize import QuantScheme, quantize_activation, quantize_weight
+from zoomwatt.optimizer.weight_sharing import share_weights
 
 log = logging.getLogger(__name__)
 

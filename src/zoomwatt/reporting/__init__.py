@@ -7,9 +7,9 @@ the page (charts from matplotlib, inline SVG; the video and its stills as ``data
 
 from __future__ import annotations
 
-from zoomwatt.report.html_page import render_html
-from zoomwatt.report.report_data import ReportData, ReportOptions, collect, read_video_frames
-from zoomwatt.report.write_report import write_page, write_report
+from zoomwatt.reporting.html_page import render_html
+from zoomwatt.reporting.report_data import ReportData, ReportOptions, collect, read_video_frames
+from zoomwatt.reporting.write_report import write_page, write_report
 
 __all__ = [
     "ReportData",

@@ -2,7 +2,7 @@
 
 Typical use::
 
-    from zoomwatt.optimize import OptimizeOptions, explore
+    from zoomwatt.optimizer import OptimizeOptions, explore
 
     result = explore("jetson-orin-nano", OptimizeOptions(target_fps=30.0))
     result.baseline, result.pareto, result.best, result.to_dict()
@@ -16,7 +16,7 @@ Techniques, each also usable alone: :mod:`.quantize` and :mod:`.prune` (real, on
 
 from __future__ import annotations
 
-from zoomwatt.optimize.results import Candidate, ExploreResult
-from zoomwatt.optimize.search import OptimizeOptions, SearchSpace, explore
+from zoomwatt.optimizer.results import Candidate, ExploreResult
+from zoomwatt.optimizer.search import OptimizeOptions, SearchSpace, explore
 
 __all__ = ["Candidate", "ExploreResult", "OptimizeOptions", "SearchSpace", "explore"]

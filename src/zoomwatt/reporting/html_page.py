@@ -1,4 +1,4 @@
-"""Render :class:`~zoomwatt.report.report_data.ReportData` as one self-contained HTML page.
+"""Render :class:`~zoomwatt.reporting.report_data.ReportData` as one self-contained HTML page.
 
 Everything is inline: the style, the charts (SVG), the video and its stills (``data:`` URIs).
 No script, no font, no image is fetched from anywhere, so the page works offline. Every text
@@ -13,8 +13,8 @@ import html
 import math
 from typing import Any
 
-from zoomwatt.report import plots
-from zoomwatt.report.report_data import ReportData
+from zoomwatt.reporting import plots
+from zoomwatt.reporting.report_data import ReportData
 from zoomwatt.workload.article import CONV_SHARE_CLAIMS
 
 STYLE = """

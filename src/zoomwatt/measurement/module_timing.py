@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoomwatt.errors import InputError
-from zoomwatt.measure.timing import Clock, Timing, summarize
+from zoomwatt.measurement.timing import Clock, Timing, summarize
 
 
 class CallTimer:

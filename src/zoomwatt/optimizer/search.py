@@ -37,7 +37,7 @@ import numpy as np
 from zoomwatt.archs.catalog import VAES
 from zoomwatt.errors import InputError
 from zoomwatt.hardware import HardwareProfile, load_profile
-from zoomwatt.optimize.compressed_table import (
+from zoomwatt.optimizer.compressed_table import (
     QUANT_DTYPES,
     SHARE_BITS,
     SPARSITIES,
@@ -45,14 +45,14 @@ from zoomwatt.optimize.compressed_table import (
     sharing_applies,
     weight_ratio,
 )
-from zoomwatt.optimize.error_table import ErrorTable, shipped_error_table
-from zoomwatt.optimize.frequency import (
+from zoomwatt.optimizer.error_table import ErrorTable, shipped_error_table
+from zoomwatt.optimizer.frequency import (
     FrequencyPoint,
     no_loss_choice,
     operating_points,
     scaled_params,
 )
-from zoomwatt.optimize.results import Candidate, ExploreResult
+from zoomwatt.optimizer.results import Candidate, ExploreResult
 from zoomwatt.perfmodel import (
     DeviceParams,
     FrameRollup,
@@ -726,7 +726,7 @@ def label(knobs: dict[str, Any], base: dict[str, Any]) -> str:
 def _studies(
     options: OptimizeOptions, profile: HardwareProfile, base_params, cache: bool = True
 ) -> dict:
-    from zoomwatt.optimize.studies import frequency_summary, offchip_summary
+    from zoomwatt.optimizer.studies import frequency_summary, offchip_summary
 
     stages = _model_stages(options.pipeline, 512, True, "default", cache)
     return {

@@ -1,6 +1,6 @@
 """The report's charts, drawn with matplotlib and returned as inline SVG text.
 
-Each function takes parts of :class:`~zoomwatt.report.report_data.ReportData` and returns one
+Each function takes parts of :class:`~zoomwatt.reporting.report_data.ReportData` and returns one
 ``<svg>`` element (no XML prolog, no external references); dense scatters are rasterized inside
 the SVG so the page stays small. Labels that come from data are plain matplotlib text (it
 escapes them in SVG).

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from zoomwatt.hardware.schema import HardwareProfile
-from zoomwatt.optimize.frequency import FrequencyStudy, frequency_study
-from zoomwatt.optimize.offchip import (
+from zoomwatt.optimizer.frequency import FrequencyStudy, frequency_study
+from zoomwatt.optimizer.offchip import (
     ROW_ACTIVATION_J,
     ROW_BYTES,
     OffChipStudy,
@@ -19,7 +19,7 @@ from zoomwatt.optimize.offchip import (
     study_shapes,
     vgg16_shapes,
 )
-from zoomwatt.optimize.results import to_jsonable
+from zoomwatt.optimizer.results import to_jsonable
 from zoomwatt.perfmodel import DeviceParams, build_layer_table, layer_costs
 from zoomwatt.perfmodel.stage import Stage
 

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from zoomwatt.errors import InputError
-from zoomwatt.report.html_page import render_html
-from zoomwatt.report.report_data import ReportData, ReportOptions, collect
+from zoomwatt.reporting.html_page import render_html
+from zoomwatt.reporting.report_data import ReportData, ReportOptions, collect
 
 log = logging.getLogger(__name__)
 

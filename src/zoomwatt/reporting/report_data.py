@@ -116,9 +116,9 @@ class ReportData:
     predictions: tuple[Any, ...]  # Prediction | Unsupported, every shipped device
     focus: Any  # the Prediction of the focus device (None if unsupported)
     roofline: Roofline | None
-    optimizer: Any  # zoomwatt.optimize result, or None
+    optimizer: Any  # zoomwatt.optimizer result, or None
     optimizer_note: str | None  # why there is no Pareto front
-    measurement: Any  # zoomwatt.measure.MeasureResult, or None
+    measurement: Any  # zoomwatt.measurement.MeasureResult, or None
     measurement_note: str | None
     video: VideoFrames | None
     video_note: str | None
@@ -184,7 +184,7 @@ def _roofline(stages: Any, profile: Any, dtype: str) -> Roofline | None:
 def _optimizer(options: ReportOptions) -> tuple[Any, str | None]:
     if not options.optimize:
         return None, "optimizer not run (--no-optimize)"
-    from zoomwatt.optimize import OptimizeOptions, explore
+    from zoomwatt.optimizer import OptimizeOptions, explore
 
     try:
         result = explore(
@@ -197,7 +197,7 @@ def _optimizer(options: ReportOptions) -> tuple[Any, str | None]:
 
 
 def _measurement(options: ReportOptions) -> tuple[Any, str | None]:
-    from zoomwatt.measure.results import load_result
+    from zoomwatt.measurement.results import load_result
 
     if options.measurements is None:
         return None, "no measurement given"

@@ -55,7 +55,7 @@ def combine_db(errors_db: Iterable[float]) -> float:
 @lru_cache(maxsize=1)
 def shipped_error_table() -> ErrorTable:
     """The table shipped with zoomwatt (see module doc)."""
-    text = resources.files("zoomwatt.optimize").joinpath("data", DATA_FILE).read_text("utf-8")
+    text = resources.files("zoomwatt.optimizer").joinpath("data", DATA_FILE).read_text("utf-8")
     data = json.loads(text)
     errors = {name: float(entry["error_db"]) for name, entry in data["choices"].items()}
     return ErrorTable(errors, {k: v for k, v in data.items() if k != "choices"})

@@ -7,10 +7,10 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from zoomwatt.measure.energy_meter import make_energy_meter
-from zoomwatt.measure.results import MeasureResult, StageMeasurement
-from zoomwatt.measure.timing import summarize
-from zoomwatt.measure.zoom_measurement import ProgressFn, measure_zoom
+from zoomwatt.measurement.energy_meter import make_energy_meter
+from zoomwatt.measurement.results import MeasureResult, StageMeasurement
+from zoomwatt.measurement.timing import summarize
+from zoomwatt.measurement.zoom_measurement import ProgressFn, measure_zoom
 from zoomwatt.workload.stages import StageName
 
 
@@ -23,7 +23,7 @@ def measure_classical(
     progress: ProgressFn | None = None,
 ) -> MeasureResult:
     """A classical zoom measured keyframe by keyframe (no model, so no prediction)."""
-    from zoomwatt.measure.validation import PROMPT, describe_device
+    from zoomwatt.measurement.validation import PROMPT, describe_device
     from zoomwatt.pipeline.zoom import ZoomConfig
 
     # 1. inputs are checked by ZoomConfig / measure_zoom

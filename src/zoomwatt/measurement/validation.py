@@ -7,7 +7,7 @@ the full-size SD2 inpainting architecture with random weights
 kernels as the real model, so honest for speed and energy, meaningless for image quality), at a
 size and step count small enough for a CPU. Per stage and for the whole keyframe it sets the
 prediction beside the median measurement (warm-up keyframe excluded) and the error in percent;
-energy where a counter can be read (:mod:`zoomwatt.measure.energy_meter`).
+energy where a counter can be read (:mod:`zoomwatt.measurement.energy_meter`).
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoomwatt.errors import InputError
-from zoomwatt.measure.energy_meter import EnergyMeter, make_energy_meter
-from zoomwatt.measure.module_timing import time_layers
-from zoomwatt.measure.results import LayerComparison, MeasureResult, StageMeasurement
-from zoomwatt.measure.timing import cpu_share, cuda_sync, summarize, summarize_undisturbed
-from zoomwatt.measure.zoom_measurement import ProgressFn, ZoomMeasurement, measure_zoom
+from zoomwatt.measurement.energy_meter import EnergyMeter, make_energy_meter
+from zoomwatt.measurement.module_timing import time_layers
+from zoomwatt.measurement.results import LayerComparison, MeasureResult, StageMeasurement
+from zoomwatt.measurement.timing import cpu_share, cuda_sync, summarize, summarize_undisturbed
+from zoomwatt.measurement.zoom_measurement import ProgressFn, ZoomMeasurement, measure_zoom
 from zoomwatt.workload.stages import StageName
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from zoomwatt.errors import InputError
-from zoomwatt.measure.timing import Timing
+from zoomwatt.measurement.timing import Timing
 
 SCHEMA = 1
 LATEST = "latest.json"

@@ -11,15 +11,15 @@ energy where a counter can be read, and check the performance model's prediction
 
 from __future__ import annotations
 
-from zoomwatt.measure.energy_meter import (
+from zoomwatt.measurement.energy_meter import (
     EnergyMeter,
     EnergyReading,
     NullEnergyMeter,
     ZeusEnergyMeter,
     make_energy_meter,
 )
-from zoomwatt.measure.module_timing import CallTimer, LayerTiming, time_layers
-from zoomwatt.measure.results import (
+from zoomwatt.measurement.module_timing import CallTimer, LayerTiming, time_layers
+from zoomwatt.measurement.results import (
     LayerComparison,
     MeasureResult,
     StageMeasurement,
@@ -27,9 +27,9 @@ from zoomwatt.measure.results import (
     load_result,
     save_result,
 )
-from zoomwatt.measure.timing import Timing, summarize, time_repeats
-from zoomwatt.measure.validation import ValidateOptions, validate
-from zoomwatt.measure.zoom_measurement import ZoomMeasurement, measure_zoom
+from zoomwatt.measurement.timing import Timing, summarize, time_repeats
+from zoomwatt.measurement.validation import ValidateOptions, validate
+from zoomwatt.measurement.zoom_measurement import ZoomMeasurement, measure_zoom
 
 __all__ = [
     "CallTimer",

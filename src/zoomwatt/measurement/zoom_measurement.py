@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zoomwatt.errors import InputError
-from zoomwatt.measure.energy_meter import EnergyMeter, NullEnergyMeter
-from zoomwatt.measure.timing import (
+from zoomwatt.measurement.energy_meter import EnergyMeter, NullEnergyMeter
+from zoomwatt.measurement.timing import (
     MIN_CPU_SHARE,
     Timing,
     cpu_share,
