@@ -29,7 +29,7 @@ from typing import Any
 
 from zoomwatt.errors import InputError, NotMeasurableError
 from zoomwatt.hardware.host_cache import host_cache_path, read_host_cache, write_host_cache
-from zoomwatt.hardware.host_probe import HostProbe, make_probe
+from zoomwatt.hardware.host_probe import BUSY_CPU_SHARE, HostProbe, cpu_share, make_probe
 from zoomwatt.hardware.schema import HardwareProfile, parse_profile
 
 log = logging.getLogger(__name__)
@@ -98,8 +98,6 @@ _CPU_EFFICIENCY_ESTIMATES = {
     "other": 0.05,
 }
 _MIN_EFFICIENCY = 1e-4
-_BUSY_SHARE = 0.6  # below this share of its threads' CPU time another program held a core (a
-# quiet 2-core VM gives 0.8-1.0 over a 0.1 s matmul; one core taken gives about 0.5)
 
 
 def _quantity(value: float, unit: str, text: str, measured: bool) -> dict[str, Any]:
@@ -171,7 +169,7 @@ def _cpu_share(
     if probe.kind != "cpu" or wall_s <= 0:
         return None
     threads = int(ident.get("threads") or ident.get("cores") or os.cpu_count() or 1)
-    return cpu_s / (wall_s * max(1, threads))
+    return cpu_share(cpu_s, wall_s, max(1, threads))
 
 
 def counted_ops(op: str, shape: tuple[int, ...]) -> float:
@@ -483,7 +481,7 @@ def _profile_data(run, compute, memory, power, cap_w, seconds) -> dict[str, Any]
     """The host profile, in the schema of the shipped profiles, with the raw measurements."""
     probe, ident, share = run.probe, run.ident, run.share
     overhead_factor = 10 if probe.kind == "cpu" else 3
-    busy = share is not None and share < _BUSY_SHARE
+    busy = share is not None and share < BUSY_CPU_SHARE
     return {
         "schema": 1,
         "name": "host",

@@ -92,14 +92,20 @@ class HostProbe(Protocol):
         ...
 
 
+#: Below this share of its threads' CPU time, a process was not alone on its cores (another
+#: program held one: on a 2-core VM one core taken gives about 0.5; a quiet one gives 0.8-1.0
+#: over a 0.1 s matmul). Calibration notes it, measurement drops such samples, the report says so.
+BUSY_CPU_SHARE = 0.8
+
+
+def cpu_share(cpu_s: float, wall_s: float, threads: int) -> float | None:
+    """Process CPU time over (wall time x threads): about 1 when the process had its cores."""
+    return cpu_s / (wall_s * threads) if wall_s > 0 and threads > 0 else None
+
+
 def _torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - torch is a dependency
-        raise NotMeasurableError(
-            "host calibration needs PyTorch; install it (pip install torch) or use a shipped "
-            "profile (zoomwatt hardware list)"
-        ) from exc
+    import torch
+
     return torch
 
 
@@ -284,7 +290,7 @@ class TorchCpuProbe(_TorchProbe):
 
     def identity(self) -> dict[str, str]:
         return {
-            "device": _cpu_model(),
+            "device": cpu_model(),
             "cores": str(os.cpu_count() or 0),
             "threads": str(self.torch.get_num_threads()),
             "machine": platform.machine(),
@@ -386,7 +392,8 @@ class TorchCudaProbe(_TorchProbe):
             return None
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name ('Intel(R) Xeon(R) ...'), or what the platform says."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoomwatt.errors import InputError
+from zoomwatt.hardware.host_probe import BUSY_CPU_SHARE
 
 Clock = Callable[[], float]
 
@@ -58,7 +59,7 @@ def summarize(samples_s: Sequence[float], warmup_s: Sequence[float] = ()) -> Tim
     )
 
 
-MIN_CPU_SHARE = 0.8  # below it, a CPU sample counts as disturbed by other programs
+MIN_CPU_SHARE = BUSY_CPU_SHARE  # below it, a CPU sample counts as disturbed by other programs
 
 
 def summarize_undisturbed(
@@ -84,11 +85,6 @@ def summarize_undisturbed(
     return Timing(
         timing.median_s, timing.min_s, timing.max_s, timing.samples_s, timing.warmup_s, tuple(noisy)
     )
-
-
-def cpu_share(cpu_s: float, wall_s: float, threads: int) -> float | None:
-    """Process CPU time over (wall time x threads): about 1 when the process had its cores."""
-    return cpu_s / (wall_s * threads) if wall_s > 0 and threads > 0 else None
 
 
 def cuda_sync(device: str) -> Callable[[], None]:

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoomwatt.errors import InputError
+from zoomwatt.hardware.host_probe import BUSY_CPU_SHARE, cpu_share
 from zoomwatt.measurement.energy_meter import EnergyMeter, make_energy_meter
 from zoomwatt.measurement.module_timing import time_layers
 from zoomwatt.measurement.results import LayerComparison, MeasureResult, StageMeasurement
-from zoomwatt.measurement.timing import cpu_share, cuda_sync, summarize, summarize_undisturbed
+from zoomwatt.measurement.timing import cuda_sync, summarize, summarize_undisturbed
 from zoomwatt.measurement.zoom_measurement import ProgressFn, ZoomMeasurement, measure_zoom
 from zoomwatt.workload.stages import StageName
 
@@ -111,9 +112,9 @@ def describe_device(device: str) -> str:
 
     if device.startswith("cuda"):
         return f"{torch.cuda.get_device_name(0)} (cuda)"
-    from zoomwatt.hardware.host_probe import _cpu_model
+    from zoomwatt.hardware.host_probe import cpu_model
 
-    return f"{_cpu_model()} (cpu, {torch.get_num_threads()} threads)"
+    return f"{cpu_model()} (cpu, {torch.get_num_threads()} threads)"
 
 
 def _cpu_threads(device: str) -> int | None:
@@ -302,7 +303,7 @@ def _load_notes(run: _Run, measured: ZoomMeasurement) -> list[str]:
         notes.append(
             f"this process got {measured.cpu_share:.0%} of its threads' CPU time during the "
             "zoom" + ("; the machine was busy, so timings are slower than on a quiet one"
-                      if measured.cpu_share < 0.8 else "")
+                      if measured.cpu_share < BUSY_CPU_SHARE else "")
         )  # fmt: skip
     for stage, count in measured.disturbed.items():
         notes.append(

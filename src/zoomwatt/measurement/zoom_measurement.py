@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zoomwatt.errors import InputError
+from zoomwatt.hardware.host_probe import cpu_share
 from zoomwatt.measurement.energy_meter import EnergyMeter, NullEnergyMeter
 from zoomwatt.measurement.timing import (
     MIN_CPU_SHARE,
     Timing,
-    cpu_share,
     summarize_undisturbed,
 )
 from zoomwatt.workload.stages import StageName
@@ -274,10 +274,7 @@ def measure_zoom(
 def _cpu_share(cpu_s: float, wall_s: float) -> float | None:
     """How much of its threads' time the process got: near 1 on a quiet machine for a CPU run
     (lower when other programs compete for the cores, or when work waits on a GPU)."""
-    try:
-        import torch
+    import torch
 
-        threads = torch.get_num_threads()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return None
+    threads = torch.get_num_threads()
     return cpu_share(cpu_s, wall_s, threads)

@@ -13,6 +13,7 @@ import html
 import math
 from typing import Any
 
+from zoomwatt.hardware.host_probe import BUSY_CPU_SHARE
 from zoomwatt.reporting import plots
 from zoomwatt.reporting.report_data import ReportData
 from zoomwatt.workload.article import CONV_SHARE_CLAIMS
@@ -116,7 +117,7 @@ def glance(data: ReportData) -> str:
             f"{_num(m.target_error_pct)}% target; whole keyframe {_pct(m.keyframe.error_pct)}."
         )
         share = m.settings.get("cpu_share")
-        if isinstance(share, int | float) and share < 0.8:
+        if isinstance(share, int | float) and share < BUSY_CPU_SHARE:
             items[-1] += (
                 f" <span class='no'>The machine was busy during that run (the measurement got "
                 f"{share:.0%} of its CPU threads' time), so it measured slower than a quiet "
