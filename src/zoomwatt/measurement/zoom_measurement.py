@@ -212,63 +212,86 @@ def measure_zoom(
 
     # 3. per keyframe: model calls (hooks), frame ops and video write (the run's timings)
     measured = tuple(range(warmup_keyframes, keyframes))
-    stage_s: dict[str, list[float]] = defaultdict(list)
-    stage_j: dict[str, list[float]] = defaultdict(list)
-    call_s: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
-    warm_s: dict[str, list[float]] = defaultdict(list)
-    counts: dict[str, list[int]] = defaultdict(list)
-    disturbed: dict[str, int] = {}
-    for stage in hooks.models:
-        per_kf = []  # (seconds, joules or None, share of the keyframe's calls, its calls)
-        for k in measured:
-            mine = [c for c in hooks.calls if c.stage == stage and c.keyframe == k]
-            counts[stage].append(len(mine))
-            if not mine:
-                continue
-            shares = [c.cpu_share for c in mine]
-            share = None if None in shares else min(shares)
-            joules = sum(c.joules or 0.0 for c in mine)
-            measured_j = all(c.joules is not None for c in mine)
-            per_kf.append((sum(c.seconds for c in mine), joules if measured_j else None, share))
-            call_s[stage].extend((c.seconds, c.cpu_share) for c in mine)
-        quiet = [x for x in per_kf if x[2] is None or x[2] >= MIN_CPU_SHARE] or per_kf
-        disturbed[stage] = len(per_kf) - len(quiet)
-        stage_s[stage] = [x[0] for x in quiet]
-        stage_j[stage] = [x[1] for x in quiet if x[1] is not None]
-        warm_s[stage] = [
-            c.seconds for c in hooks.calls if c.stage == stage and c.keyframe < warmup_keyframes
-        ]
+    per_stage = _StageTotals.of(hooks, measured, warmup_keyframes)
+    keyframe_s = _run_timings(result.timings, measured, per_stage.stage_s)
+    period_j = [tracker.period_j[k] for k in measured if k in tracker.period_j]
+    reason = None if meter.available else meter.reason
+    log.info("measured %d keyframes of %d in %.1f s", len(measured), keyframes, wall_s)
+    return ZoomMeasurement(
+        keyframes_measured=measured,
+        stage_s=dict(per_stage.stage_s),
+        stage_j=dict(per_stage.stage_j),
+        calls={
+            s: summarize_undisturbed([x[0] for x in v], [x[1] for x in v], per_stage.warm_s[s])
+            for s, v in per_stage.call_s.items()
+            if v
+        },
+        calls_per_keyframe={s: statistics.median(v) for s, v in per_stage.counts.items() if v},
+        keyframe_s=keyframe_s,
+        period_j=period_j,
+        energy_reason=reason,
+        wall_s=wall_s,
+        frames=result.frames,
+        warmup=dict(per_stage.warm_s),
+        cpu_share=run_share,
+        disturbed={k: v for k, v in per_stage.disturbed.items() if v},
+    )
+
+
+@dataclass
+class _StageTotals:
+    """Per stage, what the hooks saw over the measured keyframes: seconds and joules per
+    keyframe (undisturbed keyframes only, unless all were), every call, warm-up calls."""
+
+    stage_s: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    stage_j: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    call_s: dict[str, list[tuple[float, float | None]]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
+    warm_s: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    counts: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    disturbed: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, hooks: _StageHooks, measured: tuple[int, ...], warmup: int) -> _StageTotals:
+        totals = cls()
+        for stage in hooks.models:
+            per_kf = []  # (seconds, joules or None, share of the keyframe's calls)
+            for k in measured:
+                mine = [c for c in hooks.calls if c.stage == stage and c.keyframe == k]
+                totals.counts[stage].append(len(mine))
+                if not mine:
+                    continue
+                shares = [c.cpu_share for c in mine]
+                share = None if None in shares else min(shares)
+                joules = sum(c.joules or 0.0 for c in mine)
+                measured_j = all(c.joules is not None for c in mine)
+                seconds = sum(c.seconds for c in mine)
+                per_kf.append((seconds, joules if measured_j else None, share))
+                totals.call_s[stage].extend((c.seconds, c.cpu_share) for c in mine)
+            quiet = [x for x in per_kf if x[2] is None or x[2] >= MIN_CPU_SHARE] or per_kf
+            totals.disturbed[stage] = len(per_kf) - len(quiet)
+            totals.stage_s[stage] = [x[0] for x in quiet]
+            totals.stage_j[stage] = [x[1] for x in quiet if x[1] is not None]
+            totals.warm_s[stage] = [
+                c.seconds for c in hooks.calls if c.stage == stage and c.keyframe < warmup
+            ]
+        return totals
+
+
+def _run_timings(timings, measured: tuple[int, ...], stage_s: dict[str, list[float]]):
+    """The model seconds of each measured keyframe (the run's own timings); frame ops, video
+    write and classical inpainting are added to ``stage_s``."""
     keyframe_s = []
     for k in measured:
-        t = result.timings[k]
+        t = timings[k]
         keyframe_s.append(t.text_encode_s + t.vae_encode_s + t.denoise_s + t.vae_decode_s)
         if k >= 1:  # keyframe 0 has no in-between frames
             stage_s[StageName.FRAME_OPS].append(t.paste_s + t.interpolation_s)
             stage_s["video_write"].append(t.video_write_s)
         if t.inpaint_s:
             stage_s["inpaint"].append(t.inpaint_s)
-    period_j = [tracker.period_j[k] for k in measured if k in tracker.period_j]
-    reason = None if meter.available else meter.reason
-    log.info("measured %d keyframes of %d in %.1f s", len(measured), keyframes, wall_s)
-    return ZoomMeasurement(
-        keyframes_measured=measured,
-        stage_s=dict(stage_s),
-        stage_j=dict(stage_j),
-        calls={
-            s: summarize_undisturbed([x[0] for x in v], [x[1] for x in v], warm_s.get(s, ()))
-            for s, v in call_s.items()
-            if v
-        },
-        calls_per_keyframe={s: statistics.median(v) for s, v in counts.items() if v},
-        keyframe_s=keyframe_s,
-        period_j=period_j,
-        energy_reason=reason,
-        wall_s=wall_s,
-        frames=result.frames,
-        warmup=dict(warm_s),
-        cpu_share=run_share,
-        disturbed={k: v for k, v in disturbed.items() if v},
-    )
+    return keyframe_s
 
 
 def _cpu_share(cpu_s: float, wall_s: float) -> float | None:
