@@ -9,12 +9,15 @@ can be timed without downloading anything.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from zoomwatt.archs.catalog import ATTENTION_MODES, load_config
 from zoomwatt.errors import InputError
+
+if TYPE_CHECKING:
+    from zoomwatt.archs.pipelines import PipelineSpec
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +38,51 @@ def _torch_dtype(dtype: str | torch.dtype) -> torch.dtype:
     return TORCH_DTYPES[dtype]
 
 
+MODEL_CLASSES: tuple[str, ...] = (
+    "UNet2DConditionModel",
+    "AutoencoderKL",
+    "AutoencoderTiny",
+    "CLIPTextModel",
+    "CLIPTextModelWithProjection",
+)
+_TEXT_CLASSES = ("CLIPTextModel", "CLIPTextModelWithProjection")
+
+
 def _model_kwargs(config: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in config.items() if not key.startswith("_")}
+
+
+def _known_kwargs(cls: type, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keys ``cls`` takes; the others are dropped with a warning, as diffusers'
+    ``from_config`` does (a folder saved by a newer diffusers may carry keys this one lacks)."""
+    import inspect
+
+    accepted = inspect.signature(cls.__init__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        return kwargs
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        log.warning("%s ignores config keys it does not know: %s", cls.__name__, unknown)
+    return {key: value for key, value in kwargs.items() if key in accepted}
+
+
+def _construct(class_name: str, kwargs: dict[str, Any], attention: str) -> torch.nn.Module:
+    """The module, on the current default device, with the chosen attention path."""
+    if class_name in _TEXT_CLASSES:
+        import transformers
+
+        model = getattr(transformers, class_name)(transformers.CLIPTextConfig(**kwargs))
+        model.set_attn_implementation("sdpa" if attention == "sdpa" else "eager")
+        return model
+    import diffusers
+
+    cls = getattr(diffusers, class_name)
+    model = cls(**_known_kwargs(cls, kwargs))
+    if attention == "matmul" and hasattr(model, "set_attn_processor"):
+        from diffusers.models.attention_processor import AttnProcessor
+
+        model.set_attn_processor(AttnProcessor())
+    return model
 
 
 def build_from_config(
@@ -52,16 +98,11 @@ def build_from_config(
     """
     # 1. Check inputs.
     class_name = config.get("_class_name")
-    if class_name not in (
-        "UNet2DConditionModel",
-        "AutoencoderKL",
-        "AutoencoderTiny",
-        "CLIPTextModel",
-    ):
+    if class_name not in MODEL_CLASSES:
         raise InputError(
             "config['_class_name']",
             class_name,
-            "UNet2DConditionModel, AutoencoderKL, AutoencoderTiny or CLIPTextModel",
+            f"{', '.join(MODEL_CLASSES[:-1])} or {MODEL_CLASSES[-1]}",
         )
     if attention not in ATTENTION_MODES:
         raise InputError("attention", attention, f"one of {', '.join(ATTENTION_MODES)}")
@@ -78,19 +119,7 @@ def build_from_config(
     if device.type != "meta":
         torch.manual_seed(seed)
     with torch.device(device):
-        if class_name == "CLIPTextModel":
-            from transformers import CLIPTextConfig, CLIPTextModel
-
-            model = CLIPTextModel(CLIPTextConfig(**kwargs))
-            model.set_attn_implementation("sdpa" if attention == "sdpa" else "eager")
-        else:
-            import diffusers
-
-            model = getattr(diffusers, class_name)(**kwargs)
-            if attention == "matmul" and hasattr(model, "set_attn_processor"):
-                from diffusers.models.attention_processor import AttnProcessor
-
-                model.set_attn_processor(AttnProcessor())
+        model = _construct(class_name, kwargs, attention)
 
     # 3. Cast and freeze.
     if torch_dtype != torch.float32:
@@ -109,14 +138,30 @@ def build_model(
     seed: int = 0,
     attention: str = "sdpa",
 ) -> torch.nn.Module:
-    """One shipped model: ``pipeline`` in ``sd2-inpaint``, ``sd15-inpaint`` (components
-    ``unet``, ``vae``, ``text_encoder``) or ``taesd`` (component ``vae``).
+    """One shipped model: ``pipeline`` one of
+    :data:`~zoomwatt.archs.catalog.ALL_PIPELINES` (components ``unet``, ``vae``,
+    ``text_encoder``, and ``text_encoder_2`` for ``sdxl-base``) or ``taesd`` (component
+    ``vae``).
 
     >>> unet = build_model("sd2-inpaint", "unet")  # meta device: shapes only
     >>> sum(p.numel() for p in unet.parameters())
     865925124
     """
     return build_from_config(load_config(pipeline, component), device, dtype, seed, attention)
+
+
+def build_component(
+    spec: PipelineSpec,
+    component: str,
+    device: str | torch.device = "meta",
+    dtype: str | torch.dtype = torch.float32,
+    seed: int = 0,
+    attention: str = "sdpa",
+) -> torch.nn.Module:
+    """One component of a pipeline spec (shipped, or read from a folder by
+    :func:`zoomwatt.archs.model_dir.read_model_dir`): ``text_encoder``, ``text_encoder_2``,
+    ``unet`` or ``vae``."""
+    return build_from_config(spec.config(component), device, dtype, seed, attention)
 
 
 def count_params(module: torch.nn.Module) -> int:
