@@ -19,7 +19,7 @@ LAYERS = [
     {"archs", "pipeline", "workload"},
     {"hardware"},
     {"perfmodel"},
-    {"optimizer", "measurement"},
+    {"optimizer", "measurement", "evidence"},
     {"reporting"},
     {"cli"},
     {"api", "__init__", "__main__"},
