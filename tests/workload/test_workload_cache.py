@@ -13,7 +13,13 @@ import threading
 import pytest
 
 from zoomwatt.cli.analyze_command import render_csv, render_table
-from zoomwatt.workload import characterize, characterize_pipeline, check_article, trace_cache
+from zoomwatt.workload import (
+    WorkloadSpec,
+    characterize,
+    characterize_pipeline,
+    check_article,
+    trace_cache,
+)
 
 SMALL = {"size": 64, "steps": 3, "every": 4}
 
@@ -210,8 +216,9 @@ def test_interrupted_write_leaves_nothing(cache_in_tmp, monkeypatch):
 def test_concurrent_writers_and_readers_never_see_half_a_file(cache_in_tmp):
     report = characterize(**SMALL, cache=False)
     stage = report.stage("unet")
-    spec = characterize_pipeline._StageSpec("unet", "sd2-inpaint", "unet", 2)
-    trace = characterize_pipeline._trace(spec, 64, "fp16", "fp16", "sdpa")
+    plan = characterize_pipeline._stage_plan(WorkloadSpec(**SMALL))
+    (call,) = next(calls for calls, _, _ in plan if calls[0].stage == "unet")
+    trace = characterize_pipeline._trace(call, 64, "fp16", "fp16", "sdpa")
     key = trace_cache.trace_key("unet", "sd2-inpaint", "unet", 2, 64, "fp16", "fp16", "sdpa")
     trace_cache.save_trace(key, trace, "UNet2DConditionModel")
     seen, errors = [], []

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from zoomwatt.archs.catalog import ATTENTION_MODES, PIPELINES, VAES
+from zoomwatt.archs.catalog import ALL_PIPELINES, ATTENTION_MODES, PIPELINES, VAES
 from zoomwatt.workload.records import MODEL_DTYPES
 from zoomwatt.workload.stages import StageName
 
@@ -35,16 +35,16 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     g = p.add_argument_group("workload")
-    g.add_argument("--pipeline", choices=PIPELINES, default="sd2-inpaint")
+    add_pipeline_options(g)
     g.add_argument("--vae", choices=VAES, default="default", help="taesd: the tiny autoencoder")
-    g.add_argument("--size", type=int, default=512, help="frame side in pixels, multiple of 64")
-    g.add_argument("--steps", type=int, default=20, help="denoising steps per keyframe")
     g.add_argument(
-        "--cfg",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="classifier-free guidance (UNet batch 2)",
+        "--size",
+        type=int,
+        default=None,
+        help="frame side in pixels, a multiple of 64 (32 for sdxl-base) [default: the "
+        "pipeline's native size: 512; 768 for sd21, 1024 for sdxl-base]",
     )
+    add_steps_options(g)
     g.add_argument("--dtype", choices=MODEL_DTYPES, default="fp16", help="weights counted in")
     g.add_argument(
         "--activation-dtype",
@@ -53,7 +53,11 @@ def add_parser(subparsers) -> None:
         help="activations counted in [default: --dtype; int8 for int4 weights]",
     )
     g.add_argument(
-        "--every", type=int, default=30, metavar="N", help="one keyframe every N output frames"
+        "--every",
+        type=int,
+        default=30,
+        metavar="N",
+        help="one keyframe (txt2img: one image) every N output frames",
     )
     g.add_argument("--fps", type=float, default=30.0, help="output frame rate")
     g.add_argument(
@@ -67,7 +71,8 @@ def add_parser(subparsers) -> None:
         type=float,
         default=None,
         metavar="K",
-        help="keyframes per prompt change, to amortise the text encoder [default: one prompt]",
+        help="keyframes per prompt change, to amortise the text encoder [default: one prompt; "
+        "txt2img: a prompt per image]",
     )
     g.add_argument(
         "--border", type=int, default=None, metavar="PX", help="inpainted band [default: size/4]"
@@ -84,16 +89,62 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
+def add_pipeline_options(g) -> None:
+    """``--pipeline NAME`` or ``--model DIR`` (one of them), shared with ``predict``."""
+    which = g.add_mutually_exclusive_group()
+    which.add_argument(  # no argparse choices: a bad name is one error line, as the spec says
+        "--pipeline",
+        default=None,
+        metavar="NAME",
+        help=f"one of {', '.join(ALL_PIPELINES)} [default: sd2-inpaint]. "
+        f"{' and '.join(PIPELINES)} inpaint (the zoom: 1 keyframe in N output frames); the "
+        "others make pictures from text and are counted per image",
+    )
+    which.add_argument(
+        "--model",
+        default=None,
+        metavar="DIR",
+        help="a local diffusers pipeline folder, read from its JSON configs alone (no "
+        "weights); named by its folder, 20 steps with CFG unless told",
+    )
+
+
+def add_steps_options(g) -> None:
+    """``--steps``, ``--cfg/--no-cfg`` (the pipeline's own unless given) and ``--batch``."""
+    g.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="denoising steps per keyframe (image) [default: the pipeline's: 20; 1 for sd-turbo]",
+    )
+    g.add_argument(
+        "--cfg",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="classifier-free guidance (UNet batch 2 x --batch) [default: the pipeline's: on; "
+        "off for sd-turbo]",
+    )
+    g.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        metavar="B",
+        help="images per pipeline call (figures stay per image)",
+    )
+
+
 def workload_spec(args: argparse.Namespace) -> WorkloadSpec:
     """The workload the options name (checked: a bad value is one error line)."""
     from zoomwatt.workload.spec import WorkloadSpec
 
     return WorkloadSpec(
         pipeline=args.pipeline,
+        model_dir=getattr(args, "model", None),
         vae=args.vae,
         size=args.size,
         steps=args.steps,
         cfg=args.cfg,
+        batch=getattr(args, "batch", 1),
         dtype=args.dtype,
         every=args.every,
         fps=args.fps,
@@ -173,7 +224,7 @@ def _share(x: float) -> str:
 
 def _stage_rows(report: Any) -> list[list[str]]:
     rows = [[
-        "stage", "params", "weights", "output", "MAC/call", "FLOP/call", "calls/keyframe",
+        "stage", "params", "weights", "output", "MAC/call", "FLOP/call", f"calls/{report.unit}",
         "act./call", "peak act.", "conv/lin/attn %",
     ]]  # fmt: skip
     for s in report.stages:
@@ -200,18 +251,34 @@ def _stage_rows(report: Any) -> list[list[str]]:
 
 def render_table(report: Any, checks: list[Any], layers: bool = False) -> str:
     r = report
+    batch = f", {r.batch} images per call" if r.batch != 1 else ""
     lines = [
         f"zoomwatt analyze: {r.pipeline} ({r.vae} VAE), {r.size}x{r.size}, {r.steps} steps, "
-        f"CFG {'on' if r.cfg else 'off'}, attention {r.attention}",
-        f"weights {r.dtype}, activations {r.activation_dtype}; 1 keyframe every {r.every} "
-        f"output frames at {r.fps:g} fps (one keyframe per {r.every / r.fps:.3g} s of video)",
-        "",
+        f"CFG {'on' if r.cfg else 'off'}, attention {r.attention}{batch}",
     ]
+    if r.model_dir is not None:
+        lines.append(f"pipeline folder {r.model_dir} (JSON configs only)")
+    if r.unit == "keyframe":
+        lines.append(
+            f"weights {r.dtype}, activations {r.activation_dtype}; 1 keyframe every {r.every} "
+            f"output frames at {r.fps:g} fps (one keyframe per {r.every / r.fps:.3g} s of video)"
+        )
+    else:
+        per_call = f"; calls/image = calls per call / {r.batch}" if r.batch != 1 else ""
+        lines += [
+            f"weights {r.dtype}, activations {r.activation_dtype}; {r.kind}: every figure is per "
+            "image, as published",
+            f"per-image figures count it (its prompt encoded, every step, one VAE decode"
+            f"{per_call})",
+            f"per output frame and per second: 1 image every {r.every} output frames at "
+            f"{r.fps:g} fps, no zoom frame work",
+        ]
+    lines.append("")
     lines += _grid(_stage_rows(r), right=set(range(1, 10)) - {3})
     lines.append("")
     totals = [
         ["", "MACs", "FLOPs", "weights read", "activations moved"],
-        ["per keyframe", si(r.per_keyframe.macs), si(r.per_keyframe.flops),
+        [f"per {r.unit}", si(r.per_keyframe.macs), si(r.per_keyframe.flops),
          si(r.per_keyframe.weight_bytes, "B"), si(r.per_keyframe.activation_bytes, "B")],
         [f"per output frame (1 in {r.every})", si(r.per_output_frame.macs),
          si(r.per_output_frame.flops), si(r.per_output_frame.weight_bytes, "B"),

@@ -9,6 +9,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from zoomwatt.cli.analyze_command import add_pipeline_options, add_steps_options
 from zoomwatt.cli.text_table import text_table
 from zoomwatt.errors import InputError
 from zoomwatt.hardware import NON_AI_BLOCKS, load_profile, shipped_profile_names
@@ -37,21 +38,25 @@ def add_parser(subparsers) -> None:
         "or a comma-separated list",
     )
     g = p.add_argument_group("workload")
-    g.add_argument("--pipeline", default="sd2-inpaint")
+    add_pipeline_options(g)
     g.add_argument("--vae", default="default", help="VAE variant of the workload")
     g.add_argument("--dtype", default="fp16", choices=MODEL_DTYPES)
-    g.add_argument("--steps", type=int, default=20, help="denoising steps per keyframe")
+    add_steps_options(g)
     g.add_argument(
-        "--cfg",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="classifier-free guidance (UNet batch 2)",
-    )
-    g.add_argument(
-        "--every", type=int, default=30, metavar="N", help="one keyframe every N output frames"
+        "--every",
+        type=int,
+        default=30,
+        metavar="N",
+        help="one keyframe (txt2img: one image) every N output frames",
     )
     g.add_argument("--fps", type=float, default=30.0, help="target output frame rate")
-    g.add_argument("--size", type=int, default=512, help="frame side in pixels, a multiple of 64")
+    g.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help="frame side in pixels, a multiple of 64 (32 for sdxl-base) [default: the "
+        "pipeline's native size: 512; 768 for sd21, 1024 for sdxl-base]",
+    )
     g = p.add_argument_group("device and feature")
     g.add_argument(
         "--battery-wh",
@@ -120,10 +125,12 @@ def workload_spec(args: argparse.Namespace) -> WorkloadSpec:
 
     return WorkloadSpec(
         pipeline=args.pipeline,
+        model_dir=getattr(args, "model", None),
         vae=args.vae,
         size=args.size,
         steps=args.steps,
         cfg=args.cfg,
+        batch=getattr(args, "batch", 1),
         dtype=args.dtype,
         every=args.every,
         fps=args.fps,
@@ -145,18 +152,24 @@ def compute(args: argparse.Namespace) -> PredictRun:
     cache = not getattr(args, "no_cache", False)
     results = predict_workload(spec, profiles, options, cache=cache)
     settings = {
-        "pipeline": args.pipeline,
-        "vae": args.vae,
-        "dtype": args.dtype,
-        "size": args.size,
-        "steps": args.steps,
-        "cfg": args.cfg,
-        "every": args.every,
-        "target_fps": args.fps,
+        "pipeline": spec.pipeline,
+        "vae": spec.vae,
+        "dtype": spec.dtype,
+        "size": spec.size,
+        "steps": spec.steps,
+        "cfg": spec.cfg,
+        "every": spec.every,
+        "target_fps": spec.fps,
         "sparse": args.sparse,
         "battery_wh": args.battery_wh,
         "non_ai_overrides_w": non_ai,
     }
+    if spec.kind != "inpaint":  # keys only where not the zoom's: the JSON of the zoom is as it was
+        settings["kind"] = spec.kind
+    if spec.batch != 1:
+        settings["batch"] = spec.batch
+    if spec.model_dir is not None:
+        settings["model_dir"] = spec.model_dir
     return PredictRun(settings, results)
 
 

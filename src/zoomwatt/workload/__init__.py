@@ -2,8 +2,10 @@
 
 :func:`characterize` traces each model of the pipeline once on the meta device (no weights, no
 activations allocated) and rolls the per-op records up per call, keyframe, output frame and
-second of video. :func:`trace_call` traces any module call; :mod:`.formulas` holds the one table
-of per-op costs; :func:`check_article` sets the article's claims beside the measurement.
+second of video. Every pipeline of :mod:`zoomwatt.archs` is traced the same way, and any local
+diffusers folder (``model_dir``); a txt2img pipeline is rolled up per image. :func:`trace_call`
+traces any module call; :mod:`.formulas` holds the one table of per-op costs;
+:func:`check_article` sets the article's claims beside the measurement.
 
 The workload is named by a :class:`WorkloadSpec` (checked once, when made) and its stages by
 :class:`StageName`. Names are imported lazily: ``zoomwatt.workload.records`` (the contract with

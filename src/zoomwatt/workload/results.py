@@ -155,7 +155,10 @@ def layer_to_dict(r: LayerRecord) -> dict[str, Any]:
 class WorkloadReport:
     """What the zoom feature asks of a machine, per call, keyframe, output frame and second.
 
-    Steady state: the first keyframe (and a txt2img start) is not treated apart.
+    Steady state: the first keyframe (and a txt2img start) is not treated apart. For a txt2img
+    pipeline (``kind``) a "keyframe" is one image: ``per_keyframe`` is per image, and there is
+    no VAE encoder and no frame operations stage. ``batch``: images per pipeline call (every
+    figure stays per image). ``workload``: the spec it was characterized from.
     """
 
     pipeline: str
@@ -176,6 +179,16 @@ class WorkloadReport:
     per_second: Totals
     weight_bytes: float  # all models' weights, resident together
     peak_memory_bytes: float  # weight_bytes + the largest stage's live activation set
+    # Added fields (defaults keep older constructors valid):
+    kind: str = "inpaint"  # or "txt2img": per_keyframe is then per image
+    batch: int = 1  # images per pipeline call
+    model_dir: str | None = None  # the local pipeline folder, when not a shipped pipeline
+    workload: Any = field(default=None, repr=False, compare=False)  # the WorkloadSpec
+
+    @property
+    def unit(self) -> str:
+        """What a "keyframe" of this report is: a ``keyframe`` of the zoom, or an ``image``."""
+        return "keyframe" if self.kind == "inpaint" else "image"
 
     def stage(self, name: StageName | str) -> StageWorkload:
         for s in self.stages:
@@ -183,22 +196,40 @@ class WorkloadReport:
                 return s
         raise KeyError(name)
 
+    def find(self, name: StageName | str) -> StageWorkload | None:
+        """The stage called ``name``, or None where the pipeline has none (a txt2img
+        pipeline's VAE encoder)."""
+        return next((s for s in self.stages if s.name == name), None)
+
+    def settings(self) -> dict[str, Any]:
+        """The settings, as JSON writes them; ``kind``, ``batch`` and ``model_dir`` only where
+        they are not the zoom's defaults (inpainting, 1 image per call, a shipped pipeline)."""
+        out: dict[str, Any] = {
+            "pipeline": self.pipeline,
+            "vae": self.vae,
+            "size": self.size,
+            "steps": self.steps,
+            "cfg": self.cfg,
+            "dtype": self.dtype,
+            "activation_dtype": self.activation_dtype,
+            "every": self.every,
+            "fps": self.fps,
+            "attention": self.attention,
+            "prompt_every": self.prompt_every,
+            "border_px": self.border_px,
+        }
+        if self.kind != "inpaint":
+            out["kind"] = self.kind
+            out["per"] = "image"  # per_keyframe is per image
+        if self.batch != 1:
+            out["batch"] = self.batch
+        if self.model_dir is not None:
+            out["model_dir"] = self.model_dir
+        return out
+
     def to_dict(self, layers: bool = False) -> dict[str, Any]:
         return {
-            "settings": {
-                "pipeline": self.pipeline,
-                "vae": self.vae,
-                "size": self.size,
-                "steps": self.steps,
-                "cfg": self.cfg,
-                "dtype": self.dtype,
-                "activation_dtype": self.activation_dtype,
-                "every": self.every,
-                "fps": self.fps,
-                "attention": self.attention,
-                "prompt_every": self.prompt_every,
-                "border_px": self.border_px,
-            },
+            "settings": self.settings(),
             "stages": [s.to_dict(layers) for s in self.stages],
             "per_keyframe": self.per_keyframe.to_dict(),
             "per_output_frame": self.per_output_frame.to_dict(),

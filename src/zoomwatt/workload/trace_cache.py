@@ -1,12 +1,14 @@
 """A disk cache of traced model calls, so that a new process does not import torch, diffusers and
 transformers and trace the same models again.
 
-One entry per traced stage call (text encoder, VAE encoder, UNet, VAE decoder at one size,
-batch, dtype and attention mode), in ``<cache folder>/workload/`` (see
+One entry per traced model call (each text encoder, VAE encoder, UNet, VAE decoder at one
+size, batch, dtype and attention mode), in ``<cache folder>/workload/`` (see
 :func:`zoomwatt.cache_dir.cache_dir`). The key is everything a trace depends on: the content of
-the model's architecture config, the stage and its options, the zoomwatt version, the installed
-torch, diffusers and transformers versions, a digest of the tracing sources, and the entry
-format. The file name holds a hash of the key, and the file repeats the key, which is compared
+the model's architecture config (a shipped one, or a local folder's: ``arch`` is then the
+folder's resolved path, so two folders never share an entry), the stage and its options, the
+shapes of the call's inputs and the pipeline's extra conditioning, the zoomwatt version, the
+installed torch, diffusers and transformers versions, a digest of the tracing sources, and the
+entry format. The file name holds a hash of the key, and the file repeats the key, which is compared
 on reading.
 
 Entries are JSON: plain data, never pickle. Python writes a float as its shortest repr, which
@@ -49,6 +51,7 @@ _TRACE_SOURCES = (
     "workload/trace_cache.py",
     "workload/tracer.py",
     "archs/build.py",
+    "archs/calls.py",
 )
 _OP_CLASSES = {c.value: c for c in OpClass}
 
@@ -103,12 +106,15 @@ def base_key() -> dict[str, Any]:
 
 def trace_key(
     stage: str, arch: str, component: str, batch: int, size: int, dtype: str,
-    activation_dtype: str, attention: str,
+    activation_dtype: str, attention: str, *, config: str | None = None,
+    call: dict[str, Any] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The key of one traced stage call."""
-    return base_key() | {
+    """The key of one traced stage call. ``config``: the digest of the model's config (None:
+    the shipped config of ``arch`` and ``component``, :func:`config_digest`); ``call``: what
+    else shapes the call (its inputs' shapes, the pipeline's extra conditioning)."""
+    key = base_key() | {
         "kind": "trace",
-        "config": config_digest(arch, component),
+        "config": config_digest(arch, component) if config is None else config,
         "stage": stage,
         "arch": arch,
         "component": component,
@@ -118,6 +124,9 @@ def trace_key(
         "activation_dtype": activation_dtype,
         "attention": attention,
     }
+    if call is not None:
+        key["call"] = call
+    return key
 
 
 # --- generic entries ------------------------------------------------------------------------

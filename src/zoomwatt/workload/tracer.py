@@ -319,7 +319,10 @@ def trace_call(
         if id(sub) in names:
             stack.pop()  # returns None: a forward hook's return value replaces the output
 
-    inputs = _tensors(args) + _tensors(kwargs.values())
+    # The call's inputs, also inside a dict argument (SDXL's ``added_cond_kwargs``).
+    values = [*args, *kwargs.values()]
+    values += [v for d in values if isinstance(d, dict) for v in d.values()]
+    inputs = _tensors(values)
     for t in inputs:
         recorder.add_live(t)
 
