@@ -72,7 +72,7 @@ def command_json(args: list[str]) -> object:
 def zoom_frames(name: str, tmp: Path) -> np.ndarray:
     from zoomwatt.pipeline.zoom import ZoomConfig, ZoomRun
 
-    cfg = ZoomConfig(
+    cfg = ZoomConfig.from_options(
         prompt="a lighthouse on a cliff",
         size=(96, 80),
         keyframes=3,

@@ -55,7 +55,8 @@ def optimize(**options: Any) -> ExploreResult:
 
 def measure(**options: Any) -> MeasureResult:
     """A zoom measured on this machine, with the prediction beside it when ``validate=True``
-    (``zoomwatt measure``); nothing is saved (see :func:`zoomwatt.measurement.results.save_result`)."""
+    (``zoomwatt measure``); nothing is saved (see
+    :func:`zoomwatt.measurement.results.save_result`)."""
     from zoomwatt.cli import measure_command
 
     return measure_command.compute(command_options("measure", options))

@@ -28,7 +28,7 @@ def sd2_config(tmp_path, model, name="s", **overrides):
         work_dir=tmp_path / f"{name}.work",
     )
     settings.update(overrides)
-    return ZoomConfig(**settings)
+    return ZoomConfig.from_options(**settings)
 
 
 def test_sd2_zoom_end_to_end_with_stage_timings(tmp_path, tiny_sd2_dir):

@@ -168,7 +168,7 @@ def test_recommended_switches_per_device():
 
 def test_realtime_zoom_uses_the_fast_path_and_the_same_keyframes(tmp_path, tiny_sd2_dir):
     def cfg(name, **kw):
-        return ZoomConfig(
+        return ZoomConfig.from_options(
             prompt="a lighthouse",
             backend="sd2",
             model=str(tiny_sd2_dir),

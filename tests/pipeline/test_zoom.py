@@ -145,7 +145,7 @@ def test_resume_with_other_settings_is_refused(tmp_path):
     with pytest.raises(ResumeError, match="seed"):
         zoom(**config(tmp_path, resume=True, seed=99).__dict__)
     with pytest.raises(ResumeError, match="texture"):
-        zoom(**config(tmp_path, resume=True, texture=3.0).__dict__)
+        zoom(**{**config(tmp_path, resume=True).__dict__, "backend_options": None}, texture=3.0)
 
 
 def test_existing_run_needs_resume_or_overwrite(tmp_path):

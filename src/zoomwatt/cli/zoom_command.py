@@ -25,6 +25,15 @@ def add_parser(subparsers) -> None:
         "crops, never the model. Keyframes are kept in a work folder; --resume continues.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    _content_options(p)
+    _zoom_options(p)
+    _output_options(p)
+    _backend_options(p)
+    _real_time_options(p)
+    p.set_defaults(func=run)
+
+
+def _content_options(p) -> None:
     g = p.add_argument_group("content")
     g.add_argument("--prompt", help="text prompt (before the first row of --prompts, if both)")
     g.add_argument("--prompts", metavar="FILE", help="schedule: one 'start, prompt' row a line")
@@ -38,6 +47,8 @@ def add_parser(subparsers) -> None:
     g.add_argument("--image", metavar="PATH", help="start image (else made from the prompt)")
     g.add_argument("--seed", type=int, default=0, help="base seed; each keyframe gets its own")
 
+
+def _zoom_options(p) -> None:
     g = p.add_argument_group("zoom")
     g.add_argument(
         "--keyframes", type=int, default=5, metavar="K", help="keyframes, including the first"
@@ -67,6 +78,8 @@ def add_parser(subparsers) -> None:
     g.add_argument("--direction", choices=["out", "in"], default="out")
     g.add_argument("--fps", type=float, default=30.0)
 
+
+def _output_options(p) -> None:
     g = p.add_argument_group("output")
     g.add_argument("--out", default="zoom.mp4", metavar="PATH.mp4|.gif")
     g.add_argument("--work-dir", metavar="DIR", help="keyframes and manifest [default: OUT.work]")
@@ -77,6 +90,8 @@ def add_parser(subparsers) -> None:
     g.add_argument("--json", action="store_true", help="print the result (timings) as JSON")
     g.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
+
+def _backend_options(p) -> None:
     g = p.add_argument_group("backend")
     g.add_argument(
         "--backend",
@@ -125,6 +140,8 @@ def add_parser(subparsers) -> None:
         help="sd2: [default: fp16 on CUDA, fp32 on CPU]",
     )
 
+
+def _real_time_options(p) -> None:
     g = p.add_argument_group("real time")
     g.add_argument(
         "--realtime",
@@ -149,7 +166,6 @@ def add_parser(subparsers) -> None:
         help="with --realtime: frames ready before the clock starts [default: 1 + "
         "--frames-per-keyframe, so a keyframe may take N frame times]",
     )
-    p.set_defaults(func=run)
 
 
 class _BarProgress:
@@ -184,8 +200,12 @@ class _BarProgress:
 
 
 def run(args: argparse.Namespace) -> int:
+    from zoomwatt.pipeline.backends import backend_entry
+    from zoomwatt.pipeline.backends.options import option_names
     from zoomwatt.pipeline.zoom import ZoomConfig, ZoomRun
 
+    entry = backend_entry(args.backend)
+    backend_settings = {name: getattr(args, name) for name in option_names(entry.options)}
     config = ZoomConfig(
         prompt=args.prompt,
         prompts=args.prompts,
@@ -193,6 +213,7 @@ def run(args: argparse.Namespace) -> int:
         negative_prompt=args.negative_prompt,
         image=args.image,
         backend=args.backend,
+        backend_options=entry.options(**backend_settings),
         keyframes=args.keyframes,
         frames_per_keyframe=args.frames_per_keyframe,
         border=args.border,
@@ -205,15 +226,6 @@ def run(args: argparse.Namespace) -> int:
         work_dir=args.work_dir,
         resume=args.resume,
         overwrite=args.overwrite,
-        inpaint_method=args.inpaint_method,
-        texture=args.texture,
-        model=args.model,
-        steps=args.steps,
-        guidance=args.guidance,
-        scheduler=args.scheduler,
-        device=args.device,
-        dtype=args.dtype,
-        allow_download=args.allow_download,
         realtime=args.realtime,
         late_policy=args.late_policy,
         prebuffer_frames=args.prebuffer_frames,

@@ -270,7 +270,7 @@ def _measure(run: _Run, backend: Any) -> ZoomMeasurement:
         StageName.VAE_DECODER: pipe.vae.decoder,
     }
     with tempfile.TemporaryDirectory(prefix="zoomwatt-validate-") as tmp:
-        config = ZoomConfig(
+        config = ZoomConfig.from_options(
             prompt=PROMPT,
             backend="sd2",
             keyframes=options.keyframes,

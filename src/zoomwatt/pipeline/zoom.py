@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from zoomwatt.errors import InputError, shorten
-from zoomwatt.pipeline.backends import BACKENDS, Inpainter, create_backend
+from zoomwatt.pipeline.backends import BackendOptions, Inpainter, backend_entry, options_for
 from zoomwatt.pipeline.geometry import ZoomGeometry, output_frame_count
 from zoomwatt.pipeline.prompts import (
     MAX_PROMPT_CHARS,
@@ -79,22 +79,27 @@ class ZoomConfig:
     work_dir: str | Path | None = None  # None = next to the output, OUT_STEM.work
     resume: bool = False
     overwrite: bool = False
-    # classical backend
-    inpaint_method: str = "telea"
-    texture: float = 12.0
-    # sd2 backend
-    model: str | None = None  # folder or Hugging Face repo id; None = the SD2 inpainting repo
-    steps: int = 20
-    guidance: float = 7.5
-    scheduler: str = "pndm"
-    device: str | None = None
-    dtype: str | None = None
-    allow_download: bool = False
+    # the backend's own settings (ClassicalOptions, SD2Options); None = its defaults
+    backend_options: BackendOptions | None = None
     # real time: sd2 through its fast path, the next keyframe made while the in-between frames
     # of the current one are computed and encoded, frames paced at ``fps`` (late ones counted)
     realtime: bool = False
     late_policy: str = "wait"  # wait: the stream stalls for a late frame; drop: it skips it
     prebuffer_frames: int | None = None  # frames ready before the clock; None = 1 + N
+
+    @classmethod
+    def from_options(cls, **options: Any) -> ZoomConfig:
+        """A config from flat keywords, as on the command line: the zoom's settings and the
+        chosen backend's (``steps=4`` for sd2, ``inpaint_method="ns"`` for classical)."""
+        own = {f.name for f in fields(cls)}
+        settings = {k: v for k, v in options.items() if k not in own}
+        config = cls(**{k: v for k, v in options.items() if k in own})
+        if config.backend_options is None or settings:
+            config.backend_options = options_for(config.backend, settings)
+        return config
+
+    def resolved_backend_options(self) -> BackendOptions:
+        return self.backend_options or backend_entry(self.backend).options()
 
     @property
     def width(self) -> int:
@@ -207,8 +212,32 @@ class _Plan:
 def check_inputs(config: ZoomConfig, need_out: bool = True) -> _Plan:
     """Check every setting before any work starts; errors name the argument, its value and
     what was expected."""
-    # Sizes and counts, within the documented limits (LIMITS).
+    # 1. sizes and counts, within the documented limits; 2. the other settings;
+    # 3. geometry; 4. prompts; 5. start image; 6. output and work folder
     width, height = _check_size(config.size)
+    total_frames = _check_counts(config)
+    _check_settings(config, need_out)
+    geometry = _check_geometry(config, width, height)
+    schedule = _check_prompts(config)
+    start_image, image_sha = None, None
+    if config.image is not None:
+        start_image, image_sha = _load_start_image(Path(config.image), width, height)
+    out = Path(config.out) if need_out else None
+    if out is not None:
+        _check_output(out)
+    return _Plan(
+        geometry=geometry,
+        schedule=schedule,
+        total_frames=total_frames,
+        out=out,
+        work_dir=config.resolved_work_dir(),
+        start_image=start_image,
+        start_image_sha256=image_sha,
+    )
+
+
+def _check_counts(config: ZoomConfig) -> int:
+    """Keyframes and frames within the limits; returns the video's frame count."""
     _check_count("keyframes", config.keyframes, 1, MAX_KEYFRAMES, "the count includes the first")
     _check_count(
         "frames_per_keyframe",
@@ -226,11 +255,18 @@ def check_inputs(config: ZoomConfig, need_out: bool = True) -> _Plan:
             f"{config.keyframes} keyframes of {config.frames_per_keyframe} frames make "
             f"{total_frames}",
         )
+    return total_frames
+
+
+def _check_settings(config: ZoomConfig, need_out: bool) -> None:
     check_fps(config.fps, Path(config.out).suffix.lower() if need_out else ".mp4")
     if config.direction not in DIRECTIONS:
         raise InputError("direction", config.direction, f"one of {', '.join(DIRECTIONS)}")
-    if config.backend not in BACKENDS:
-        raise InputError("backend", config.backend, f"one of {', '.join(BACKENDS)}")
+    entry = backend_entry(config.backend)
+    if config.backend_options is not None and not isinstance(config.backend_options, entry.options):
+        raise InputError(
+            "backend_options", config.backend_options, f"{entry.options.__name__} for {entry.name}"
+        )
     if config.realtime:
         _stream_options(config).check()
     elif config.late_policy not in LATE_POLICIES:
@@ -240,7 +276,9 @@ def check_inputs(config: ZoomConfig, need_out: bool = True) -> _Plan:
     if not _is_int(config.feather):
         raise InputError("feather", config.feather, "a whole number of pixels")
 
-    # Geometry: the border must leave a centre, and the feather must fit inside it.
+
+def _check_geometry(config: ZoomConfig, width: int, height: int) -> ZoomGeometry:
+    """The border must leave a centre of at least 8 px, and the feather must fit inside it."""
     border = height // 4 if config.border is None else config.border
     if not _is_int(border) or border < 1:
         raise InputError("border", border, "a border of at least 1 pixel")
@@ -272,8 +310,10 @@ def check_inputs(config: ZoomConfig, need_out: bool = True) -> _Plan:
             config.feather,
             f"0 to {(smallest_inner - 1) // 4} px (a quarter of the {smallest_inner} px centre)",
         )
+    return geometry
 
-    # Prompts.
+
+def _check_prompts(config: ZoomConfig) -> PromptSchedule:
     if config.prompt_times not in TIME_UNITS:
         raise InputError("prompt_times", config.prompt_times, f"one of {', '.join(TIME_UNITS)}")
     for name in ("prompt", "negative_prompt"):
@@ -283,33 +323,10 @@ def check_inputs(config: ZoomConfig, need_out: bool = True) -> _Plan:
     if config.prompt is not None and not config.prompt.strip():
         raise InputError("prompt", config.prompt, "a non-empty prompt")
     if config.prompts is not None:
-        schedule = load_schedule(config.prompts, config.prompt_times, config.prompt)
-    elif config.prompt is not None:
-        schedule = PromptSchedule.single(config.prompt)
-    else:
-        raise InputError(
-            "prompt", None, "a prompt (--prompt TEXT) or a schedule file (--prompts FILE)"
-        )
-
-    # Start image.
-    start_image, image_sha = None, None
-    if config.image is not None:
-        start_image, image_sha = _load_start_image(Path(config.image), width, height)
-
-    # Output and work folder.
-    out = Path(config.out) if need_out else None
-    if out is not None:
-        _check_output(out)
-    work_dir = config.resolved_work_dir()
-    return _Plan(
-        geometry=geometry,
-        schedule=schedule,
-        total_frames=total_frames,
-        out=out,
-        work_dir=work_dir,
-        start_image=start_image,
-        start_image_sha256=image_sha,
-    )
+        return load_schedule(config.prompts, config.prompt_times, config.prompt)
+    if config.prompt is not None:
+        return PromptSchedule.single(config.prompt)
+    raise InputError("prompt", None, "a prompt (--prompt TEXT) or a schedule file (--prompts FILE)")
 
 
 def _is_int(value: object) -> bool:
@@ -441,24 +458,6 @@ def _stream_options(config: ZoomConfig) -> StreamOptions:
     )
 
 
-def _backend_options(config: ZoomConfig) -> dict[str, Any]:
-    if config.backend == "classical":
-        return {"method": config.inpaint_method, "texture": config.texture}
-    options: dict[str, Any] = {
-        "steps": config.steps,
-        "guidance": config.guidance,
-        "scheduler": config.scheduler,
-        "device": config.device,
-        "dtype": config.dtype,
-        "allow_download": config.allow_download,
-    }
-    if config.model is not None:
-        options["model"] = config.model
-    if config.realtime:
-        options["fast"] = "recommended"  # the fast path, with what pays on the device
-    return options
-
-
 class ZoomRun:
     """One zoom. Construction checks every input and prepares the backend (fast: weights load
     at the first keyframe); :meth:`frames` or :meth:`run` does the work."""
@@ -471,7 +470,9 @@ class ZoomRun:
     ):
         self.config = config
         self.plan = check_inputs(config)
-        self.backend = backend or create_backend(config.backend, **_backend_options(config))
+        self.backend = backend or backend_entry(config.backend).create(
+            config.resolved_backend_options(), realtime=config.realtime
+        )
         self.progress = progress or Progress()
         self.timings: list[KeyframeTimings] = []
         self.resumed_keyframes = 0
@@ -672,26 +673,18 @@ class ZoomRun:
 
     def _warm_up(self) -> float:
         """Let a backend that compiles or captures do it before the clock starts."""
-        warmup = getattr(self.backend, "warmup", None)
-        if warmup is None:
-            return 0.0
         g = self.plan.geometry
-        return float(warmup(g.height, g.width, self._prompt(0), self.config.negative_prompt))
+        prompt, negative = self._prompt(0), self.config.negative_prompt
+        return float(self.backend.warmup(g.height, g.width, prompt, negative))
 
     def close(self) -> None:
         self.backend.close()
 
 
 def zoom(progress: Progress | None = None, **options: Any) -> ZoomResult:
-    """Render a zoom video; keyword arguments are :class:`ZoomConfig`'s fields (the command
-    line's options with underscores)."""
-    known = {f.name for f in fields(ZoomConfig)}
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise InputError(
-            unknown[0], options[unknown[0]], f"one of the options {', '.join(sorted(known))}"
-        )
-    run = ZoomRun(ZoomConfig(**options), progress=progress)
+    """Render a zoom video; keyword arguments are the command line's options with underscores
+    (:meth:`ZoomConfig.from_options`: the zoom's settings and the backend's)."""
+    run = ZoomRun(ZoomConfig.from_options(**options), progress=progress)
     try:
         return run.run()
     finally:
