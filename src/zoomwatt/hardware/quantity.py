@@ -1,9 +1,12 @@
 """A number with a unit and its provenance, as written in a hardware profile.
 
-Every figure in a profile is written ``{value: 3.35, unit: TB/s, source: "..."}`` or with
-``estimate: "..."`` instead of ``source``. :func:`parse_quantity` checks the unit against the
-field's dimension, converts the value to SI base units (ops/s, B, B/s, J, J/B, W, s, Hz, V, Wh)
-and keeps the original value, unit and provenance for display.
+Every figure in a profile is written ``{value: 3.35, unit: TB/s, source: "..."}``, or with
+``estimate: "why"`` or ``fitted: "to what"`` instead of ``source``: ``source`` names where the
+figure was published, ``estimate`` says how it was reasoned out, ``fitted`` says which published
+figures it was fitted to and how (see ``zoomwatt validate``). :func:`parse_quantity` checks the
+unit against the field's dimension, converts the value to SI base units (ops/s, B, B/s, J, J/B,
+W, s, Hz, V, Wh) and keeps the original value, unit and provenance for display;
+:func:`parse_provenance` checks the provenance alone (for settings that are not numbers).
 """
 
 from __future__ import annotations
@@ -72,7 +75,9 @@ SI_UNIT = {
     "battery": "Wh",
 }
 
-_KEYS = {"value", "unit", "source", "estimate"}
+#: The kinds of provenance a figure may carry; exactly one of them.
+PROVENANCE_KEYS = ("source", "estimate", "fitted")
+_KEYS = {"value", "unit", *PROVENANCE_KEYS}
 
 #: Smallest and largest size of a non-zero figure in SI units. Real devices sit well inside
 #: (J per MAC ~1e-12, OP/s ~1e16); within it, the model's products and quotients of a few
@@ -90,15 +95,20 @@ class Quantity:
     dimension: str
     source: str | None = None
     estimate: str | None = None
+    fitted: str | None = None  # fitted to published figures: which, and how
 
     @property
     def is_estimate(self) -> bool:
         return self.estimate is not None
 
     @property
+    def is_fitted(self) -> bool:
+        return self.fitted is not None
+
+    @property
     def provenance(self) -> str:
-        """``source: ...`` or ``estimate: ...``."""
-        return f"source: {self.source}" if self.source is not None else f"estimate: {self.estimate}"
+        """``source: ...``, ``estimate: ...`` or ``fitted: ...``."""
+        return provenance_text(self.source, self.estimate, self.fitted)
 
     def as_text(self) -> str:
         """The value with the unit it was written in, e.g. ``3.35 TB/s``."""
@@ -108,15 +118,31 @@ class Quantity:
         out: dict[str, Any] = {"value": self.value, "unit": self.unit}
         if self.source is not None:
             out["source"] = self.source
+        elif self.fitted is not None:
+            out["fitted"] = self.fitted
         else:
             out["estimate"] = self.estimate
         return out
 
 
+def provenance_text(source: str | None, estimate: str | None, fitted: str | None = None) -> str:
+    """``source: ...``, ``fitted: ...`` or ``estimate: ...``, whichever is given."""
+    if source is not None:
+        return f"source: {source}"
+    if fitted is not None:
+        return f"fitted: {fitted}"
+    return f"estimate: {estimate}"
+
+
 def make_quantity(
-    value: float, unit: str, *, source: str | None = None, estimate: str | None = None
+    value: float,
+    unit: str,
+    *,
+    source: str | None = None,
+    estimate: str | None = None,
+    fitted: str | None = None,
 ) -> Quantity:
-    """Build a Quantity in code (host calibration, derived figures)."""
+    """Build a Quantity in code (host calibration, derived figures, fits)."""
     dimension, factor = UNITS[unit]
     return Quantity(
         si=float(value) * factor,
@@ -125,7 +151,26 @@ def make_quantity(
         dimension=dimension,
         source=source,
         estimate=estimate,
+        fitted=fitted,
     )
+
+
+def parse_provenance(
+    raw: dict[str, Any], where: str, kinds: tuple[str, ...] = PROVENANCE_KEYS
+) -> dict[str, str | None]:
+    """The provenance of one figure: exactly one of the ``kinds`` (source, estimate, fitted),
+    a non-empty text; returned as ``{"source": ..., "estimate": ..., "fitted": ...}`` with
+    None for the two that are not given."""
+    given = [k for k in PROVENANCE_KEYS if raw.get(k) is not None]
+    if len(given) != 1 or given[0] not in kinds:
+        if len(kinds) == 1:
+            raise InputError(where, raw, f"{kinds[0]}: TEXT and no other provenance")
+        choices = ", ".join(f"{k}: TEXT" for k in kinds[:-1]) + f" or {kinds[-1]}: TEXT"
+        raise InputError(where, raw, f"exactly one of {choices}")
+    text = raw[given[0]]
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(where, raw, f"a non-empty {given[0]} text")
+    return {k: (text if k == given[0] else None) for k in PROVENANCE_KEYS}
 
 
 def parse_quantity(
@@ -136,21 +181,23 @@ def parse_quantity(
     minimum: float = 0.0,
     allow_zero: bool = False,
     maximum: float | None = None,
+    provenance: tuple[str, ...] = PROVENANCE_KEYS,
 ) -> Quantity:
-    """Check one ``{value, unit, source|estimate}`` mapping; ``where`` is ``file: field``.
+    """Check one ``{value, unit, source|estimate|fitted}`` mapping; ``where`` is ``file:
+    field``; ``provenance`` narrows the kinds of provenance the figure may carry.
 
     The value must be finite and > ``minimum`` (>= when ``allow_zero``), and <= ``maximum`` in
     SI units when given; unless it is 0, its size in SI units must lie in ``SI_MAGNITUDE``
     (``1e308 TB/s`` overflows to infinity, ``5e-324 B/s`` makes the model's times infinite).
     """
     units_ok = sorted(u for u, (d, _) in UNITS.items() if d == dimension)
-    expected_form = "a mapping {value: NUMBER, unit: UNIT, source or estimate: TEXT}"
+    expected_form = "a mapping {value: NUMBER, unit: UNIT, source, estimate or fitted: TEXT}"
     if not isinstance(raw, dict):
         raise InputError(where, raw, expected_form)
     unknown = set(raw) - _KEYS
     if unknown:
         raise InputError(
-            where, sorted(unknown, key=str), "only the keys value, unit, source, estimate"
+            where, sorted(unknown, key=str), "only the keys value, unit, source, estimate, fitted"
         )
     value = raw.get("value")
     number = _finite_number(value)
@@ -159,12 +206,7 @@ def parse_quantity(
     unit = raw.get("unit")
     if not isinstance(unit, str) or unit not in UNITS or UNITS[unit][0] != dimension:
         raise InputError(f"{where}.unit", unit, f"a {dimension} unit, one of {', '.join(units_ok)}")
-    source, estimate = raw.get("source"), raw.get("estimate")
-    if (source is None) == (estimate is None):
-        raise InputError(where, raw, "exactly one of source: TEXT (datasheet) or estimate: TEXT")
-    text = source if source is not None else estimate
-    if not isinstance(text, str) or not text.strip():
-        raise InputError(where, raw, "a non-empty source or estimate text")
+    origin = parse_provenance(raw, where, provenance)
     factor = UNITS[unit][1]
     si = number * factor
     if si != 0 and not SI_MAGNITUDE[0] <= abs(si) <= SI_MAGNITUDE[1]:
@@ -186,8 +228,7 @@ def parse_quantity(
         value=number,
         unit=unit,
         dimension=dimension,
-        source=source,
-        estimate=estimate,
+        **origin,
     )
 
 

@@ -11,6 +11,7 @@ derived from the Horowitz 45 nm table scaled by the profile's ``node_scale`` and
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +22,13 @@ from zoomwatt.hardware.horowitz import (
     derived_mac_energy,
     derived_on_chip_energy,
 )
-from zoomwatt.hardware.quantity import Quantity, parse_quantity
+from zoomwatt.hardware.quantity import (
+    PROVENANCE_KEYS,
+    Quantity,
+    parse_provenance,
+    parse_quantity,
+    provenance_text,
+)
 from zoomwatt.hardware.yaml_io import file_label
 from zoomwatt.workload.records import DTYPE_BYTES, OpClass
 
@@ -31,6 +38,29 @@ DEVICE_CLASSES = ("datacenter", "desktop", "laptop", "embedded", "phone")
 NON_AI_BLOCKS = ("camera_isp", "video_encode", "display", "dram_refresh")
 OP_CLASSES = tuple(c.value for c in OpClass)
 DTYPES = tuple(DTYPE_BYTES)
+
+#: The software stacks a profile can describe: the one list of their names.
+STACKS = (
+    "eager",  # PyTorch eager
+    "compile",  # PyTorch torch.compile (Inductor, CUDA graphs)
+    "tensorrt",  # NVIDIA TensorRT engines
+    "coreml",  # Apple Core ML
+    "qnn",  # Qualcomm QNN context binaries (AI Hub)
+    "qnn-onnx",  # a QNN model on ONNX Runtime's QNN execution provider
+    "openvino",  # Intel OpenVINO
+    "onnxruntime",  # ONNX Runtime with its default execution providers
+)
+#: The stack of a profile that names none.
+DEFAULT_STACK = "eager"
+#: What a stack's ``fusion`` may switch on (each applied in perfmodel.roofline.layer_costs):
+#: ``elementwise_fused``: elementwise, activation and norm ops that follow a conv or linear op
+#: (directly or through other such ops) run inside it: no kernel of their own, and their
+#: activations stay on chip; ``pointwise_chains``: a run of consecutive elementwise, activation
+#: and norm ops is one kernel: the run pays one kernel overhead and the DRAM traffic of its first
+#: op, its other ops none.
+FUSION_KEYS = ("elementwise_fused", "pointwise_chains")
+_STACK_FIGURES = ("efficiency", "kernel_overhead", "fusion")
+FITTED_SCHEMA_VERSION = 1
 
 _TOP_KEYS = {
     "schema",
@@ -46,7 +76,64 @@ _TOP_KEYS = {
     "non_ai",
     "notes",
     "calibration",
+    "default_stack",
+    "stacks",
 }
+
+
+@dataclass(frozen=True)
+class StackSetting:
+    """A yes/no property of a software stack (a kind of fusion), with its provenance."""
+
+    value: bool
+    source: str | None = None
+    estimate: str | None = None
+    fitted: str | None = None
+
+    @property
+    def provenance(self) -> str:
+        return provenance_text(self.source, self.estimate, self.fitted)
+
+
+@dataclass(frozen=True)
+class SoftwareStack:
+    """What one software stack changes in a profile's figures; what it leaves out stays the
+    ``compute`` section's (the default stack's)."""
+
+    name: str  # one of STACKS
+    efficiency: dict[str, Quantity] = field(default_factory=dict)  # op class -> ratio it changes
+    kernel_overhead: Quantity | None = None  # s per kernel, None: the profile's
+    fusion: dict[str, StackSetting] = field(default_factory=dict)  # a key of FUSION_KEYS -> on
+    notes: str = ""
+
+    @property
+    def elementwise_fused(self) -> bool:
+        setting = self.fusion.get("elementwise_fused")
+        return setting is not None and setting.value
+
+    @property
+    def pointwise_chains(self) -> bool:
+        setting = self.fusion.get("pointwise_chains")
+        return setting is not None and setting.value
+
+    def quantities(self) -> Iterator[tuple[str, Quantity]]:
+        """The numbers the stack gives, with their paths under ``stacks.NAME``."""
+        for op_class, q in self.efficiency.items():
+            yield f"efficiency.{op_class}", q
+        if self.kernel_overhead is not None:
+            yield "kernel_overhead", self.kernel_overhead
+
+    def merged(self, over: SoftwareStack) -> SoftwareStack:
+        """This stack with the figures ``over`` gives laid over its own (fitted over priors)."""
+        return SoftwareStack(
+            name=self.name,
+            efficiency=self.efficiency | over.efficiency,
+            kernel_overhead=(
+                self.kernel_overhead if over.kernel_overhead is None else over.kernel_overhead
+            ),
+            fusion=self.fusion | over.fusion,
+            notes="; ".join(n for n in (self.notes, over.notes) if n),
+        )
 
 
 @dataclass(frozen=True)
@@ -94,6 +181,44 @@ class HardwareProfile:
     # B/s of the extra cost of activation bytes beyond the on-chip buffer, paid on top of the
     # roofline (a CPU's first touch of freshly allocated pages); None: no extra cost
     spill_bandwidth: Quantity | None = None
+    # the stack the compute section's figures are for, used when a prediction names none
+    default_stack: str = DEFAULT_STACK
+    # stack name -> what it changes; parse_profile always lists the default stack
+    stacks: dict[str, SoftwareStack] = field(default_factory=dict)
+
+    @property
+    def stack_names(self) -> tuple[str, ...]:
+        """The stacks this profile can be predicted with, in :data:`STACKS` order."""
+        return tuple(s for s in STACKS if s in self.stacks or s == self.default_stack)
+
+    def stack(self, name: str | None = None) -> SoftwareStack:
+        """The stack ``name`` (None: the default stack); an :class:`InputError` naming the
+        stacks the profile has for any other name."""
+        name = self.default_stack if name is None else name
+        if name not in self.stack_names:
+            has = ", ".join(self.stack_names)
+            raise InputError("stack", name, f"a stack {self.name} has: {has}")
+        return self.stacks.get(name) or SoftwareStack(name)
+
+    def stack_quantities(self) -> Iterator[tuple[str, Quantity]]:
+        """Every number of every stack with its path (``stacks.compile.kernel_overhead``)."""
+        for name in self.stack_names:
+            for path, q in self.stack(name).quantities():
+                yield f"stacks.{name}.{path}", q
+
+    def with_fitted(self, fitted: dict[str, SoftwareStack], where: str) -> HardwareProfile:
+        """This profile with ``fitted`` (stack name -> fitted figures, from
+        :func:`parse_fitted_stacks`) laid over its stacks; ``where`` names the fitted entry in
+        messages. A fitted stack must be one the profile lists, and not its default stack (the
+        default stack's figures are the compute section's)."""
+        stacks = dict(self.stacks)
+        for name, extra in fitted.items():
+            if name not in self.stacks or name == self.default_stack:
+                others = [s for s in self.stack_names if s != self.default_stack]
+                expected = f"a stack {self.name} lists besides its default: {others}"
+                raise InputError(f"{where}.{name}", name, expected)
+            stacks[name] = self.stacks[name].merged(extra)
+        return dataclasses.replace(self, stacks=stacks)
 
     @property
     def supported_dtypes(self) -> tuple[str, ...]:
@@ -251,7 +376,8 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
     the sections are checked in file order, each by its own function.
     """
     label = file_label(origin)  # the file as named in messages: one line, bounded
-    # 1. top level; 2. process and compute; 3. memory; 4. energy; 5. power; 6. the rest
+    # 1. top level; 2. process and compute; 3. memory; 4. energy; 5. power; 6. the rest;
+    # 7. software stacks
     top, fields_ = _top_fields(data, label)
     fields_ |= _process_fields(top["process"], f"{label}: process")
     fields_ |= _compute_fields(top["compute"], f"{label}: compute")
@@ -259,6 +385,7 @@ def parse_profile(data: Any, origin: str) -> HardwareProfile:
     fields_ |= _energy_fields(top["energy"], f"{label}: energy", fields_)
     fields_ |= _power_fields(top["power"], f"{label}: power")
     fields_ |= _extra_fields(top, label)
+    fields_ |= _stack_fields(top, label)
     return HardwareProfile(origin=origin, **fields_)
 
 
@@ -452,3 +579,126 @@ def _extra_fields(top: dict[str, Any], label: str) -> dict[str, Any]:
         "notes": tuple(notes_raw),
         "calibration": calibration,
     }
+
+
+def _keyed(raw: Any, where: str, allowed: tuple[str, ...], what: str) -> dict[str, Any]:
+    """An optional mapping whose keys are among ``allowed`` (``{}`` when absent)."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise InputError(where, raw, f"a mapping from {what} ({', '.join(allowed)})")
+    unknown = set(raw) - set(allowed)
+    if unknown:
+        raise InputError(where, _sorted(unknown), f"{what}s among {', '.join(allowed)}")
+    return raw
+
+
+def _stack_entry(
+    raw: Any, where: str, name: str, provenance: tuple[str, ...], keys: set[str]
+) -> tuple[SoftwareStack, bool]:
+    """One ``stacks.NAME`` mapping (``keys`` allowed) as a stack and its ``default`` flag;
+    every figure's provenance is one of ``provenance``."""
+    entry = _mapping({} if raw is None else raw, where, keys, set())
+    eff_raw = _keyed(entry.get("efficiency"), f"{where}.efficiency", OP_CLASSES, "op class")
+    efficiency = {
+        c: parse_quantity(
+            eff_raw[c],
+            where=f"{where}.efficiency.{c}",
+            dimension="ratio",
+            maximum=1.0,
+            provenance=provenance,
+        )
+        for c in OP_CLASSES
+        if c in eff_raw
+    }
+    overhead = entry.get("kernel_overhead")
+    if overhead is not None:
+        overhead = parse_quantity(
+            overhead,
+            where=f"{where}.kernel_overhead",
+            dimension="time",
+            allow_zero=True,
+            provenance=provenance,
+        )
+    fusion_raw = _keyed(entry.get("fusion"), f"{where}.fusion", FUSION_KEYS, "kind of fusion")
+    fusion = {
+        key: _setting(fusion_raw[key], f"{where}.fusion.{key}", provenance)
+        for key in FUSION_KEYS
+        if key in fusion_raw
+    }
+    default = entry.get("default", False)
+    if not isinstance(default, bool):
+        raise InputError(f"{where}.default", default, "true or false")
+    notes = entry.get("notes")
+    notes = "" if notes is None else _text(notes, f"{where}.notes")
+    return SoftwareStack(name, efficiency, overhead, fusion, notes), default
+
+
+def _setting(raw: Any, where: str, provenance: tuple[str, ...]) -> StackSetting:
+    expected = "a mapping {value: true or false, source, estimate or fitted: TEXT}"
+    if not isinstance(raw, dict) or set(raw) - {"value", "source", "estimate", "fitted"}:
+        raise InputError(where, raw, expected)
+    if not isinstance(raw.get("value"), bool):
+        raise InputError(f"{where}.value", raw.get("value"), "true or false")
+    return StackSetting(raw["value"], **parse_provenance(raw, where, provenance))
+
+
+def _stack_name(raw: Any, where: str) -> str:
+    if raw not in STACKS:
+        raise InputError(where, raw, f"a stack among {', '.join(STACKS)}")
+    return raw
+
+
+def _stack_fields(top: dict[str, Any], label: str) -> dict[str, Any]:
+    """The default stack and the ``stacks`` section: each stack's figures checked, at most one
+    ``default: true`` (agreeing with ``default_stack``), and the default stack changing no
+    figure; the default stack is always listed."""
+    raw = {} if top.get("stacks") is None else top["stacks"]
+    if not isinstance(raw, dict):
+        raise InputError(f"{label}: stacks", raw, "a mapping from stack name to its figures")
+    keys = {*_STACK_FIGURES, "default", "notes"}
+    stacks, flagged = {}, []
+    for name in raw:
+        where = f"{label}: stacks.{_stack_name(name, f'{label}: stacks')}"
+        stacks[name], is_default = _stack_entry(raw[name], where, name, PROVENANCE_KEYS, keys)
+        if is_default:
+            flagged.append(name)
+    named = top.get("default_stack")
+    if named is not None:
+        _stack_name(named, f"{label}: default_stack")
+    if len(flagged) > 1 or (flagged and named is not None and flagged[0] != named):
+        expected = (
+            "one default stack: default: true on one stack at most, the default_stack if given"
+        )
+        raise InputError(f"{label}: stacks", flagged, expected)
+    default = flagged[0] if flagged else named or DEFAULT_STACK
+    changed = [k for k in _STACK_FIGURES if raw.get(default) and raw[default].get(k)]
+    if changed:
+        expected = f"no {', '.join(changed)}: the default stack's figures are the compute section's"
+        raise InputError(f"{label}: stacks.{default}", changed, expected)
+    stacks.setdefault(default, SoftwareStack(default))
+    return {"default_stack": default, "stacks": {s: stacks[s] for s in STACKS if s in stacks}}
+
+
+def parse_fitted_stacks(data: Any, origin: str) -> dict[str, dict[str, SoftwareStack]]:
+    """Check a fitted-stacks file: ``{schema: 1, profiles: {PROFILE: {STACK: {efficiency,
+    kernel_overhead, notes}}}}``, every number with ``fitted:`` provenance; returns profile name
+    -> stack name -> the fitted figures (see :meth:`HardwareProfile.with_fitted`)."""
+    label = file_label(origin)
+    top = _mapping(data, label, {"schema", "profiles", "notes"}, {"schema", "profiles"})
+    if top["schema"] != FITTED_SCHEMA_VERSION:
+        raise InputError(f"{label}: schema", top["schema"], f"{FITTED_SCHEMA_VERSION}")
+    profiles = top["profiles"] or {}
+    if not isinstance(profiles, dict):
+        raise InputError(f"{label}: profiles", profiles, "a mapping from profile name to stacks")
+    out: dict[str, dict[str, SoftwareStack]] = {}
+    for profile, stacks in profiles.items():
+        where = f"{label}: profiles.{profile}"
+        if not isinstance(stacks, dict):
+            raise InputError(where, stacks, "a mapping from stack name to fitted figures")
+        out[profile] = {}
+        for name, raw in stacks.items():
+            here = f"{where}.{_stack_name(name, where)}"
+            keys = {"efficiency", "kernel_overhead", "notes"}
+            out[profile][name] = _stack_entry(raw, here, name, ("fitted",), keys)[0]
+    return out

@@ -16,6 +16,10 @@ Or hand-built stages::
     stages = [make_stage(StageName.UNET, layers, calls_per_keyframe=20), ...]
     result = predict(stages, profile, PredictOptions(frames_per_keyframe=30, target_fps=30.0))
 
+With a software stack (the profile's ``stack_names``; None is its default stack)::
+
+    predict_workload(spec, [load_profile("h100-sxm")], DeviceOptions(stack="compile"))
+
 For many variants at once, build the arrays once (:func:`build_layer_table`,
 :func:`device_params`), call :func:`layer_costs` with batched device parameters, and
 :func:`roll_up` the per-period costs as arrays (the optimizer's search does).
@@ -43,7 +47,8 @@ from zoomwatt.perfmodel.rollup import (
     supported,
     usable_memory_bytes,
 )
-from zoomwatt.perfmodel.roofline import BOUNDS, LayerCosts, layer_costs
+from zoomwatt.perfmodel.roofline import BOUNDS, LayerCosts, fused_layers, layer_costs
+from zoomwatt.perfmodel.stacks import resolve_stack
 from zoomwatt.perfmodel.stage import Stage, make_stage
 from zoomwatt.perfmodel.workload_adapter import (
     DeviceOptions,
@@ -73,6 +78,7 @@ __all__ = [
     "build_layer_table",
     "compute_dtype_for",
     "device_params",
+    "fused_layers",
     "layer_costs",
     "load_workload",
     "make_stage",
@@ -81,6 +87,7 @@ __all__ = [
     "predict",
     "predict_many",
     "predict_workload",
+    "resolve_stack",
     "roll_up",
     "rollup",
     "stage_from_workload",

@@ -10,6 +10,11 @@ Every field may carry leading batch axes (e.g. shape ``(K, n_dtypes)`` for the p
 and ``(K, 1)`` for scalars) so an optimizer can evaluate K variants of a device in one call;
 :meth:`DeviceParams.with_efficiency` is the hook calibration uses to adjust the per-op-class
 efficiency factors.
+
+The software stack (:mod:`zoomwatt.perfmodel.stacks`) is resolved here, once: its efficiencies
+and kernel overhead replace the profile's where it gives them, and its fusion switches
+(``elementwise_fused``, ``pointwise_chains``) are what :func:`~zoomwatt.perfmodel.roofline.
+layer_costs` applies per layer.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import numpy as np
 from zoomwatt.errors import InputError
 from zoomwatt.hardware.schema import HardwareProfile
 from zoomwatt.perfmodel.layer_table import DTYPES, OP_CLASSES
+from zoomwatt.perfmodel.stacks import resolve_stack
 from zoomwatt.workload.records import DTYPE_BYTES, OpClass
 
 FALLBACK: dict[str, tuple[str, ...]] = {
@@ -75,6 +81,10 @@ class DeviceParams:
     # B/s: extra time for activation bytes that spill beyond the on-chip buffer, added to the
     # roofline time; inf where the profile gives none
     spill_bandwidth_bytes_per_s: float | np.ndarray = float("inf")
+    # the software stack these numbers stand for, and its fusion (see roofline.fused_layers)
+    stack: str = ""
+    elementwise_fused: bool = False
+    pointwise_chains: bool = False
 
     def replace(self, **changes: object) -> DeviceParams:
         """A copy with some fields changed (e.g. ``bandwidth_bytes_per_s=2e12``)."""
@@ -116,9 +126,14 @@ def device_params(
     *,
     sparse: bool = False,
     efficiency: Mapping[str | OpClass, float] | None = None,
+    stack: str | None = None,
+    fitted: bool = True,
 ) -> DeviceParams:
-    """The arrays for ``profile``; ``sparse`` runs conv/linear at the 2:4 sparse peak where the
-    device has one; ``efficiency`` overrides the profile's factors per op class."""
+    """The arrays for ``profile`` as software stack ``stack`` runs it (None: the profile's
+    default stack; with its fitted figures when ``fitted``); ``sparse`` runs conv/linear at the
+    2:4 sparse peak where the device has one; ``efficiency`` overrides the factors per op class
+    (after the stack's). A stack the profile does not list is an InputError."""
+    software = resolve_stack(profile, stack, fitted=fitted)
     # 1. dtype fallback
     compute = {d: compute_dtype_for(profile, d) for d in DTYPES}
     peak = np.full(len(DTYPES), np.nan)
@@ -133,8 +148,12 @@ def device_params(
         sparse_peak[i] = sparse_q.si if sparse_q is not None else peak[i]
         mac_energy[i] = profile.mac_energy[engine].si
 
-    # 2. efficiency per op class (profile, then overrides)
-    eff = np.array([profile.efficiency[c.value].si for c in OP_CLASSES], dtype=float)
+    # 2. efficiency per op class (profile, then the stack's, then overrides)
+    per_class = profile.efficiency | software.efficiency
+    eff = np.array([per_class[c.value].si for c in OP_CLASSES], dtype=float)
+    overhead = software.kernel_overhead
+    if overhead is None:
+        overhead = profile.kernel_overhead
     half = np.array(
         [
             profile.reuse_half[c.value].si if c.value in profile.reuse_half else 0.0
@@ -156,11 +175,14 @@ def device_params(
         static_power_w=profile.static_power.si,
         idle_power_w=profile.idle_power.si,
         power_cap_w=profile.power_cap.si,
-        kernel_overhead_s=profile.kernel_overhead.si,
+        kernel_overhead_s=overhead.si,
         compute_dtype=compute,
         reuse_half=half,
         spill_bandwidth_bytes_per_s=(
             profile.spill_bandwidth.si if profile.spill_bandwidth is not None else float("inf")
         ),
+        stack=software.name,
+        elementwise_fused=software.elementwise_fused,
+        pointwise_chains=software.pointwise_chains,
     )
     return params.with_efficiency(efficiency) if efficiency else params

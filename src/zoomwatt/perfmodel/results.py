@@ -39,6 +39,7 @@ class Prediction:
     description: str
     dtype: str
     compute_dtype: str  # the engine's dtype (differs when the device falls back)
+    stack: str  # the software stack the figures stand for (eager, compile, coreml, ...)
     frames_per_keyframe: int
     target_fps: float
     per_stage: tuple[StageCost, ...]
@@ -82,6 +83,7 @@ class Unsupported:
     description: str
     dtype: str
     reason: str
+    stack: str | None = None  # the software stack asked for
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self) | {"supported": False}

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from zoomwatt.errors import InputError
-from zoomwatt.hardware.schema import HardwareProfile
+from zoomwatt.hardware.schema import STACKS, HardwareProfile
 from zoomwatt.perfmodel.device_params import DeviceParams, device_params
 from zoomwatt.perfmodel.layer_table import LayerTable, build_layer_table
 from zoomwatt.perfmodel.non_ai_budget import non_ai_budget
@@ -48,6 +48,8 @@ class PredictOptions:
     non_ai_w: Mapping[str, float] = field(default_factory=dict)  # block -> W overrides
     sparse: bool = False  # conv/linear at the 2:4 sparse peak where supported
     efficiency: Mapping[str, float] = field(default_factory=dict)  # op class -> factor override
+    stack: str | None = None  # software stack (None: each profile's default stack)
+    fitted_stacks: bool = True  # lay the figures fitted to published data over the stack's
 
 
 def _check_options(options: PredictOptions) -> None:
@@ -60,6 +62,8 @@ def _check_options(options: PredictOptions) -> None:
     wh = options.battery_wh
     if wh is not None and (not isinstance(wh, int | float) or not math.isfinite(wh) or wh <= 0):
         raise InputError("battery_wh", wh, "a capacity in Wh > 0")
+    if options.stack is not None and options.stack not in STACKS:
+        raise InputError("stack", options.stack, f"one of {', '.join(STACKS)}")
 
 
 def _stage_costs(table: LayerTable, costs: LayerCosts) -> tuple[StageCost, ...]:
@@ -250,6 +254,7 @@ def rollup(
         description=profile.description,
         dtype=dtype,
         compute_dtype=compute_dtype,
+        stack=params.stack,
         frames_per_keyframe=n,
         target_fps=float(target),
         per_stage=stages,
@@ -285,8 +290,9 @@ def predict_many(
     profiles: Sequence[HardwareProfile],
     options: PredictOptions | None = None,
 ) -> list[Prediction | Unsupported]:
-    """Predict the feature on each profile; a device that cannot run the dtype gets an
-    :class:`Unsupported` entry instead of a prediction."""
+    """Predict the feature on each profile, as ``options.stack`` runs it (None: each profile's
+    default stack; a stack a profile does not list is an InputError); a device that cannot run
+    the dtype gets an :class:`Unsupported` entry instead of a prediction."""
     # 1. inputs
     options = options or PredictOptions()
     _check_options(options)
@@ -296,12 +302,22 @@ def predict_many(
     # 2. each device
     out: list[Prediction | Unsupported] = []
     for profile in profiles:
-        params = device_params(profile, sparse=options.sparse, efficiency=options.efficiency)
+        params = device_params(
+            profile,
+            sparse=options.sparse,
+            efficiency=options.efficiency,
+            stack=options.stack,
+            fitted=options.fitted_stacks,
+        )
         missing = unsupported_dtypes(table, params)
         if missing:
             engines = ", ".join(profile.supported_dtypes)
             reason = f"{', '.join(missing)} not supported (computes {engines})"
-            out.append(Unsupported(profile.name, profile.description, ",".join(missing), reason))
+            out.append(
+                Unsupported(
+                    profile.name, profile.description, ",".join(missing), reason, params.stack
+                )
+            )
             continue
         out.append(rollup(table, profile, params, options))
     return out

@@ -17,6 +17,19 @@ For each layer (one call):
     time         = busy_time + kernel_overhead              (layers that do any work)
     energy       = dynamic_j + static_power x time
 
+Fusion (what the software stack does, :func:`fused_layers`): a *fused* layer runs inside
+another layer's kernel, so it pays no kernel overhead and its activations stay on chip
+(spill = 0: its DRAM bytes are its weights alone, no spill time); its arithmetic and its
+on-chip bytes are counted as before. Which layers are fused: elementwise, activation and norm
+ops (*pointwise* ops) in a run of consecutive ones within a stage, either every op of a run
+that directly follows a conv or linear op (``elementwise_fused``: the run is the conv's or
+GEMM's epilogue; the producer writes the run's output instead of its own, the same size for
+these shape-keeping ops), or every op of a run but its first (``pointwise_chains``: the run is
+one kernel, reading the first op's input and writing the last op's output, which the first
+op's activation bytes stand for). Both on: runs after a conv/linear go into it, the others are
+one kernel each. A residual add's second input is a DRAM read that fusion does not remove; the
+model leaves it on chip too.
+
 The reuse factor is the small-batch penalty of a conv or GEMM: a kernel pays a cost per weight
 (packing or reordering it into the kernel's layout, bringing it through the cache hierarchy)
 that only the rows sharing that weight (batch x output pixels, or tokens) amortize. With
@@ -48,9 +61,13 @@ import numpy as np
 
 from zoomwatt.perfmodel.device_params import SPARSE_CLASSES, DeviceParams
 from zoomwatt.perfmodel.layer_table import OP_CLASS_INDEX, LayerTable
+from zoomwatt.workload.records import OpClass
 
 BOUNDS = ("compute", "memory", "power", "overhead")
 COMPUTE, MEMORY, POWER, OVERHEAD = range(4)
+# Op classes a stack can fuse (pointwise), and the ops whose epilogue they can become.
+FUSABLE_CLASSES = (OpClass.ELEMENTWISE, OpClass.ACTIVATION, OpClass.NORM)
+PRODUCER_CLASSES = (OpClass.CONV, OpClass.LINEAR)
 
 
 @dataclass(frozen=True)
@@ -86,8 +103,41 @@ def _col(value: float | np.ndarray) -> np.ndarray:
     return np.asarray(value, dtype=float)
 
 
+def fused_layers(
+    table: LayerTable, *, elementwise_fused: bool, pointwise_chains: bool
+) -> np.ndarray:
+    """Which layers run inside another layer's kernel (bool, one per layer); see the module
+    text. Runs are consecutive pointwise layers that do work, within one stage."""
+    pointwise = np.isin(table.op_class, [OP_CLASS_INDEX[c] for c in FUSABLE_CLASSES])
+    pointwise &= table.is_kernel
+    if not (elementwise_fused or pointwise_chains) or not pointwise.any():
+        return np.zeros(table.n_layers, dtype=bool)
+    same_stage = np.zeros(table.n_layers, dtype=bool)
+    same_stage[1:] = table.stage_index[1:] == table.stage_index[:-1]
+    after = np.zeros(table.n_layers, dtype=bool)  # the layer before is in the same run
+    after[1:] = pointwise[:-1]
+    starts = pointwise & ~(same_stage & after)
+    fused = np.zeros(table.n_layers, dtype=bool)
+    if pointwise_chains:
+        fused |= pointwise & ~starts
+    if elementwise_fused:
+        producer = np.isin(table.op_class, [OP_CLASS_INDEX[c] for c in PRODUCER_CLASSES])
+        led = np.zeros(table.n_layers, dtype=bool)  # a run start right after a conv/linear
+        led[1:] = starts[1:] & same_stage[1:] & producer[:-1]
+        run = np.cumsum(starts) - 1  # run number of each pointwise layer
+        led_runs = np.zeros(int(starts.sum()), dtype=bool)
+        led_runs[run[led]] = True
+        fused |= pointwise & led_runs[np.maximum(run, 0)]
+    return fused
+
+
 def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     """Time, energy and bound of every layer of ``table`` on ``params``."""
+    fused = fused_layers(
+        table,
+        elementwise_fused=params.elementwise_fused,
+        pointwise_chains=params.pointwise_chains,
+    )
     # 1. throughput per layer (dtype peak, sparse for conv/linear if asked, x op-class efficiency)
     peak = np.asarray(params.peak_ops_per_s)[..., table.dtype]
     if params.use_sparse:
@@ -108,6 +158,7 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     buffer = _col(params.on_chip_buffer_bytes)
     with np.errstate(divide="ignore", invalid="ignore"):
         spill = np.where(act > 0, np.clip(1.0 - buffer / act, 0.0, 1.0), 0.0)
+    spill = np.where(fused, 0.0, spill)  # a fused layer's activations stay on chip
     dram_bytes = table.weight_bytes + spill * act
     memory_time = dram_bytes / _col(params.bandwidth_bytes_per_s)
     spill_time = spill * act / _col(params.spill_bandwidth_bytes_per_s)
@@ -125,7 +176,7 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     capped_time = dynamic / (_col(params.power_cap_w) - static)
     roof = np.maximum(compute_time, memory_time)
     busy = np.maximum(roof, capped_time) + spill_time
-    overhead = np.where(table.is_kernel, _col(params.kernel_overhead_s), 0.0)
+    overhead = np.where(table.is_kernel & ~fused, _col(params.kernel_overhead_s), 0.0)
     time = busy + overhead
     static_energy = static * time
     energy = dynamic + static_energy

@@ -36,6 +36,10 @@ class DeviceOptions:
     non_ai_w: Mapping[str, float] = field(default_factory=dict)  # block -> W overrides
     sparse: bool = False  # conv/linear at the 2:4 sparse peak where supported
     efficiency: Mapping[str, float] = field(default_factory=dict)  # op class -> factor override
+    # software stack, one of hardware.schema.STACKS; None: each profile's default stack (a
+    # profile's stack_names are the stacks it can take; another one is an InputError)
+    stack: str | None = None
+    fitted_stacks: bool = True  # lay the figures fitted to published data over the stack's
 
     def predict_options(self, spec: WorkloadSpec) -> PredictOptions:
         """The model's options for ``spec``: N = ``spec.every``, the target is ``spec.fps``."""
@@ -46,6 +50,8 @@ class DeviceOptions:
             non_ai_w=self.non_ai_w,
             sparse=self.sparse,
             efficiency=self.efficiency,
+            stack=self.stack,
+            fitted_stacks=self.fitted_stacks,
         )
 
 
