@@ -100,9 +100,10 @@ def _backend_options(p) -> None:
     )
     g.add_argument(
         "--inpaint-method",
-        choices=["telea", "ns"],
-        default="telea",
-        help="classical: Telea or Navier-Stokes",
+        choices=["patch", "telea", "ns"],
+        default="patch",
+        help="classical: patch synthesis from the picture (default), or OpenCV's Telea or "
+        "Navier-Stokes (fastest; they smear the border into rays)",
     )
     g.add_argument(
         "--texture",

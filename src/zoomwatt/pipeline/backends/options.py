@@ -15,7 +15,7 @@ from typing import Any
 class ClassicalOptions:
     """OpenCV inpainting, no weights."""
 
-    inpaint_method: str = "telea"  # telea or ns (OpenCV), see backends/classical.py
+    inpaint_method: str = "patch"  # patch, telea or ns: see backends/classical.py
     texture: float = 12.0  # grey levels of seeded texture added to the filled border
 
     def backend_kwargs(self) -> dict[str, Any]:

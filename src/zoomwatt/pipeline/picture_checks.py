@@ -1,0 +1,467 @@
+"""No-reference checks of a zoom's pictures, keyframe by keyframe.
+
+A keyframe is its border (new content) around its centre (the previous keyframe, shrunk: the
+picture the border must continue). :func:`check_zoom` compares, for every keyframe after the
+first, the border with the centre, and every keyframe with the first:
+
+- ``detail``: band-pass (difference of Gaussians) energy of the lightness, border over centre.
+  A smooth fill with noise on top has little energy at mid frequencies.
+- ``coherence``: structure-tensor coherence (how one-directional the gradients are), border
+  minus centre. Smeared streaks are coherent.
+- ``rays``: how much of the border's gradient energy runs across rays from the frame's centre
+  (+1: all of it, as in rays; 0: none preferred; -1: rings).
+- ``copies``: the share of textured border blocks (48 px at 512) that are near-exact copies of
+  a block of the centre or of the previous keyframe (a collage, a wall of repeated faces).
+- ``colour``: distance of the border's Lab means and standard deviations from the centre's.
+- ``seam``: the lightness jump across the edge of the pasted centre over the typical jump
+  between neighbouring rows and columns near it.
+- ``drift``: mean lightness (change) and its standard deviation (ratio) of every keyframe
+  against the first: a zoom that washes out to white drifts.
+
+Each result carries its threshold and a one-line reason for it (the constants below): they
+were calibrated so that real photos (their own outer band against their centre) pass, the
+classical Telea zoom fails, rays from the centre fail and the patch outpainter passes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import cv2
+import numpy as np
+
+from zoomwatt.errors import InputError
+from zoomwatt.pipeline.geometry import ZoomGeometry
+
+log = logging.getLogger(__name__)
+
+# Band-pass of the detail check: difference of Gaussians of sigma 1 and 4 px (features of
+# about 3 to 12 px, the mid frequencies of a 512 px frame), scaled up for larger frames.
+DETAIL_SIGMAS_PX = (1.0, 4.0)
+STRUCTURE_SIGMA_PX = 4.0  # window of the structure tensor
+COPY_BLOCK_PX_AT_512 = 48
+MIN_COPY_BLOCK_PX = 24
+COPY_MIN_DETAIL_L = 1.0  # blocks with less band-pass RMS (L units) are not judged: flat
+COPY_MIN_CORRELATION = 0.95  # near-exact: band-passed blocks correlate at 0.95 or more
+
+# Thresholds, calibrated at 128, 192 and 512 px on: 8 real pictures, each its own outer band
+# against its centre (coffee, rocket, astronaut, chelsea, gravel, brick, grass, the classical
+# backend's generated picture); the Telea zoom of 8 keyframes from coffee, gravel, astronaut
+# and the generated picture; rays from the centre; the patch zoom from the same four. The
+# figures in the reasons are those measurements (tests/pipeline/test_picture_checks.py).
+MIN_DETAIL_RATIO = 0.25
+WHY_DETAIL = (
+    "the border keeps at least a quarter of the centre's mid-frequency energy: photos' own "
+    "bands keep 0.32 and more (coffee's plain table around its cup), Telea's fill 0.01-0.20"
+)
+MAX_COHERENCE_EXCESS = 0.2
+WHY_COHERENCE = (
+    "border gradients at most 0.2 more one-directional than the centre's: photos' bands "
+    "differ by at most 0.12, Telea's smears by 0.2-0.6 in their first keyframes"
+)
+MAX_RAY_INDEX = 0.35
+WHY_RAYS = (
+    "at most 0.35 of the border's gradient energy across rays from the centre: photos lie "
+    "within -0.8..+0.30 (rings of a saucer count negative), Telea's zooms reach 0.5-0.95"
+)
+MAX_COPIED_FRACTION = 0.1
+WHY_COPIES = (
+    "at most 10% of textured border blocks correlate at 0.95 with a block of the centre or "
+    "of the previous keyframe (band-passed): photos have 0-6% (brick walls repeat), a "
+    "tiled collage all of them"
+)
+MAX_LAB_DISTANCE = 15.0
+WHY_COLOUR = (
+    "border Lab means and spreads within 15 Lab units of the centre's: a photo's own band "
+    "and centre differ by up to 9.7 (a table around a cup)"
+)
+MAX_SEAM_RATIO = 1.8
+WHY_SEAM = (
+    "the jump across the pasted centre's edge at most 1.8 times the jump between rows next "
+    "to it: a photo's own rows give 0.5-1.4, a hard paste of unrelated content 2-4"
+)
+MAX_MEAN_L_CHANGE = 5.0
+MIN_STD_L_RATIO, MAX_STD_L_RATIO = 0.65, 1.5
+WHY_DRIFT = (
+    "mean lightness within 5 L of the first keyframe's and its spread within 0.65..1.5 "
+    "times it: Telea's zooms wash out (+7 to +48 L in 8 keyframes) or halve the spread"
+)
+
+
+# --- measurements ------------------------------------------------------------------------
+
+
+def lightness(image: np.ndarray) -> np.ndarray:
+    """CIE L* (0..100) of an (H, W, 3) uint8 RGB picture, float32."""
+    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[..., 0]
+
+
+def regions(geometry: ZoomGeometry, margin_px: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(border, centre) boolean masks of a keyframe, each ``margin_px`` away from the seam
+    (and the border that far from the frame's edge), so that filters do not mix the two; the
+    margin is at most a third of the border, so that a small frame keeps a border."""
+    g = geometry
+    m = min(margin_px, max(0, min(g.border_y, g.border_x) // 3))  # small frames keep pixels
+    inner = np.zeros((g.height, g.width), dtype=bool)
+    inner[g.border_y : g.height - g.border_y, g.border_x : g.width - g.border_x] = True
+    kernel = np.ones((2 * m + 1, 2 * m + 1), np.uint8) if m > 0 else None
+    centre = cv2.erode(inner.astype(np.uint8), kernel) > 0 if m > 0 else inner
+    outside = cv2.erode((~inner).astype(np.uint8), kernel) > 0 if m > 0 else ~inner
+    frame = np.zeros_like(inner)
+    frame[m : g.height - m, m : g.width - m] = True
+    return outside & frame, centre
+
+
+def _scale(geometry: ZoomGeometry) -> float:
+    """Filter sizes are in pixels of a 512 px frame, never below that (small frames keep
+    1 px detail)."""
+    return max(1.0, min(geometry.height, geometry.width) / 512.0)
+
+
+def band_energy(light: np.ndarray, geometry: ZoomGeometry) -> tuple[float, float]:
+    """Mean squared difference-of-Gaussians response (L units^2) in the border and in the
+    centre."""
+    s1, s2 = (s * _scale(geometry) for s in DETAIL_SIGMAS_PX)
+    band = cv2.GaussianBlur(light, (0, 0), s1) - cv2.GaussianBlur(light, (0, 0), s2)
+    border, centre = regions(geometry, int(np.ceil(3 * s2)))
+    return float(np.mean(band[border] ** 2)), float(np.mean(band[centre] ** 2))
+
+
+def _tensor(light: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Structure tensor (Jxx, Jyy, Jxy) of the lightness, gradients after a 1 px blur."""
+    smooth = cv2.GaussianBlur(light, (0, 0), 1.0)
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    blur = lambda a: cv2.GaussianBlur(a, (0, 0), sigma)  # noqa: E731
+    return blur(gx * gx), blur(gy * gy), blur(gx * gy)
+
+
+def coherence(light: np.ndarray, geometry: ZoomGeometry) -> tuple[float, float]:
+    """Energy-weighted structure-tensor coherence (0: no preferred direction, 1: all one
+    direction) in the border and in the centre."""
+    sigma = STRUCTURE_SIGMA_PX * _scale(geometry)
+    jxx, jyy, jxy = _tensor(light, sigma)
+    anisotropic = np.sqrt((jxx - jyy) ** 2 + 4.0 * jxy**2)
+    trace = jxx + jyy
+    border, centre = regions(geometry, int(np.ceil(2 * sigma)))
+    share = lambda m: float(anisotropic[m].sum() / max(trace[m].sum(), 1e-9))  # noqa: E731
+    return share(border), share(centre)
+
+
+def ray_index(light: np.ndarray, geometry: ZoomGeometry) -> float:
+    """Share of the border's gradient energy across rays from the frame's centre, minus the
+    share along them: -sum(w cos 2(theta - phi)) / sum(trace), with theta the dominant
+    gradient direction, phi the direction from the centre and w the anisotropic energy."""
+    sigma = STRUCTURE_SIGMA_PX * _scale(geometry)
+    jxx, jyy, jxy = _tensor(light, sigma)
+    h, w = light.shape
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    phi = np.arctan2(ys - (h - 1) / 2.0, xs - (w - 1) / 2.0)
+    along = (jxx - jyy) * np.cos(2 * phi) + 2.0 * jxy * np.sin(2 * phi)
+    border, _ = regions(geometry, int(np.ceil(2 * sigma)))
+    return float(-along[border].sum() / max((jxx + jyy)[border].sum(), 1e-9))
+
+
+def copy_block_px(geometry: ZoomGeometry) -> int:
+    """Side of the blocks judged for copies: COPY_BLOCK_PX_AT_512 scaled with the frame."""
+    return max(MIN_COPY_BLOCK_PX, round(COPY_BLOCK_PX_AT_512 * geometry.height / 512))
+
+
+def band_pass(light: np.ndarray, geometry: ZoomGeometry) -> np.ndarray:
+    """The lightness's difference of Gaussians (DETAIL_SIGMAS_PX): its mid frequencies."""
+    s1, s2 = (s * _scale(geometry) for s in DETAIL_SIGMAS_PX)
+    return cv2.GaussianBlur(light, (0, 0), s1) - cv2.GaussianBlur(light, (0, 0), s2)
+
+
+def copied_fraction(
+    light: np.ndarray, geometry: ZoomGeometry, sources: list[np.ndarray]
+) -> tuple[float, int]:
+    """(share of textured border blocks that are near-exact copies of a block of a source,
+    blocks judged). Blocks tile the border; they and the sources are compared band-passed
+    (:func:`band_pass`), by normalized cross-correlation at every position, so that a copy
+    is found whatever brightness or contrast change it went through, and a smooth ramp does
+    not match every other ramp. Blocks with less band-pass detail than COPY_MIN_DETAIL_L are
+    not judged."""
+    block = copy_block_px(geometry)
+    border, _ = regions(geometry)
+    detail = band_pass(light, geometry)
+    sources = [band_pass(source, geometry) for source in sources]
+    judged = copied = 0
+    for y in range(0, geometry.height - block + 1, block):
+        for x in range(0, geometry.width - block + 1, block):
+            patch = detail[y : y + block, x : x + block]
+            if not border[y : y + block, x : x + block].all() or patch.std() < COPY_MIN_DETAIL_L:
+                continue
+            judged += 1
+            copied += max(_best_correlation(patch, s) for s in sources) >= COPY_MIN_CORRELATION
+    return (copied / judged if judged else 0.0), judged
+
+
+def _best_correlation(patch: np.ndarray, source: np.ndarray) -> float:
+    if source.shape[0] < patch.shape[0] or source.shape[1] < patch.shape[1]:
+        return -1.0
+    return float(cv2.matchTemplate(source, patch, cv2.TM_CCOEFF_NORMED).max())
+
+
+def lab_distance(image: np.ndarray, geometry: ZoomGeometry) -> float:
+    """sqrt(sum over L, a, b of (mean difference^2 + standard deviation difference^2)) between
+    border and centre, in Lab units."""
+    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    border, centre = regions(geometry)
+    b, c = lab[border], lab[centre]
+    return float(np.sqrt(np.sum((b.mean(0) - c.mean(0)) ** 2 + (b.std(0) - c.std(0)) ** 2)))
+
+
+def seam_ratio(light: np.ndarray, geometry: ZoomGeometry) -> float:
+    """Mean lightness jump across the four edges of the pasted centre over the mean jump
+    between neighbouring rows (columns) within 4 px on either side of each edge."""
+    g = geometry
+    y0, y1, x0, x1 = g.border_y, g.height - g.border_y, g.border_x, g.width - g.border_x
+    across, near = [], []
+    for plane, first, last, lo, hi in ((light, y0, y1, x0, x1), (light.T, x0, x1, y0, y1)):
+        lines = plane[:, lo:hi]
+        for edge, inward in ((first, 1), (last - 1, -1)):
+            outer = edge - inward
+            if not 0 <= outer < plane.shape[0]:
+                continue
+            across.append(_row_step(lines, outer, edge))
+            for k in range(4):
+                for a in (edge + inward * k, outer - inward * k):
+                    b = a + inward if a * inward >= edge * inward else a - inward
+                    if min(a, b) >= 0 and max(a, b) < plane.shape[0]:
+                        near.append(_row_step(lines, a, b))
+    return float(np.mean(across) / max(float(np.mean(near)), 1e-6))
+
+
+def _row_step(lines: np.ndarray, a: int, b: int) -> float:
+    return float(np.abs(lines[a] - lines[b]).mean())
+
+
+# --- results ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DetailCheck:
+    """Mid-frequency detail of the border against the centre's."""
+
+    border_energy_l2: float  # mean squared band-pass response, L units^2
+    centre_energy_l2: float
+    energy_ratio: float  # border / centre
+    min_energy_ratio: float = MIN_DETAIL_RATIO
+    why: str = WHY_DETAIL
+
+    @property
+    def passed(self) -> bool:
+        return self.energy_ratio >= self.min_energy_ratio
+
+
+@dataclass(frozen=True)
+class CoherenceCheck:
+    """How much more one-directional the border's gradients are than the centre's."""
+
+    border_coherence: float  # 0..1, energy-weighted
+    centre_coherence: float
+    excess: float  # border - centre
+    max_excess: float = MAX_COHERENCE_EXCESS
+    why: str = WHY_COHERENCE
+
+    @property
+    def passed(self) -> bool:
+        return self.excess <= self.max_excess
+
+
+@dataclass(frozen=True)
+class RayCheck:
+    """Gradient energy of the border across rays from the frame's centre."""
+
+    ray_index: float  # -1 (rings) .. 0 (no preference) .. 1 (rays)
+    max_ray_index: float = MAX_RAY_INDEX
+    why: str = WHY_RAYS
+
+    @property
+    def passed(self) -> bool:
+        return self.ray_index <= self.max_ray_index
+
+
+@dataclass(frozen=True)
+class CopyCheck:
+    """Large near-exact copies of the centre or of the previous keyframe in the border."""
+
+    copied_block_fraction: float  # of the textured border blocks judged
+    blocks_judged: int
+    block_px: int
+    max_copied_fraction: float = MAX_COPIED_FRACTION
+    why: str = WHY_COPIES
+
+    @property
+    def passed(self) -> bool:
+        return self.copied_block_fraction <= self.max_copied_fraction
+
+
+@dataclass(frozen=True)
+class ColourCheck:
+    """Border Lab statistics against the centre's."""
+
+    lab_distance: float  # Lab units
+    max_lab_distance: float = MAX_LAB_DISTANCE
+    why: str = WHY_COLOUR
+
+    @property
+    def passed(self) -> bool:
+        return self.lab_distance <= self.max_lab_distance
+
+
+@dataclass(frozen=True)
+class SeamCheck:
+    """The jump across the pasted centre's edge against neighbouring rows' jumps."""
+
+    jump_ratio: float
+    max_jump_ratio: float = MAX_SEAM_RATIO
+    why: str = WHY_SEAM
+
+    @property
+    def passed(self) -> bool:
+        return self.jump_ratio <= self.max_jump_ratio
+
+
+@dataclass(frozen=True)
+class DriftCheck:
+    """A keyframe's mean lightness and spread against the first keyframe's."""
+
+    keyframe: int
+    mean_l: float  # L units, 0..100
+    std_l: float
+    mean_l_change: float  # against keyframe 0, L units
+    std_l_ratio: float  # against keyframe 0
+    std_l_change: float  # against keyframe 0, L units
+    max_mean_l_change: float = MAX_MEAN_L_CHANGE
+    std_l_ratio_range: tuple[float, float] = (MIN_STD_L_RATIO, MAX_STD_L_RATIO)
+    why: str = WHY_DRIFT
+
+    @property
+    def passed(self) -> bool:
+        low, high = self.std_l_ratio_range
+        spread_ok = low <= self.std_l_ratio <= high
+        return abs(self.mean_l_change) <= self.max_mean_l_change and spread_ok
+
+
+@dataclass(frozen=True)
+class KeyframeChecks:
+    """The border-against-centre checks of one keyframe."""
+
+    index: int
+    detail: DetailCheck
+    coherence: CoherenceCheck
+    rays: RayCheck
+    copies: CopyCheck
+    colour: ColourCheck
+    seam: SeamCheck
+
+    def checks(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "index"}
+
+    @property
+    def passed(self) -> bool:
+        return all(check.passed for check in self.checks().values())
+
+    def failed(self) -> list[str]:
+        return [name for name, check in self.checks().items() if not check.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"index": self.index, "passed": self.passed}
+        for name, check in self.checks().items():
+            data[name] = {**asdict(check), "passed": check.passed}
+        return data
+
+
+@dataclass(frozen=True)
+class ZoomChecks:
+    """Every keyframe's checks (from the second on) and the drift of every keyframe."""
+
+    keyframes: list[KeyframeChecks] = field(default_factory=list)
+    drift: list[DriftCheck] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(k.passed for k in self.keyframes) and all(d.passed for d in self.drift)
+
+    def failed(self) -> list[str]:
+        """``keyframe 3: rays`` lines, one per failed check."""
+        lines = [f"keyframe {k.index}: {name}" for k in self.keyframes for name in k.failed()]
+        return lines + [f"keyframe {d.keyframe}: drift" for d in self.drift if not d.passed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "keyframes": [k.to_dict() for k in self.keyframes],
+            "drift": [{**asdict(d), "passed": d.passed} for d in self.drift],
+        }
+
+
+# --- checking ----------------------------------------------------------------------------
+
+
+def check_keyframe(
+    image: np.ndarray, geometry: ZoomGeometry, index: int = 0, previous: np.ndarray | None = None
+) -> KeyframeChecks:
+    """The border-against-centre checks of one keyframe (``previous``: the keyframe before,
+    whose blocks the border must not copy either; without it only the centre is searched)."""
+    _check_image("image", image, geometry)
+    light = lightness(image)
+    border_e, centre_e = band_energy(light, geometry)
+    border_c, centre_c = coherence(light, geometry)
+    g = geometry
+    sources = [light[g.border_y : g.height - g.border_y, g.border_x : g.width - g.border_x]]
+    if previous is not None:
+        _check_image("previous", previous, geometry)
+        sources.append(lightness(previous))
+    copied, judged = copied_fraction(light, geometry, sources)
+    result = KeyframeChecks(
+        index=index,
+        detail=DetailCheck(border_e, centre_e, border_e / max(centre_e, 1e-9)),
+        coherence=CoherenceCheck(border_c, centre_c, border_c - centre_c),
+        rays=RayCheck(ray_index(light, geometry)),
+        copies=CopyCheck(copied, judged, copy_block_px(geometry)),
+        colour=ColourCheck(lab_distance(image, geometry)),
+        seam=SeamCheck(seam_ratio(light, geometry)),
+    )
+    log.debug("keyframe %d checks: %s", index, "passed" if result.passed else result.failed())
+    return result
+
+
+def check_drift(keyframes: list[np.ndarray]) -> list[DriftCheck]:
+    """Mean and spread of every keyframe's lightness against the first keyframe's."""
+    stats = [(float(light.mean()), float(light.std())) for light in map(lightness, keyframes)]
+    mean0, std0 = stats[0]
+    return [
+        DriftCheck(i, mean, std, mean - mean0, std / max(std0, 1e-9), std - std0)
+        for i, (mean, std) in enumerate(stats)
+    ]
+
+
+def check_zoom(keyframes: list[np.ndarray], geometry: ZoomGeometry) -> ZoomChecks:
+    """Every keyframe after the first checked against its centre and the keyframe before,
+    and every keyframe's drift from the first. ``keyframes``: (H, W, 3) uint8 arrays of the
+    geometry's size, in order."""
+    if not isinstance(geometry, ZoomGeometry):
+        raise InputError("geometry", type(geometry).__name__, "a ZoomGeometry")
+    if not isinstance(keyframes, (list, tuple)) or not keyframes:
+        raise InputError("keyframes", type(keyframes).__name__, "a list of keyframe images")
+    for i, image in enumerate(keyframes):
+        _check_image(f"keyframes[{i}]", image, geometry)
+    rows = [
+        check_keyframe(keyframes[i], geometry, i, keyframes[i - 1])
+        for i in range(1, len(keyframes))
+    ]
+    result = ZoomChecks(rows, check_drift(list(keyframes)))
+    log.info("zoom checks of %d keyframes: %s", len(keyframes), result.failed() or "passed")
+    return result
+
+
+def _check_image(argument: str, image: object, geometry: ZoomGeometry) -> None:
+    expected = (geometry.height, geometry.width, 3)
+    if not (isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.shape == expected):
+        shape = getattr(image, "shape", type(image).__name__)
+        raise InputError(argument, shape, f"a {expected} uint8 RGB array (the geometry's size)")
