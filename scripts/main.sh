@@ -12,8 +12,9 @@ PROMPT="an overgrown ancient temple in a misty jungle"
 started=$SECONDS
 step() { echo; echo "== main [$((SECONDS - started)) s]: $*"; }
 
-step "1/5 the zoom video (classical inpainter, 241 frames)"
-$ZW zoom --prompt "$PROMPT" \
+PHOTO=$(.venv/bin/python -c 'from zoomwatt.pipeline.samples import sample_image_path as p; print(p())')
+step "1/5 the zoom video: out of a CC0 photo (src/zoomwatt/data), classical patch outpainter, 241 frames"
+$ZW zoom --prompt "$PROMPT" --image "$PHOTO" \
     --keyframes 9 --frames-per-keyframe 30 --out out/zoom.mp4 --work-dir out/zoom.work \
     --overwrite "$@"
 step "2/5 what the feature asks of a machine, per stage and per second"
