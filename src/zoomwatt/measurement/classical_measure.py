@@ -11,6 +11,7 @@ from zoomwatt.measurement.energy_meter import make_energy_meter
 from zoomwatt.measurement.results import MeasureResult, StageMeasurement
 from zoomwatt.measurement.timing import summarize
 from zoomwatt.measurement.zoom_measurement import ProgressFn, measure_zoom
+from zoomwatt.workload.stages import INPAINT_TIMING as INPAINT
 from zoomwatt.workload.stages import StageName
 
 
@@ -55,10 +56,10 @@ def measure_classical(
             per_call=summarize(m.stage_s[name]) if m.stage_s.get(name) else None,
             in_target=False,
         )
-        for name in ("inpaint", StageName.FRAME_OPS, "video_write")
+        for name in (INPAINT, StageName.FRAME_OPS, "video_write")
     )
     keyframe = StageMeasurement(
-        "keyframe", 1.0, m.median_s("inpaint"), None, in_target=False, note="OpenCV inpainting"
+        "keyframe", 1.0, m.median_s(INPAINT), None, in_target=False, note="OpenCV inpainting"
     )
     return MeasureResult(
         kind="zoom",

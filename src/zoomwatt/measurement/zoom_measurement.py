@@ -26,6 +26,7 @@ from zoomwatt.measurement.timing import (
     Timing,
     summarize_undisturbed,
 )
+from zoomwatt.workload.stages import INPAINT_TIMING as INPAINT
 from zoomwatt.workload.stages import StageName
 
 log = logging.getLogger(__name__)
@@ -290,7 +291,7 @@ def _run_timings(timings, measured: tuple[int, ...], stage_s: dict[str, list[flo
             stage_s[StageName.FRAME_OPS].append(t.paste_s + t.interpolation_s)
             stage_s["video_write"].append(t.video_write_s)
         if t.inpaint_s:
-            stage_s["inpaint"].append(t.inpaint_s)
+            stage_s[INPAINT].append(t.inpaint_s)
     return keyframe_s
 
 

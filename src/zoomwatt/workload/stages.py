@@ -111,6 +111,8 @@ _COMPONENT = {
 }
 _FROM_TIMING = {timing: stage for stage, timing in _TIMING.items() if timing}
 
+#: The timing of a backend whose one call is not split into model stages (classical).
+INPAINT_TIMING = "inpaint"
 #: The stage timings a zoom backend may report: the model stages' timing names, and
-#: ``inpaint`` for a backend whose one call is not split into model stages (classical).
-BACKEND_TIMINGS: tuple[str, ...] = (*(s.timing_name for s in MODEL_STAGES), "inpaint")
+#: :data:`INPAINT_TIMING`.
+BACKEND_TIMINGS: tuple[str, ...] = (*(s.timing_name for s in MODEL_STAGES), INPAINT_TIMING)

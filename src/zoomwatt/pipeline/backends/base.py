@@ -8,8 +8,10 @@ from typing import Any
 
 import numpy as np
 
-# Stage names a backend may report timings under (seconds each).
-BACKEND_STAGES = ("text_encode", "vae_encode", "denoise", "vae_decode", "inpaint")
+from zoomwatt.workload.stages import BACKEND_TIMINGS
+
+# Stage names a backend may report timings under (seconds each): the one vocabulary's.
+BACKEND_STAGES = BACKEND_TIMINGS
 
 
 @dataclass

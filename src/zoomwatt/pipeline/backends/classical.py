@@ -27,6 +27,7 @@ import numpy as np
 from zoomwatt.errors import InputError
 from zoomwatt.pipeline.backends.base import Inpainter, InpaintOutput
 from zoomwatt.pipeline.backends.outpaint import PatchSettings, outpaint
+from zoomwatt.workload.stages import INPAINT_TIMING as INPAINT
 
 OPENCV_METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 PATCH_METHODS = {"patch": PatchSettings()}
@@ -71,14 +72,14 @@ class ClassicalInpainter(Inpainter):
         start = time.perf_counter()
         if self.method in PATCH_METHODS:
             filled = outpaint(image, mask, seed, PATCH_METHODS[self.method])
-            return InpaintOutput(filled, {"inpaint": time.perf_counter() - start})
+            return InpaintOutput(filled, {INPAINT: time.perf_counter() - start})
         filled = cv2.inpaint(image, mask, self.radius, OPENCV_METHODS[self.method])
         if self.texture > 0:
             noise = _octave_noise(image.shape[0], image.shape[1], seed) * self.texture
             hole = (mask > 0)[..., None]
             textured = filled.astype(np.float32) + noise * hole
             filled = np.clip(np.rint(textured), 0, 255).astype(np.uint8)
-        return InpaintOutput(filled, {"inpaint": time.perf_counter() - start})
+        return InpaintOutput(filled, {INPAINT: time.perf_counter() - start})
 
     def generate(
         self, height: int, width: int, prompt: str, negative_prompt: str, seed: int
@@ -98,7 +99,7 @@ class ClassicalInpainter(Inpainter):
         low = rgb_colours[0] * (1 - t) + rgb_colours[1] * t
         image = low * (1 - t**4) + rgb_colours[2] * t**4
         out = np.clip(np.rint(image), 0, 255).astype(np.uint8)
-        return InpaintOutput(out, {"inpaint": time.perf_counter() - start})
+        return InpaintOutput(out, {INPAINT: time.perf_counter() - start})
 
 
 def _octave_noise(

@@ -27,8 +27,14 @@ import numpy as np
 from zoomwatt.errors import InputError, WeightsNotFoundError, ZoomwattError, shorten
 from zoomwatt.pipeline.backends.base import Inpainter, InpaintOutput
 from zoomwatt.pipeline.backends.model_files import PipelineFacts, PipelineFiles, load_error
+from zoomwatt.workload.stages import StageName
 
 log = logging.getLogger(__name__)
+
+DENOISE = StageName.UNET.timing_name
+TEXT_ENCODE = StageName.TEXT_ENCODER.timing_name
+VAE_DECODE = StageName.VAE_DECODER.timing_name
+VAE_ENCODE = StageName.VAE_ENCODER.timing_name
 
 DEFAULT_MODEL_ID = "stabilityai/stable-diffusion-2-inpainting"
 DTYPES = ("fp32", "fp16", "bf16")
@@ -380,8 +386,8 @@ class SD2Inpainter(Inpainter):
     def _instrument(self, pipe) -> None:
         """Time the VAE's encode and decode where the pipeline calls them."""
         for stage, owner, method in (
-            ("vae_encode", pipe.vae, "encode"),
-            ("vae_decode", pipe.vae, "decode"),
+            (VAE_ENCODE, pipe.vae, "encode"),
+            (VAE_DECODE, pipe.vae, "decode"),
         ):
             original = getattr(owner, method)
 
@@ -418,7 +424,7 @@ class SD2Inpainter(Inpainter):
         if key not in self._embeds:
             import torch
 
-            with self._timed("text_encode"), torch.inference_mode():
+            with self._timed(TEXT_ENCODE), torch.inference_mode():
                 self._embeds = {
                     key: self.pipe.encode_prompt(
                         prompt,
@@ -460,7 +466,7 @@ class SD2Inpainter(Inpainter):
         self._sync()
         total = time.perf_counter() - start
         stage_s = dict(self._stage_s)
-        stage_s["denoise"] = total - stage_s.get("vae_encode", 0.0) - stage_s.get("vae_decode", 0.0)
+        stage_s[DENOISE] = total - stage_s.get(VAE_ENCODE, 0.0) - stage_s.get(VAE_DECODE, 0.0)
         out = np.clip(np.rint(result.images[0] * 255.0), 0, 255).astype(np.uint8)
         return InpaintOutput(out, stage_s)
 

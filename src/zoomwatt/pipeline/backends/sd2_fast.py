@@ -45,8 +45,15 @@ from zoomwatt.errors import InputError, ZoomwattError
 from zoomwatt.pipeline.backends.base import InpaintOutput
 from zoomwatt.pipeline.backends.model_files import check_autoencoder_tiny, load_error
 from zoomwatt.pipeline.backends.sd2 import DEFAULT_MODEL_ID, SD2Inpainter, resolve_model
+from zoomwatt.workload.stages import INPAINT_TIMING as INPAINT
+from zoomwatt.workload.stages import StageName
 
 log = logging.getLogger(__name__)
+
+DENOISE = StageName.UNET.timing_name
+TEXT_ENCODE = StageName.TEXT_ENCODER.timing_name
+VAE_DECODE = StageName.VAE_DECODER.timing_name
+VAE_ENCODE = StageName.VAE_ENCODER.timing_name
 
 # Inductor modes without CUDA graph trees: CUDA graphs come from ``cuda_graph`` (one graph for the
 # whole keyframe), which cannot hold the per-function graphs of "reduce-overhead"/"max-autotune".
@@ -363,11 +370,11 @@ class SD2FastInpainter(SD2Inpainter):
             started = time.perf_counter()
             if self.fast.cuda_graph:
                 picture = self._graph(height, width).run(image, mask, noise, eps, embeds, extra)
-                stage_s = {"inpaint": time.perf_counter() - started}
+                stage_s = {INPAINT: time.perf_counter() - started}
             else:
                 picture, stage_s = self._run_eager(image, mask, noise, eps, embeds, extra)
-        if "text_encode" in self._stage_s:
-            stage_s["text_encode"] = self._stage_s["text_encode"]
+        if TEXT_ENCODE in self._stage_s:
+            stage_s[TEXT_ENCODE] = self._stage_s[TEXT_ENCODE]
         return InpaintOutput(picture, stage_s)
 
     def _run_eager(self, image, mask, noise, eps, embeds, extra):
@@ -402,9 +409,9 @@ class SD2FastInpainter(SD2Inpainter):
         # What the stages leave over (uploads, the copy back) is counted with the encode.
         rest = max(0.0, total - encode_s - denoise_s - decode_s - upload_s)
         stage_s = {
-            "vae_encode": encode_s + upload_s + rest,
-            "denoise": denoise_s,
-            "vae_decode": decode_s,
+            VAE_ENCODE: encode_s + upload_s + rest,
+            DENOISE: denoise_s,
+            VAE_DECODE: decode_s,
         }
         return picture.numpy(), stage_s
 
