@@ -72,6 +72,13 @@ def add_parser(subparsers) -> None:
         help=f"override a non-AI block's power; blocks: {', '.join(NON_AI_BLOCKS)}",
     )
     g.add_argument(
+        "--stack",
+        default=None,
+        metavar="NAME",
+        help="software stack the figures stand for (eager, compile, tensorrt, coreml, qnn, ...; "
+        "`zoomwatt hardware show NAME` lists a device's) [default: each device's own]",
+    )
+    g.add_argument(
         "--sparse",
         action="store_true",
         help="conv/linear at the 2:4 structured-sparse peak where the device has one",
@@ -148,7 +155,9 @@ def compute(args: argparse.Namespace) -> PredictRun:
     profiles = [load_profile(name) for name in hardware_names(args.hw)]
 
     # 2. the workload, once for every device, and the model
-    options = DeviceOptions(battery_wh=args.battery_wh, non_ai_w=non_ai, sparse=args.sparse)
+    options = DeviceOptions(
+        battery_wh=args.battery_wh, non_ai_w=non_ai, sparse=args.sparse, stack=args.stack
+    )
     cache = not getattr(args, "no_cache", False)
     results = predict_workload(spec, profiles, options, cache=cache)
     settings = {
@@ -168,6 +177,8 @@ def compute(args: argparse.Namespace) -> PredictRun:
         settings["kind"] = spec.kind
     if spec.batch != 1:
         settings["batch"] = spec.batch
+    if args.stack is not None:  # each prediction names its stack either way
+        settings["stack"] = args.stack
     if spec.model_dir is not None:
         settings["model_dir"] = spec.model_dir
     return PredictRun(settings, results)
@@ -247,6 +258,7 @@ def render_many(run: PredictRun) -> str:
     target = run.settings["target_fps"]
     header = [
         "device",
+        "stack",
         "keyframe",
         "max fps",
         f"{target:g}fps?",
@@ -262,6 +274,7 @@ def render_many(run: PredictRun) -> str:
     rows = [
         [
             p.hardware,
+            p.stack,
             _seconds(p.keyframe_latency_s),
             _num(p.output_fps),
             "yes" if p.realtime else "no",
@@ -277,7 +290,7 @@ def render_many(run: PredictRun) -> str:
         for p in preds
     ]
     lines = [f"zoomwatt predict: {_headline(run.settings)}", ""]
-    lines += text_table(header, rows, right={1, 2, 4, 5, 6, 7, 8, 9})
+    lines += text_table(header, rows, right={2, 3, 5, 6, 7, 8, 9, 10})
     for r in run.results:
         if isinstance(r, Unsupported):
             lines.append(f"{r.hardware}: {r.reason}")
@@ -317,7 +330,7 @@ def render_one(run: PredictRun) -> str:
     status = "meets" if p.realtime else "below"
     non_ai = ", ".join(f"{k} {v['power_w']:g} W" for k, v in p.non_ai_blocks.items())
     lines = [
-        f"zoomwatt predict: {p.hardware} ({p.description})",
+        f"zoomwatt predict: {p.hardware} ({p.description}), {p.stack} stack",
         f"  {_headline(run.settings)}"
         + (f"; computed as {p.compute_dtype}" if p.compute_dtype != p.dtype else ""),
         "",
