@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 mkdir -p out
 ZW=.venv/bin/zoomwatt
-PROMPT="an overgrown ancient temple in a misty jungle"
+PROMPT="a cup of espresso on a saucer on a wooden table"  # what the start photo shows
 started=$SECONDS
 step() { echo; echo "== main [$((SECONDS - started)) s]: $*"; }
 
