@@ -123,17 +123,17 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _quantity_row(path: str, q: Quantity) -> dict[str, Any]:
-    return {
-        "field": path,
-        "value": q.value,
-        "unit": q.unit,
-        "si": q.si,
-        "source" if q.source is not None else "estimate": q.source or q.estimate,
-    }
+    kind, _, text = q.provenance.partition(": ")  # source, fitted or estimate
+    return {"field": path, "value": q.value, "unit": q.unit, "si": q.si, kind: text}
+
+
+def _figures(profile: HardwareProfile) -> list[tuple[str, Quantity]]:
+    """Every figure of the profile, its software stacks' included."""
+    return [*profile.quantities(), *profile.stack_quantities()]
 
 
 def _render_profile(profile: HardwareProfile, fmt: str) -> None:
-    rows = [_quantity_row(path, q) for path, q in profile.quantities()]
+    rows = [_quantity_row(path, q) for path, q in _figures(profile)]
     if fmt == "json":
         head = {
             "name": profile.name,
@@ -144,6 +144,8 @@ def _render_profile(profile: HardwareProfile, fmt: str) -> None:
             "memory_type": profile.memory_type,
             "notes": list(profile.notes),
             "calibration": profile.calibration,
+            "default_stack": profile.default_stack,
+            "stacks": list(profile.stack_names),
         }
         print(json.dumps(head | {"fields": rows}, indent=2))
         return
@@ -153,15 +155,15 @@ def _render_profile(profile: HardwareProfile, fmt: str) -> None:
         f"memory {profile.memory_type}"
     )
     print(f"  file {profile.origin}")
+    print(f"  stacks {', '.join(profile.stack_names)} (default {profile.default_stack})")
     for note in profile.notes:
         print(f"  note: {note}")
     print()
     table = []
-    for path, q in profile.quantities():
-        kind = "source" if q.source is not None else "estimate"
-        table.append([path, q.as_text(), f"{kind}: {q.source or q.estimate}"])
+    for path, q in _figures(profile):
+        table.append([path, q.as_text(), q.provenance])
     _print_table(["field", "value", "provenance"], table)
-    n_est = sum(1 for _, q in profile.quantities() if q.is_estimate)
+    n_est = sum(1 for _, q in _figures(profile) if q.is_estimate)
     print(f"\n{len(table)} figures, {n_est} of them estimates.")
 
 
