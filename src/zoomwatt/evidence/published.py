@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from zoomwatt.archs.catalog import ALL_PIPELINES
 from zoomwatt.errors import InputError
 from zoomwatt.hardware import shipped_profile_names
 from zoomwatt.hardware.schema import DEVICE_CLASSES
@@ -48,17 +49,9 @@ TIMED_UNITS: dict[str, dict[str, float]] = {
     "energy_j_per_image": {"J": 1.0},
     "system_power_w": {"W": 1.0},
 }
-#: Pipeline names, as in the architecture catalog (zoomwatt.archs; some are being added there).
-PIPELINES = (
-    "sd15",
-    "sd15-inpaint",
-    "sd21-base",
-    "sd21",
-    "sd2-inpaint",
-    "sdxl-base",
-    "sd-turbo",
-    "lcm-sd15",
-)
+#: Pipeline names: the architecture catalog's, and ``lcm-sd15`` (StreamDiffusion's LCM-LoRA
+#: SD 1.5 fine-tune), which records name but the catalog cannot build yet.
+PIPELINES = (*ALL_PIPELINES, "lcm-sd15")
 #: Weight/activation precisions as the sources describe them.
 PRECISIONS = (
     "fp32",
