@@ -59,14 +59,11 @@ def summarize(samples_s: Sequence[float], warmup_s: Sequence[float] = ()) -> Tim
     )
 
 
-MIN_CPU_SHARE = BUSY_CPU_SHARE  # below it, a CPU sample counts as disturbed by other programs
-
-
 def summarize_undisturbed(
     samples_s: Sequence[float],
     cpu_shares: Sequence[float | None],
     warmup_s: Sequence[float] = (),
-    min_share: float = MIN_CPU_SHARE,
+    min_share: float = BUSY_CPU_SHARE,  # below it, a sample was disturbed
 ) -> Timing:
     """Like :func:`summarize`, leaving out the samples during which the process got less than
     ``min_share`` of its threads' CPU time (another program held the cores: on a CPU, each op

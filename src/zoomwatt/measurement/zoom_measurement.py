@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zoomwatt.errors import InputError
-from zoomwatt.hardware.host_probe import cpu_share
+from zoomwatt.hardware.host_probe import BUSY_CPU_SHARE, cpu_share
 from zoomwatt.measurement.energy_meter import EnergyMeter, NullEnergyMeter
 from zoomwatt.measurement.timing import (
-    MIN_CPU_SHARE,
     Timing,
     summarize_undisturbed,
 )
@@ -270,7 +269,7 @@ class _StageTotals:
                 seconds = sum(c.seconds for c in mine)
                 per_kf.append((seconds, joules if measured_j else None, share))
                 totals.call_s[stage].extend((c.seconds, c.cpu_share) for c in mine)
-            quiet = [x for x in per_kf if x[2] is None or x[2] >= MIN_CPU_SHARE] or per_kf
+            quiet = [x for x in per_kf if x[2] is None or x[2] >= BUSY_CPU_SHARE] or per_kf
             totals.disturbed[stage] = len(per_kf) - len(quiet)
             totals.stage_s[stage] = [x[0] for x in quiet]
             totals.stage_j[stage] = [x[1] for x in quiet if x[1] is not None]
