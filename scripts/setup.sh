@@ -37,9 +37,9 @@ if ! "$VENV/bin/python" -c 'import torch, sys; v = tuple(int(x) for x in torch._
     fi
 fi
 "${PIP[@]}" install -e ".[dev]"
-# Trace the shipped pipeline once into the workload cache (about 10 s), so that the first
-# `zoomwatt analyze` or `predict` answers in under a second; a cold trace costs about 9 s on a
-# 2-core CPU, most of it importing torch, diffusers and transformers.
+# A first command, as a smoke test: it reads the traces shipped in the package
+# (src/zoomwatt/workload/data/traces; with other torch, diffusers or transformers versions than
+# they were recorded with, it traces the models once into the user's cache, about 9 s).
 "$VENV/bin/zoomwatt" analyze >/dev/null || echo "setup: warming the workload cache failed" >&2
 echo "$want" > "$STAMP"
 "$VENV/bin/python" -c 'import torch; print(f"setup: done (torch {torch.__version__}, CUDA available: {torch.cuda.is_available()})")' >&2

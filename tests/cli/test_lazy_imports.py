@@ -93,3 +93,22 @@ def test_warm_analyze_and_predict_do_not_import_torch(warm_cache):
     ]
     imported = _imported(argvs, warm_cache)
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
+
+
+def test_first_analyze_after_installing_does_not_import_torch(tmp_path):
+    """An empty cache folder (a fresh install): the default commands read the traces shipped in
+    the package (scripts/record_traces.py) and import no heavy library."""
+    import gzip
+
+    from zoomwatt.workload import trace_cache
+
+    shipped = sorted(trace_cache.SHIPPED_DIR.glob("*.json.gz"))
+    if not shipped:
+        pytest.fail("no shipped traces: run scripts/record_traces.py")
+    recorded = json.loads(gzip.decompress(shipped[0].read_bytes()))["key"]["libraries"]
+    if recorded != trace_cache.library_versions():
+        pytest.skip(f"shipped traces are of {recorded}, not of this environment's libraries")
+    argvs = [["analyze"], ["analyze", "--pipeline", "sdxl-base"], ["predict", "--hw", "all"]]
+    imported = _imported(argvs, str(tmp_path / "empty-cache"))
+    assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
+    assert not (tmp_path / "empty-cache").exists()  # read from the package, nothing traced

@@ -26,8 +26,11 @@ SMALL = {"size": 64, "steps": 3, "every": 4}
 
 @pytest.fixture(autouse=True)
 def cache_in_tmp(tmp_path, monkeypatch):
+    """An empty user cache, and the package's shipped entries switched off: these tests are of
+    the user's cache (tests/workload/test_shipped_traces.py tests the shipped entries)."""
     folder = tmp_path / "cache"
     monkeypatch.setenv("ZOOMWATT_CACHE_DIR", str(folder))
+    monkeypatch.setattr(trace_cache, "SHIPPED_DIR", tmp_path / "no-shipped-entries")
     return folder
 
 

@@ -18,12 +18,17 @@ values, key); anything wrong (damaged, truncated, planted, from another version)
 the call traced again, never an error. Writes go to a temporary file with a unique name and are
 moved into place with ``os.replace``, so two processes never see or leave half a file. A cache
 folder that cannot be written is skipped (logged at info level).
+
+Where the user's folder has no entry, the entries shipped in ``data/traces/`` are read (the default
+commands' traces, written by ``scripts/record_traces.py``; a test checks they are current), so
+that a first command after installing answers without tracing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import math
@@ -39,6 +44,12 @@ from zoomwatt.workload.records import DTYPE_BYTES, LayerRecord, OpClass, Trace
 log = logging.getLogger(__name__)
 
 SUBDIR = "workload"
+#: Entries shipped with the package (``scripts/record_traces.py`` writes them): the traces of the
+#: default commands, so that the first ``zoomwatt analyze`` after installing reads instead of
+#: importing torch, diffusers and transformers and tracing. Read only when the user's cache has
+#: no entry; their keys hold the library versions they were traced with, so another torch,
+#: diffusers or transformers never reads them.
+SHIPPED_DIR = Path(__file__).parent / "data" / "traces"
 FORMAT = 1  # layout of an entry; bump when it changes
 MAX_ENTRY_BYTES = 64 * 1024 * 1024  # far above any real trace (the SD2 UNet is ~0.2 MB)
 LIBRARIES = ("torch", "diffusers", "transformers")
@@ -138,13 +149,34 @@ def entry_path(name: str, key: dict[str, Any]) -> Path:
     return cache_dir() / SUBDIR / f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:32]}.json"
 
 
+def shipped_path(path: Path) -> Path:
+    """Where the package ships the entry whose cache path is ``path`` (gzip-compressed)."""
+    return SHIPPED_DIR / f"{path.name}.gz"
+
+
 def load_entry(name: str, key: dict[str, Any]) -> Any:
-    """The payload stored under ``key``, or None (absent, unreadable, or another key)."""
+    """The payload stored under ``key``, or None (absent, unreadable, or another key): from the
+    user's cache folder, else from the entries shipped with the package."""
     path = entry_path(name, key)
+    payload = _read_entry(path, key, compressed=False)
+    if payload is None:
+        payload = _read_entry(shipped_path(path), key, compressed=True)
+    return payload
+
+
+def _read_entry(path: Path, key: dict[str, Any], *, compressed: bool) -> Any:
     try:
         if path.stat().st_size > MAX_ENTRY_BYTES:
             raise ValueError(f"larger than {MAX_ENTRY_BYTES} bytes")
-        entry = json.loads(path.read_text(encoding="utf-8"))
+        data = path.read_bytes()
+        if compressed:
+            import gzip
+
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as handle:
+                data = handle.read(MAX_ENTRY_BYTES + 1)
+            if len(data) > MAX_ENTRY_BYTES:
+                raise ValueError(f"larger than {MAX_ENTRY_BYTES} bytes unpacked")
+        entry = json.loads(data.decode("utf-8"))
         if not isinstance(entry, dict) or entry.get("key") != key or "payload" not in entry:
             raise ValueError("not an entry of this key")
     except FileNotFoundError:

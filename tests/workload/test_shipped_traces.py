@@ -1,0 +1,108 @@
+"""The workload cache entries shipped with the package (scripts/record_traces.py writes them):
+the default commands find every entry they need there, with no tracing, and what is shipped is
+what a fresh trace gives. When one of these fails after a change to the tracer, the formulas,
+a config or the version, run ``.venv/bin/python scripts/record_traces.py``."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from zoomwatt.workload import characterize_pipeline, trace_cache
+
+ROOT = Path(__file__).resolve().parents[2]
+RECORD = "\n(re-record them: .venv/bin/python scripts/record_traces.py)"
+
+
+def _record_module():
+    path = ROOT / "scripts" / "record_traces.py"
+    spec = importlib.util.spec_from_file_location("record_traces", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _shipped() -> list[Path]:
+    return sorted(trace_cache.SHIPPED_DIR.glob("*.json.gz"))
+
+
+def _entry(path: Path) -> dict:
+    return json.loads(gzip.decompress(path.read_bytes()))
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("ZOOMWATT_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def _skip_unless_same_libraries() -> None:
+    recorded = _entry(_shipped()[0])["key"]["libraries"]
+    if recorded != trace_cache.library_versions():
+        pytest.skip(f"shipped traces are of {recorded}, this environment has "
+                    f"{trace_cache.library_versions()}: they do not apply here")  # fmt: skip
+
+
+def test_shipped_entries_exist_and_are_small():
+    files = _shipped()
+    assert len(files) >= 7, "one set of entries per built-in pipeline at least" + RECORD
+    assert sum(f.stat().st_size for f in files) < 2_000_000  # compressed; ~0.1 MB at recording
+
+
+def test_default_commands_read_shipped_entries_without_tracing(empty_cache, monkeypatch):
+    _skip_unless_same_libraries()
+    looked_up: list[str] = []
+    read = trace_cache._read_entry
+
+    def spy(path, key, *, compressed):
+        payload = read(path, key, compressed=compressed)
+        if compressed:
+            looked_up.append(path.name)
+            assert payload is not None, f"{key.get('stage')} {key.get('arch')}: not shipped{RECORD}"
+        return payload
+
+    def no_tracing(*args, **kwargs):
+        raise AssertionError(f"a default command traced a model{RECORD}")
+
+    monkeypatch.setattr(trace_cache, "_read_entry", spy)
+    monkeypatch.setattr(characterize_pipeline, "_trace", no_tracing)
+    monkeypatch.setattr(characterize_pipeline, "_model", no_tracing)
+    _record_module().run_commands()
+    # nothing shipped that the commands do not read (no stale entries left in the package)
+    assert sorted(set(looked_up)) == [f.name for f in _shipped()], RECORD
+    assert not empty_cache.exists() or not any(empty_cache.rglob("*.json"))
+
+
+def test_shipped_entry_equals_a_fresh_trace(empty_cache, monkeypatch):
+    """The default analyze traced now (shipped entries off) writes, byte for byte, the entries
+    that ship: the same code path and JSON's exact float repr, so exact equality is right."""
+    _skip_unless_same_libraries()
+    monkeypatch.setattr(trace_cache, "SHIPPED_DIR", empty_cache.parent / "none")
+    _record_module().run_commands([("analyze", "--pipeline", "sd2-inpaint")])
+    fresh = sorted((empty_cache / trace_cache.SUBDIR).glob("*.json"))
+    assert len(fresh) == 5  # text encoder, VAE encoder, UNet, VAE decoder, text-layer params
+    for path in fresh:
+        shipped = Path(trace_cache.__file__).parent / "data" / "traces" / f"{path.name}.gz"
+        assert shipped.exists(), f"{path.name} not shipped{RECORD}"
+        assert gzip.decompress(shipped.read_bytes()) == path.read_bytes(), RECORD
+
+
+def test_a_damaged_shipped_entry_is_traced_again(empty_cache, monkeypatch, tmp_path):
+    """A shipped file that is damaged is ignored like any bad cache entry, never an error."""
+    ship = tmp_path / "ship"
+    ship.mkdir()
+    key = trace_cache.base_key() | {"kind": "test"}
+    name = trace_cache.entry_path("t", key).name
+    (ship / f"{name}.gz").write_bytes(b"not gzip")
+    monkeypatch.setattr(trace_cache, "SHIPPED_DIR", ship)
+    assert trace_cache.load_entry("t", key) is None
+    good = gzip.compress(json.dumps({"key": key, "payload": 7}).encode())
+    (ship / f"{name}.gz").write_bytes(good)
+    assert trace_cache.load_entry("t", key) == 7
+    other = key | {"kind": "other"}  # a file under the right name holding another key
+    (ship / f"{trace_cache.entry_path('t', other).name}.gz").write_bytes(good)
+    assert trace_cache.load_entry("t", other) is None
