@@ -8,11 +8,14 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from zoomwatt.workload import characterize_pipeline, trace_cache
+from zoomwatt.workload import trace_cache
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORD = "\n(re-record them: .venv/bin/python scripts/record_traces.py)"
@@ -53,27 +56,46 @@ def test_shipped_entries_exist_and_are_small():
     assert sum(f.stat().st_size for f in files) < 2_000_000  # compressed; ~0.1 MB at recording
 
 
-def test_default_commands_read_shipped_entries_without_tracing(empty_cache, monkeypatch):
+_LOOKUPS = r"""
+import importlib.util, json, sys
+from zoomwatt.workload import characterize_pipeline, trace_cache
+
+looked_up, read = [], trace_cache._read_entry
+
+def spy(path, key, *, compressed):
+    payload = read(path, key, compressed=compressed)
+    if compressed:
+        looked_up.append([path.name, payload is not None, f"{key.get('stage')} {key.get('arch')}"])
+    return payload
+
+def no_tracing(*args, **kwargs):
+    raise RuntimeError("a default command traced a model")
+
+trace_cache._read_entry = spy
+characterize_pipeline._trace = characterize_pipeline._model = no_tracing
+spec = importlib.util.spec_from_file_location("record_traces", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+module.run_commands()
+print(json.dumps(looked_up))
+"""
+
+
+def test_default_commands_read_shipped_entries_without_tracing(empty_cache):
+    """In a fresh interpreter (this one holds in-process caches of earlier tests), the commands
+    scripts/record_traces.py ships find every entry in the package, and every shipped entry is
+    read by one of them (none stale)."""
     _skip_unless_same_libraries()
-    looked_up: list[str] = []
-    read = trace_cache._read_entry
-
-    def spy(path, key, *, compressed):
-        payload = read(path, key, compressed=compressed)
-        if compressed:
-            looked_up.append(path.name)
-            assert payload is not None, f"{key.get('stage')} {key.get('arch')}: not shipped{RECORD}"
-        return payload
-
-    def no_tracing(*args, **kwargs):
-        raise AssertionError(f"a default command traced a model{RECORD}")
-
-    monkeypatch.setattr(trace_cache, "_read_entry", spy)
-    monkeypatch.setattr(characterize_pipeline, "_trace", no_tracing)
-    monkeypatch.setattr(characterize_pipeline, "_model", no_tracing)
-    _record_module().run_commands()
-    # nothing shipped that the commands do not read (no stale entries left in the package)
-    assert sorted(set(looked_up)) == [f.name for f in _shipped()], RECORD
+    done = subprocess.run(
+        [sys.executable, "-c", _LOOKUPS, str(ROOT / "scripts" / "record_traces.py")],
+        env=os.environ | {"ZOOMWATT_CACHE_DIR": str(empty_cache)},
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:] + RECORD
+    looked_up = json.loads(done.stdout.splitlines()[-1])
+    missing = [what for _, found, what in looked_up if not found]
+    assert not missing, f"not shipped: {missing}{RECORD}"
+    assert sorted({name for name, _, _ in looked_up}) == [f.name for f in _shipped()], RECORD
     assert not empty_cache.exists() or not any(empty_cache.rglob("*.json"))
 
 
