@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zoomwatt.errors import NotMeasurableError
+from zoomwatt.errors import InputError, NotMeasurableError
 from zoomwatt.hardware import load_profile
 from zoomwatt.hardware.host_cache import cache_dir, host_cache_path
 from zoomwatt.hardware.host_calibration import (
@@ -48,7 +48,7 @@ class FakeProbe:
     def elementwise_elements_per_s(self, op, dtype, numel, min_time_s):
         if op == "silu":
             return 1e9 if numel * 8 <= self.cache_bytes() else 0.25e9
-        return {"group_norm": 2e9, "add": 4e9}[op]
+        return {"group_norm": 2e9, "add": 4e9, "upsample_bilinear": 1e9, "sum": 5e9}[op]
 
     def attention_seconds(self, dtype, shape, min_time_s):
         return 1.0
@@ -101,7 +101,19 @@ def test_calibration_builds_a_valid_profile():
     assert profile.efficiency["norm"].si == pytest.approx(8 * 2e9 / 1e11)  # 8 per element
     assert profile.efficiency["elementwise"].si == pytest.approx(4e9 / 1e11)
     assert not profile.efficiency["activation"].is_estimate
-    assert profile.efficiency["resample"].is_estimate
+    # every op class with operations is measured here, none is a constant from another CPU
+    for op_class in ("resample", "other", "attention", "softmax", "norm", "elementwise"):
+        assert not profile.efficiency[op_class].is_estimate, op_class
+    # resample: in-cache size min(4 Mi, 8 MiB / 8) = 1 Mi elements, (1, 128, 8192) viewed as
+    # 90x90 (90^2 = 8100 <= 8192); 2x bilinear: 128 x 180^2 outputs x 7 operations (the
+    # formula table) per 128 x 8192 input elements, at 1e9 elements/s, over the 1e11 peak
+    per_element = 128 * 180**2 * 7 / (128 * 8192)
+    # (profile figures are written to 4 significant digits: rel 1e-3)
+    assert profile.efficiency["resample"].si == pytest.approx(per_element * 1e9 / 1e11, rel=1e-3)
+    # other: a sum, 1 operation per input element, at 5e9 elements/s / 1e11 = 0.05
+    assert profile.efficiency["other"].si == pytest.approx(5e9 / 1e11)
+    # data movement counts no operations: its efficiency is unused and says so
+    assert "not used" in profile.efficiency["data_movement"].estimate
     # attention: the trace's ops of one (10 heads, 1024, 64) SDPA in 1 s
     heads, length, dim = PLANS["quick"].attention
     ops = counted_ops("attention", (1, heads, length, dim))
@@ -182,3 +194,36 @@ def test_tiny_real_cpu_calibration():
 def test_full_real_calibration():
     profile = load_host_profile(plan="full", recalibrate=True)
     assert profile.peak_dense["fp32"].si > 1e9
+
+
+def test_reference_kernel_is_recorded_around_calibration():
+    data = calibrate_host(FakeProbe(), "tiny")
+    kernel = data["calibration"]["reference_kernel"]
+    # FakeProbe's fp32 matmul runs at 1e11 OP/s, before and after
+    assert kernel["before_ops_per_s"] == 1e11 and kernel["after_ops_per_s"] == 1e11
+    assert kernel["kernel"] == "fp32 512x512x512 matmul, best of 0.1 s"
+
+
+def test_a_native_bf16_reference_is_measured_in_bf16_and_not_cached():
+    probe = FakeProbe()
+    probe.rates["bf16"] = 4e11  # native bf16: 4x fp32 (as AMX), so kept
+    profile = load_host_profile(probe=probe, plan="tiny", reference_dtype="bf16")
+    assert profile.calibration["reference_dtype"] == "bf16"
+    # conv at half the bf16 matmul rate at full reuse: 0.5 of the bf16 peak (4e11)
+    assert profile.peak_dense["bf16"].si == pytest.approx(4e11)
+    assert profile.efficiency["conv"].si == pytest.approx(0.5)
+    assert not host_cache_path().exists()  # the cached host profile stays the fp32 one
+
+
+def test_an_emulated_bf16_reference_falls_back_to_fp32_and_says_so():
+    probe = FakeProbe()
+    probe.rates["bf16"] = 2e10  # emulated: slower than fp32 (1e11), so dropped
+    data = calibrate_host(probe, "tiny", reference_dtype="bf16")
+    assert data["calibration"]["reference_dtype"] == "fp32"
+    assert "bf16" not in data["compute"]["dense"]
+    assert any("bf16 was asked for" in note for note in data["notes"])
+
+
+def test_bad_reference_dtype_names_the_argument():
+    with pytest.raises(InputError, match=r"^reference_dtype="):
+        calibrate_host(FakeProbe(), "tiny", reference_dtype="fp64")

@@ -23,8 +23,12 @@ TINY = dict(
     keyframes=3,
     warmup_keyframes=1,
     frames_per_keyframe=2,
-    text_repeats=1,
     energy=False,
+    rounds=2,
+    min_clean=1,
+    max_rounds=3,
+    max_calibrations=2,
+    settle_s=0,
     calibration_plan="tiny",
     device="cpu",
 )
@@ -52,6 +56,7 @@ def tiny_result(tiny_sd2_dir, tmp_path_factory):
 
 def test_validate_json_schema(tiny_result):
     from zoomwatt.cli.measure_command import to_json
+    from zoomwatt.measurement.host_check import STATUSES, VERDICTS
 
     data = json.loads(json.dumps(to_json(tiny_result)))
     assert data["device"] and data["kind"] == "validate"
@@ -61,15 +66,31 @@ def test_validate_json_schema(tiny_result):
         for key in ("name", "predicted_latency_s", "measured_latency_s", "error_pct"):
             assert key in stage
     unet = next(s for s in data["stages"] if s["name"] == "unet")
-    assert unet["measured_latency_s"] > 0 and unet["predicted_latency_s"] > 0
-    assert unet["error_pct"] == pytest.approx(
-        100
-        * (unet["predicted_latency_s"] - unet["measured_latency_s"])
-        / unet["measured_latency_s"]
-    )
-    # 2 measured keyframes x 1 DDIM step: 2 UNet calls, the warm-up keyframe's call excluded
-    assert len(unet["per_call"]["samples_s"]) == 2
-    assert len(unet["per_call"]["warmup_s"]) == 1
+    assert unet["measured_latency_s"] > 0
+    # 1 DDIM step: 1 UNet call per keyframe (batch 2 with CFG), replayed once per round
+    assert unet["calls_per_keyframe"] == 1
+    check = data["host_check"]
+    assert check["verdict"] in VERDICTS and check["headline"] in data["notes"]
+    assert check["cpu_model"] and check["dtype"] == "fp32" and check["size"] == 64
+    for stage in check["stages"]:
+        assert stage["status"] in STATUSES
+        assert stage["predicted_s"] > 0  # every model stage has a prediction
+        # rounds 2, max_rounds 3: two samples, a third only where a stage had no clean one
+        assert 2 <= len(stage["samples"]) <= 3
+        assert all(x["measured_s"] > 0 for x in stage["samples"])
+        # a stage that was not comparable shows no model error, here or in the stage table
+        comparable = stage["status"] in ("ok", "outside_target")
+        assert (stage["error_pct"] is not None) == comparable
+        row = next(s for s in data["stages"] if s["name"] == stage["name"])
+        assert (row["error_pct"] is not None) == comparable
+    if unet["error_pct"] is not None:
+        assert unet["error_pct"] == pytest.approx(
+            100
+            * (unet["predicted_latency_s"] - unet["measured_latency_s"])
+            / unet["measured_latency_s"]
+        )
+    # the bf16 note is there on a CPU, native or not
+    assert any(note.startswith("bf16: ") for note in check["dtype_notes"])
     assert data["keyframe"]["predicted_latency_s"] > 0
     assert data["energy_note"] == "not measured: test: no counter"
     assert "measured_energy_j" not in unet  # only where measured
@@ -104,11 +125,15 @@ def test_measure_cli_json_and_files(tiny_result, tmp_path, monkeypatch, capsys):
     code = main(["measure", "--validate", "--format", "json", "--results", str(results)])
     assert code == 0
     data = json.loads(capsys.readouterr().out)
-    assert {"stages", "device"} <= set(data)
+    assert {"stages", "device", "host_check"} <= set(data)
     assert (results / "latest.json").is_file()
+    from zoomwatt.measurement.host_check import load_host_check
+
+    assert load_host_check(results).to_dict() == data["host_check"]
     code = main(["measure", "--validate", "--no-save", "--quiet"])
     out = capsys.readouterr().out
     assert "predicted" in out and "unet" in out and "not measured" in out
+    assert "host check (" in out and tiny_result.host_check.headline in out
 
 
 def test_measure_recalibrates_unless_told_to_keep(tiny_result, monkeypatch):
@@ -124,3 +149,50 @@ def test_measure_recalibrates_unless_told_to_keep(tiny_result, monkeypatch):
     assert main(["measure", "--validate", "--no-save", "--quiet"]) == 0
     assert main(["measure", "--validate", "--no-save", "--quiet", "--keep-calibration"]) == 0
     assert seen == [True, False]
+
+
+def test_measure_rounds_and_retries(tiny_result, monkeypatch, capsys):
+    import zoomwatt.measurement.validation as validate_module
+
+    seen = []
+
+    def fake(options, progress=None):
+        seen.append((options.rounds, options.min_clean, options.max_rounds))
+        return tiny_result
+
+    monkeypatch.setattr(validate_module, "validate", fake)
+    assert main(["measure", "--validate", "--no-save", "--quiet", "--rounds", "5"]) == 0
+    assert main(["measure", "--no-save", "--quiet"]) == 0  # no --validate: one round, no retry
+    assert seen == [(5, 2, 10), (1, 1, 1)]
+    assert main(["measure", "--validate", "--no-save", "--quiet", "--rounds", "0"]) == 2
+    assert "--rounds=0: expected an integer >= 1" in capsys.readouterr().err
+
+
+def test_stage_replay_calls_the_module_on_the_zoom_inputs():
+    import torch
+
+    from zoomwatt.measurement.stage_replay import CallInputs, timed_window
+
+    seen = []
+
+    class Model(torch.nn.Module):
+        def forward(self, x, scale=1.0):
+            seen.append((float(x.sum()), scale))
+            return x * scale
+
+    model = Model()
+    inputs = CallInputs({"unet": model})
+    inputs.attach()
+    for i in range(3):  # 3 calls, as a zoom's keyframe with 3 steps
+        model(torch.full((2,), float(i)), scale=0.5)
+    inputs.detach()
+    model(torch.ones(2))  # after detach: not kept
+    assert len(inputs.calls["unet"]) == 3
+    last = inputs.last("unet", 2)
+    seen.clear()
+    window = timed_window(lambda: [model(*a, **k) for a, k in last], threads=1, sync=lambda: None)
+    # the last two calls again: x = [1, 1] and [2, 2] (sums 2 and 4), scale 0.5
+    assert seen == [(2.0, 0.5), (4.0, 0.5)]
+    assert window.seconds > 0 and window.cpu_share is not None
+    with pytest.raises(InputError, match="calls of unet"):
+        inputs.last("unet", 4)

@@ -3,18 +3,24 @@
 Measured: matmul throughput per dtype (the dense peak); conv and linear layers at a large and a
 small weight reuse (rows per weight), with cold weights as in a model, giving each class its
 efficiency and the reuse at which it halves (``compute.reuse_half``, see
-:mod:`zoomwatt.perfmodel.roofline`); SiLU, group norm, add and fused attention (the
-activation, norm, elementwise, attention and softmax efficiencies); copy bandwidth; the time of
-a tiny kernel (per-layer overhead); memory size, largest cache, and the power limit where the
-OS exposes one. The operations of each micro-benchmark are counted by the workload's own
-formula table (:func:`zoomwatt.workload.tracer.trace_call` on the ``meta`` device), so an
-efficiency means exactly what the performance model assumes. Everything else (energies,
-static power, resampling and data movement) is an estimate and says so. A lower-precision dtype
-that runs slower than a wider one (emulated, e.g. fp16 on most x86 CPUs) is left out, so the
-model computes it in the wider type and keeps only its smaller bytes.
+:mod:`zoomwatt.perfmodel.roofline`); SiLU, group norm, add, 2x bilinear upsampling, a sum and
+fused attention (the activation, norm, elementwise, resample, other, attention and softmax
+efficiencies); copy bandwidth; the time of a tiny kernel (per-layer overhead); memory size,
+largest cache, and the power limit where the OS exposes one. The operations of each
+micro-benchmark are counted by the workload's own formula table
+(:func:`zoomwatt.workload.tracer.trace_call` on the ``meta`` device), so an efficiency means
+exactly what the performance model assumes. So every figure a latency prediction uses comes
+from this machine; the data-movement efficiency is unused (those ops count no operations) and
+says so. Energies, static power and the power cap without a readable limit are estimates and
+say so (they do not enter the time of a layer below the cap). A lower-precision dtype that runs
+slower than a wider one (emulated, e.g. fp16 on most x86 CPUs) is left out, so the model
+computes it in the wider type and keeps only its smaller bytes; ``reference_dtype`` measures
+the op classes in a native lower precision instead (bf16 with AVX512-BF16 / AMX).
 
 The process's share of its threads' CPU time during calibration is recorded: on a CPU that
-another program holds, every rate is low, and the profile says so in its notes.
+another program holds, every rate is low, and the profile says so in its notes. The reference
+kernel (:data:`REFERENCE_KERNEL`) runs before and after the benchmarks, for the host check
+(:mod:`zoomwatt.measurement.host_check`) to see whether the machine still runs at that speed.
 """
 
 from __future__ import annotations
@@ -29,7 +35,16 @@ from typing import Any
 
 from zoomwatt.errors import InputError, NotMeasurableError
 from zoomwatt.hardware.host_cache import host_cache_path, read_host_cache, write_host_cache
-from zoomwatt.hardware.host_probe import BUSY_CPU_SHARE, HostProbe, cpu_share, make_probe
+from zoomwatt.hardware.host_probe import (
+    BUSY_CPU_SHARE,
+    HostProbe,
+    as_image,
+    cpu_share,
+    machine_counters,
+    make_probe,
+    others_share,
+    upsample_bilinear,
+)
 from zoomwatt.hardware.schema import HardwareProfile, parse_profile
 
 log = logging.getLogger(__name__)
@@ -86,18 +101,30 @@ PLANS = {
 # Precision order: a dtype must be at least as fast as every wider one to be kept.
 _WIDER = {"fp32": (), "bf16": ("fp32",), "fp16": ("fp32",), "int8": ("fp32", "fp16", "bf16")}
 
-# Not measured: typical shares of the GEMM rate on a CPU.
-_CPU_EFFICIENCY_ESTIMATES = {
+# Fallbacks only, used where a benchmark could not run on this machine (the probe returned
+# None): typical shares of the GEMM rate on a CPU, written into the profile as estimates. A
+# calibration that runs every benchmark holds none of them.
+_FALLBACK_EFFICIENCY_ESTIMATES = {
     "attention": 0.8,
     "softmax": 0.05,
     "norm": 0.1,
     "activation": 0.1,
     "elementwise": 0.1,
     "resample": 0.05,
-    "data_movement": 0.05,
     "other": 0.05,
 }
 _MIN_EFFICIENCY = 1e-4
+# Data-movement ops (copies, cat, gathers) count no operations in the formula table: their
+# time is their bytes and the kernel overhead, so this efficiency multiplies zero.
+_UNUSED_EFFICIENCY = {
+    "data_movement": "not used by the model: data-movement ops count 0 operations (their time "
+    "is their bytes and the kernel overhead)",
+}
+
+#: The reference kernel a host check runs before and after every measured stage, and
+#: calibration before and after its benchmarks: its speed tells a machine that changed speed
+#: (another tenant, a clock change) from a model that is wrong. (dtype, n, seconds repeated)
+REFERENCE_KERNEL = ("fp32", 512, 0.1)
 
 
 def _quantity(value: float, unit: str, text: str, measured: bool) -> dict[str, Any]:
@@ -174,7 +201,8 @@ def _cpu_share(
 
 def counted_ops(op: str, shape: tuple[int, ...]) -> float:
     """Operations the workload's formula table counts for one call of a micro-benchmark op
-    ('silu', 'group_norm', 'add' on ``shape``; 'attention' on (1, heads, length, dim))."""
+    ('silu', 'group_norm', 'add', 'upsample_bilinear', 'sum' on ``shape``; 'attention' on
+    (1, heads, length, dim))."""
     import torch
 
     from zoomwatt.workload.tracer import trace_call
@@ -187,11 +215,21 @@ def counted_ops(op: str, shape: tuple[int, ...]) -> float:
         def forward(self, q: torch.Tensor) -> torch.Tensor:
             return torch.nn.functional.scaled_dot_product_attention(q, q, q)
 
+    class _Upsample(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return upsample_bilinear(as_image(x))
+
+    class _Sum(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.sum(dim=-1)
+
     builders = {
         "silu": torch.nn.SiLU,
         "group_norm": lambda: torch.nn.GroupNorm(32, shape[1]),
         "add": _Add,
         "attention": _Attention,
+        "upsample_bilinear": _Upsample,
+        "sum": _Sum,
     }
     if op not in builders:
         raise InputError("op", op, f"one of {sorted(builders)}")
@@ -239,7 +277,7 @@ def _rounds(
     return {key: statistics.median(values) for key, values in samples.items()}
 
 
-_ELEMENTWISE = ("silu", "group_norm", "add")
+_ELEMENTWISE = ("silu", "group_norm", "add", "upsample_bilinear", "sum")
 
 # op class -> (benchmark in _rounds, what it is)
 _OTHER_BENCHMARKS = {
@@ -248,6 +286,8 @@ _OTHER_BENCHMARKS = {
     "elementwise": ("add", "x + x"),
     "attention": ("attention", "fused scaled-dot-product attention"),
     "softmax": ("attention", "fused scaled-dot-product attention (the softmax runs inside it)"),
+    "resample": ("upsample_bilinear", "2x bilinear upsampling"),
+    "other": ("sum", "a sum over the last axis (reductions)"),
 }
 
 
@@ -271,15 +311,20 @@ def _efficiencies(
         value = max(_MIN_EFFICIENCY, min(1.0, fit["rate_at_full_reuse"] / peak))
         efficiency[op_class] = _quantity(value, "1", text, True)
         reuse_half[op_class] = _quantity(fit["reuse_half"], "rows", text, True)
-    for op_class, estimate in _CPU_EFFICIENCY_ESTIMATES.items():
-        bench = _OTHER_BENCHMARKS.get(op_class)
-        if bench and bench[0] in other:
-            value = max(_MIN_EFFICIENCY, min(1.0, other[bench[0]] / peak))
-            text = f"{how}: {ref} {bench[1]}, operations as the formula table counts them / peak"
+    for op_class, (bench, what) in _OTHER_BENCHMARKS.items():
+        if other.get(bench):
+            value = max(_MIN_EFFICIENCY, min(1.0, other[bench] / peak))
+            text = f"{how}: {ref} {what}, operations as the formula table counts them / peak"
             efficiency[op_class] = _quantity(value, "1", text, True)
         else:
-            text = "typical share of the GEMM rate for this op class (not measured)"
+            text = (
+                f"{what} could not run on this machine: a typical share of the GEMM rate "
+                "(not measured)"
+            )
+            estimate = _FALLBACK_EFFICIENCY_ESTIMATES[op_class]
             efficiency[op_class] = _quantity(estimate, "1", text, False)
+    for op_class, text in _UNUSED_EFFICIENCY.items():
+        efficiency[op_class] = _quantity(1.0, "1", text, False)
     return efficiency, reuse_half
 
 
@@ -306,26 +351,56 @@ class _Run:
     cache_bytes: int = 0  # the largest cache level, 0 if unreadable
     copy_bytes_per_s: float = 0.0
     kernel_overhead_s: float = 0.0
+    wanted_ref: str | None = None  # the dtype asked for as the reference (None: the default)
+    reference: dict[str, Any] = field(default_factory=dict)  # the reference kernel around it
 
 
-def calibrate_host(probe: HostProbe | None = None, plan: str = "quick") -> dict[str, Any]:
-    """Run the micro-benchmarks and return host profile data (not yet cached)."""
+def reference_speed(probe: HostProbe) -> dict[str, float | None]:
+    """The reference kernel (:data:`REFERENCE_KERNEL`) now: its best OP/s, the process's
+    share of its threads' CPU time while it ran (None off a CPU), and the shares of all CPUs
+    that other processes and the hypervisor took meanwhile (None where unreadable)."""
+    dtype, n, seconds = REFERENCE_KERNEL
+    counters = machine_counters()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    rate = probe.matmul_ops_per_s(dtype, n, seconds)
+    cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
+    share = _cpu_share(probe, _identity(probe), cpu_s, wall_s)
+    others, steal = others_share(counters, machine_counters(), cpu_s, wall_s)
+    return {
+        "ops_per_s": _round(rate),
+        "cpu_share": _round(share),
+        "others_cpu_share": _round(others),
+        "steal_share": _round(steal),
+    }
+
+
+def calibrate_host(
+    probe: HostProbe | None = None, plan: str = "quick", reference_dtype: str | None = None
+) -> dict[str, Any]:
+    """Run the micro-benchmarks and return host profile data (not yet cached).
+    ``reference_dtype``: the dtype the op classes are measured in (default: fp16 on a GPU,
+    fp32 on a CPU); kept only where that dtype is not slower than a wider one."""
     # 1. inputs
     if plan not in PLANS:
         raise InputError("plan", plan, f"one of {sorted(PLANS)}")
+    if reference_dtype not in (None, *_WIDER):
+        raise InputError("reference_dtype", reference_dtype, f"None or one of {list(_WIDER)}")
     probe = probe or make_probe("auto")
     started = time.perf_counter()
     ident = _identity(probe)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     how = f"measured by zoomwatt host calibration ({plan} plan, {when})"
-    run = _Run(probe, plan, PLANS[plan], ident, when, how)
+    run = _Run(probe, plan, PLANS[plan], ident, when, how, wanted_ref=reference_dtype)
     log.info("calibrating host %s with the %s plan", ident.get("device"), plan)
-    # 2. throughput per dtype; 3. efficiency per op class; 4. memory and overhead; 5. power
+    # 2. throughput per dtype; 3. efficiency per op class; 4. memory and overhead; 5. power;
+    # 6. the reference kernel after it all (before: after the warm-up, in step 2)
     _measure_matmuls(run)
     _measure_op_classes(run)
     compute = _compute_section(run)
     memory = _memory_section(run, compute)
     power, cap_w = _power_section(run)
+    after = reference_speed(probe)
+    run.reference.update({f"after_{k}": v for k, v in after.items()})
     return _profile_data(run, compute, memory, power, cap_w, time.perf_counter() - started)
 
 
@@ -337,6 +412,10 @@ def _measure_matmuls(run: _Run) -> None:
     n = steps.matmul_n
     if steps.warmup_s > 0:
         probe.matmul_ops_per_s("fp32", n, steps.warmup_s)
+    dtype, size, seconds = REFERENCE_KERNEL
+    before = reference_speed(probe)
+    run.reference["kernel"] = f"{dtype} {size}x{size}x{size} matmul, best of {seconds:g} s"
+    run.reference.update({f"before_{k}": v for k, v in before.items()})
     for dtype in ("fp32", "bf16", "fp16", "int8"):
         cpu0, wall0 = time.process_time(), time.perf_counter()
         rate = probe.matmul_ops_per_s(dtype, n, steps.min_time_s)
@@ -364,7 +443,11 @@ def _measure_op_classes(run: _Run) -> None:
     benchmark runs in interleaved rounds and the median round is kept: a shared machine's
     speed drifts over seconds, and a prediction is compared with a median."""
     probe, steps, measured = run.probe, run.steps, run.measured
-    run.ref = ref = "fp16" if probe.kind == "cuda" and "fp16" in measured else "fp32"
+    default = "fp16" if probe.kind == "cuda" and "fp16" in measured else "fp32"
+    run.ref = ref = run.wanted_ref if run.wanted_ref in measured else default
+    if run.wanted_ref not in (None, ref):
+        log.info("%s is slower than a wider dtype here: op classes measured in %s",
+                 run.wanted_ref, ref)  # fmt: skip
     run.cache_bytes = cache = probe.cache_bytes()
     cold = min(steps.cold_bytes_max, 2 * cache) if cache else steps.cold_bytes_max
     # in-cache elementwise size: input + output (fp32) at most the cache
@@ -511,6 +594,14 @@ def _profile_data(run, compute, memory, power, cap_w, seconds) -> dict[str, Any]
         "notes": [f"calibrated on {ident.get('device')} ({probe.kind}) in {run.plan} mode"]
         + (
             [
+                f"{run.wanted_ref} was asked for as the reference dtype but runs slower than a "
+                f"wider dtype here (not native): op classes measured in {run.ref}"
+            ]
+            if run.wanted_ref not in (None, run.ref)
+            else []
+        )
+        + (
+            [
                 f"calibrated while other programs held the CPU (this process got {share:.0%} "
                 "of its threads' time): every rate is too low; recalibrate on a quiet machine "
                 "(zoomwatt hardware calibrate)"
@@ -525,6 +616,7 @@ def _profile_data(run, compute, memory, power, cap_w, seconds) -> dict[str, Any]
             "seconds": round(seconds, 2),
             "cpu_share": None if share is None else round(share, 3),
             "reference_dtype": run.ref,
+            "reference_kernel": dict(run.reference),
             "measured": {
                 "matmul_ops_per_s": {d: _round(r) for d, r in run.raw_matmul.items()},
                 "reuse_fits": run.fits,
@@ -544,12 +636,18 @@ def load_host_profile(
     probe: HostProbe | None = None,
     plan: str = "quick",
     device: str = "auto",
+    reference_dtype: str | None = None,
 ) -> HardwareProfile:
-    """The host profile: from the cache when it matches this machine, else calibrated now."""
+    """The host profile: from the cache when it matches this machine, else calibrated now.
+    With ``reference_dtype`` (op classes measured in that dtype, e.g. bf16 for a bf16 check)
+    it is always calibrated now and never cached: the cached profile is the one in the dtype
+    models run in here, which ``predict --hw host`` uses."""
     # 1. inputs and the probe
     if plan not in PLANS:
         raise InputError("plan", plan, f"one of {sorted(PLANS)}")
     probe = probe or make_probe(device)
+    if reference_dtype is not None:
+        return parse_profile(calibrate_host(probe, plan, reference_dtype), "calibrated now")
     fingerprint = dict(_identity(probe), kind=probe.kind)
     origin = str(host_cache_path())
 

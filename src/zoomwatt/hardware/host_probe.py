@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -57,9 +58,10 @@ class HostProbe(Protocol):
     def elementwise_elements_per_s(
         self, op: str, dtype: str, numel: int, min_time_s: float
     ) -> float | None:
-        """Best elements/s of ``op`` ('silu', 'group_norm' (32 groups), 'add') on a ``dtype``
-        tensor of ``numel`` elements, output freshly allocated as in a model; None if
-        unsupported."""
+        """Best elements/s of ``op`` ('silu', 'group_norm' (32 groups), 'add',
+        'upsample_bilinear' (2x, on :func:`as_image` of the tensor), 'sum' (over the last
+        axis)) on a ``dtype`` tensor of ``numel`` elements (shape (1, 128, numel / 128)),
+        output freshly allocated as in a model; None if unsupported."""
         ...
 
     def attention_seconds(
@@ -101,6 +103,22 @@ BUSY_CPU_SHARE = 0.8
 def cpu_share(cpu_s: float, wall_s: float, threads: int) -> float | None:
     """Process CPU time over (wall time x threads): about 1 when the process had its cores."""
     return cpu_s / (wall_s * threads) if wall_s > 0 and threads > 0 else None
+
+
+def as_image(x: Any) -> Any:
+    """A (1, C, L) tensor as the largest square image (1, C, s, s), s = isqrt(L): the input
+    of the resampling benchmark (host calibration counts its operations on the same view)."""
+    import math
+
+    side = max(1, math.isqrt(int(x.shape[-1])))
+    return x[..., : side * side].reshape(x.shape[0], x.shape[1], side, side)
+
+
+def upsample_bilinear(image: Any) -> Any:
+    """The resampling benchmark: 2x bilinear upsampling of ``image``."""
+    import torch
+
+    return torch.nn.functional.interpolate(image, scale_factor=2, mode="bilinear")
 
 
 def _torch() -> Any:
@@ -236,10 +254,13 @@ class _TorchProbe:
         x = torch.randn(1, channels, per_image, device=self.device).to(tdtype)
         ones = torch.ones(channels, device=self.device, dtype=tdtype)
         zeros = torch.zeros(channels, device=self.device, dtype=tdtype)
+        image = as_image(x)
         fns: dict[str, Callable[[], Any]] = {
             "silu": lambda: functional.silu(x),
             "group_norm": lambda: functional.group_norm(x, groups, ones, zeros),
             "add": lambda: x + x,
+            "upsample_bilinear": lambda: upsample_bilinear(image),
+            "sum": lambda: x.sum(dim=-1),
         }
         if op not in fns:
             raise InputError("op", op, f"one of {sorted(fns)}")
@@ -401,6 +422,101 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown CPU"
+
+
+# CPU flags (/proc/cpuinfo) that mean a dtype's matmuls run natively, not converted to fp32.
+NATIVE_FLAGS = {
+    "bf16": ("avx512_bf16", "amx_bf16"),
+    "fp16": ("avx512_fp16", "amx_fp16"),
+}
+#: The flags a host check records beside its figures.
+RECORDED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile",
+                  "amx_bf16", "amx_fp16", "amx_int8")  # fmt: skip
+
+
+def cpu_flags(cpuinfo: str | None = None) -> frozenset[str] | None:
+    """The CPU's feature flags from ``/proc/cpuinfo`` (or the text ``cpuinfo``); None where
+    there is no such file (not Linux)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return None
+    for line in cpuinfo.splitlines():
+        if line.startswith(("flags", "Features")):
+            return frozenset(line.split(":", 1)[1].split())
+    return None
+
+
+def _torch_native_flags() -> set[str]:
+    """Flags that PyTorch's own CPU check reports (where /proc/cpuinfo is missing)."""
+    try:
+        import torch.cpu as tcpu
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return set()
+    # AMX tiles came with AMX-BF16 on every CPU that has them (Sapphire Rapids and later)
+    checks = {"avx512_bf16": "_is_avx512_bf16_supported", "amx_bf16": "_is_amx_tile_supported",
+              "amx_fp16": "_is_amx_fp16_supported"}  # fmt: skip
+    return {flag for flag, name in checks.items() if getattr(tcpu, name, lambda: False)()}
+
+
+def native_cpu_dtype(dtype: str, flags: frozenset[str] | None = None) -> tuple[bool, str]:
+    """(whether this CPU computes ``dtype`` natively, in words). fp32 always is; bf16 needs
+    AVX512-BF16 or AMX-BF16, fp16 AVX512-FP16 or AMX-FP16 (otherwise PyTorch converts to
+    fp32 and back, usually slower than fp32)."""
+    if dtype == "fp32":
+        return True, "fp32: native"
+    wanted = NATIVE_FLAGS.get(dtype)
+    if wanted is None:
+        return False, f"{dtype}: no native CPU matmul known to zoomwatt"
+    have = cpu_flags() if flags is None else flags
+    have = set(have or ()) | (_torch_native_flags() if flags is None else set())
+    found = [f for f in wanted if f in have]
+    if found:
+        return True, f"{dtype}: native on this CPU ({', '.join(found)})"
+    return False, f"{dtype}: not native on this CPU (no {'/'.join(wanted)})"
+
+
+@dataclass(frozen=True)
+class MachineCounters:
+    """The whole machine's CPU time from ``/proc/stat`` at one moment, in seconds."""
+
+    busy_s: float  # all CPUs: user + nice + system + irq + softirq
+    steal_s: float  # time the hypervisor ran something else on these virtual CPUs
+    cpus: int
+
+
+def machine_counters(stat: str | None = None) -> MachineCounters | None:
+    """The ``cpu`` line of ``/proc/stat`` (or the text ``stat``); None where unreadable."""
+    try:
+        text = Path("/proc/stat").read_text() if stat is None else stat
+        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    except (OSError, ValueError):
+        return None
+    lines = text.splitlines()
+    head = next((line.split() for line in lines if line.startswith("cpu ")), None)
+    if head is None or len(head) < 9:
+        return None
+    try:
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in head[1:9])
+    except ValueError:
+        return None
+    cpus = sum(1 for line in lines if line.startswith("cpu") and line[3:4].isdigit())
+    busy = user + nice + system + irq + softirq
+    return MachineCounters(busy / tick, steal / tick, max(1, cpus))
+
+
+def others_share(
+    start: MachineCounters | None, end: MachineCounters | None, own_cpu_s: float, wall_s: float
+) -> tuple[float | None, float | None]:
+    """(share of all CPUs that other processes used, share stolen by the hypervisor) between
+    two readings, ``own_cpu_s`` being this process's CPU time in between; Nones where the
+    counters are missing. Clock ticks make both coarse (10 ms) over short windows."""
+    if start is None or end is None or wall_s <= 0:
+        return None, None
+    capacity = wall_s * end.cpus
+    others = max(0.0, (end.busy_s - start.busy_s) - own_cpu_s) / capacity
+    return min(1.0, others), min(1.0, max(0.0, end.steal_s - start.steal_s) / capacity)
 
 
 def make_probe(device: str = "auto") -> HostProbe:

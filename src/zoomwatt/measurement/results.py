@@ -14,10 +14,13 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoomwatt.errors import InputError
 from zoomwatt.measurement.timing import Timing
+
+if TYPE_CHECKING:
+    from zoomwatt.measurement.host_check import HostCheck
 
 SCHEMA = 1
 LATEST = "latest.json"
@@ -132,6 +135,7 @@ class MeasureResult:
     target_error_pct: float | None = None  # per-stage latency target of ``validate``
     layers: tuple[LayerComparison, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    host_check: HostCheck | None = None  # validate: per model stage ok / busy / ..., verdict
 
     @property
     def worst_error_pct(self) -> float | None:
@@ -162,10 +166,13 @@ class MeasureResult:
             "within_target": self.within_target,
             "layers": [layer.to_dict() for layer in self.layers],
             "notes": list(self.notes),
+            "host_check": None if self.host_check is None else self.host_check.to_dict(),
         }
 
     @staticmethod
     def from_dict(data: dict[str, Any]) -> MeasureResult:
+        from zoomwatt.measurement.host_check import HostCheck  # it imports this module
+
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise InputError("measurement file", str(data)[:60], f"a schema {SCHEMA} record")
         return MeasureResult(
@@ -190,6 +197,7 @@ class MeasureResult:
                 for x in data.get("layers", [])
             ),
             notes=tuple(data.get("notes", ())),
+            host_check=HostCheck.from_dict(data["host_check"]) if data.get("host_check") else None,
         )
 
 

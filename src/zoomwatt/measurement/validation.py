@@ -1,17 +1,21 @@
-"""Check the performance model against a measured zoom on this machine.
+"""Check the performance model against a measured zoom on this machine: the host check.
 
-``validate`` predicts a keyframe of the SD2 inpainting zoom on the ``host`` profile (calibrated
-by micro-benchmarks, :mod:`zoomwatt.hardware.host_calibration`), then runs that zoom for real:
-the full-size SD2 inpainting architecture with random weights
-(:func:`zoomwatt.archs.random_pipeline.build_random_sd2_inpaint`: the same layers, shapes and
-kernels as the real model, so honest for speed and energy, meaningless for image quality), at a
-size and step count small enough for a CPU. Per stage and for the whole keyframe it sets the
-prediction beside the median measurement (warm-up keyframe excluded) and the error in percent;
-energy where a counter can be read (:mod:`zoomwatt.measurement.energy_meter`).
+``validate`` runs the SD2 inpainting zoom for real on this machine: the full-size architecture
+with random weights (:func:`zoomwatt.archs.random_pipeline.build_random_sd2_inpaint`: the same
+layers, shapes and kernels as the real model, so honest for speed and energy, meaningless for
+image quality), at a size and step count small enough for a CPU. The zoom gives the warm-up,
+the frame operations, the video write and the whole keyframe, and keeps every model call's
+inputs. Then the host check (:mod:`zoomwatt.measurement.host_check`) calibrates the ``host``
+profile and times every model stage again on those inputs, in interleaved rounds with a
+reference kernel around each stage, retrying (and recalibrating) while the machine was busy
+or had changed speed: each model stage is ``ok`` / ``outside_target`` against its prediction,
+or ``busy`` / ``drifting`` (not comparable), and the run gets one verdict. Energy where a
+counter can be read (:mod:`zoomwatt.measurement.energy_meter`), from the zoom's calls.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -25,11 +29,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoomwatt.errors import InputError
-from zoomwatt.hardware.host_probe import BUSY_CPU_SHARE, cpu_share
+from zoomwatt.hardware.host_probe import (
+    BUSY_CPU_SHARE,
+    RECORDED_FLAGS,
+    cpu_flags,
+    cpu_model,
+    native_cpu_dtype,
+)
 from zoomwatt.measurement.energy_meter import EnergyMeter, make_energy_meter
+from zoomwatt.measurement.host_check import (
+    REFERENCE_DRIFT_PCT,
+    Calibration,
+    CheckPlan,
+    HostCheck,
+    HostStageCheck,
+    run_check,
+    stage_check,
+    verdict,
+)
 from zoomwatt.measurement.module_timing import time_layers
 from zoomwatt.measurement.results import LayerComparison, MeasureResult, StageMeasurement
-from zoomwatt.measurement.timing import cuda_sync, summarize, summarize_undisturbed
+from zoomwatt.measurement.stage_replay import SETTLE_MAX_S, CallInputs, TorchCheckMachine
+from zoomwatt.measurement.timing import cuda_sync, summarize
 from zoomwatt.measurement.zoom_measurement import ProgressFn, ZoomMeasurement, measure_zoom
 from zoomwatt.workload.stages import StageName
 
@@ -45,19 +66,26 @@ RANDOM_NOTE = (
     "full-size SD2 inpainting architecture with random weights: honest for speed and energy, "
     "meaningless for image quality"
 )
+MODEL_STAGES = (
+    StageName.TEXT_ENCODER,
+    StageName.VAE_ENCODER,
+    StageName.UNET,
+    StageName.VAE_DECODER,
+)
+# the dtypes a CPU host check also speaks of, native or not
+OTHER_CPU_DTYPES = ("bf16",)
 
 
 @dataclass(frozen=True)
 class ValidateOptions:
-    """What ``zoomwatt measure --validate`` runs. Defaults finish in about 3 minutes on a
-    2-core CPU; on CUDA use ``size=512, steps=20`` for the real workload."""
+    """What ``zoomwatt measure --validate`` runs. Defaults finish in about 3-4 minutes on a
+    quiet 2-core CPU; on CUDA use ``size=512, steps=20`` for the real workload."""
 
     size: int = 256  # square frame side, a multiple of 64
     steps: int = 2  # denoising steps (DDIM: exactly one UNet call per step)
     keyframes: int = 4  # including the warm-up keyframes
     warmup_keyframes: int = 1
     frames_per_keyframe: int = 8
-    text_repeats: int = 3  # timed prompt encodings (after one warm-up)
     guidance: float = 7.5  # > 1: classifier-free guidance, UNet batch 2
     device: str = "auto"  # cpu, cuda, or auto (CUDA when PyTorch sees one)
     dtype: str | None = None  # None: fp16 on CUDA, fp32 on a CPU
@@ -65,11 +93,27 @@ class ValidateOptions:
     energy: bool = True
     per_layer: bool = False  # also time every UNet layer (forward hooks) against the model
     layer_repeats: int = 2
-    target_error_pct: float = 25.0
+    target_error_pct: float = 15.0
     calibration_plan: str = "quick"
-    recalibrate: bool = True  # calibrate the host at the start, so prediction and measurement
-    # see the same machine (a shared VM's speed drifts by tens of percent over minutes)
+    recalibrate: bool = True  # calibrate the host before the check's rounds (else the cached
+    # profile first); recalibrations after a drift happen either way
     vae: str = "default"
+    rounds: int = 3  # the host check's rounds of every model stage
+    min_clean: int = 2  # clean samples a stage needs under one calibration
+    max_rounds: int = 6  # rounds in all, retries included
+    max_calibrations: int = 3  # the first calibration and the recalibrations
+    drift_pct: float = REFERENCE_DRIFT_PCT  # reference kernel's tolerated move from calibration
+    settle_s: float = SETTLE_MAX_S  # a retry round's longest wait for the others to leave
+
+    def check_plan(self) -> CheckPlan:
+        return CheckPlan(
+            rounds=self.rounds,
+            min_clean=self.min_clean,
+            max_rounds=self.max_rounds,
+            max_calibrations=self.max_calibrations if self.recalibrate else 1,
+            drift_pct=self.drift_pct,
+            target_error_pct=self.target_error_pct,
+        )
 
 
 def check_options(options: ValidateOptions) -> None:
@@ -84,7 +128,6 @@ def check_options(options: ValidateOptions) -> None:
     whole("warmup_keyframes", options.warmup_keyframes, 0)
     whole("keyframes", options.keyframes, options.warmup_keyframes + 2)
     whole("frames_per_keyframe", options.frames_per_keyframe, 1)
-    whole("text_repeats", options.text_repeats, 1)
     whole("layer_repeats", options.layer_repeats, 1)
     if options.device not in DEVICES:
         raise InputError("device", options.device, f"one of {DEVICES}")
@@ -94,6 +137,9 @@ def check_options(options: ValidateOptions) -> None:
         raise InputError("guidance", options.guidance, "a number >= 0")
     if not math.isfinite(options.target_error_pct) or options.target_error_pct <= 0:
         raise InputError("target_error_pct", options.target_error_pct, "a percentage > 0")
+    if not isinstance(options.settle_s, int | float) or not 0 <= options.settle_s <= 3600:
+        raise InputError("settle_s", options.settle_s, "seconds in [0, 3600]")
+    options.check_plan().check()
 
 
 def _device(options: ValidateOptions) -> str:
@@ -112,8 +158,6 @@ def describe_device(device: str) -> str:
 
     if device.startswith("cuda"):
         return f"{torch.cuda.get_device_name(0)} (cuda)"
-    from zoomwatt.hardware.host_probe import cpu_model
-
     return f"{cpu_model()} (cpu, {torch.get_num_threads()} threads)"
 
 
@@ -126,19 +170,24 @@ def _cpu_threads(device: str) -> int | None:
     return torch.get_num_threads()
 
 
-def _time_text(encode: Any, repeats: int, sync: Any, threads: int | None) -> Any:
-    """The prompt encoding: one warm-up, then ``repeats`` timed, disturbed ones left out."""
-    encode()
-    samples, shares = [], []
-    for _ in range(repeats):
-        sync()
-        cpu0, start = time.process_time(), time.perf_counter()
-        encode()
-        sync()
-        wall = time.perf_counter() - start
-        samples.append(wall)
-        shares.append(cpu_share(time.process_time() - cpu0, wall, threads) if threads else None)
-    return summarize_undisturbed(samples, shares)
+def native_dtypes(device: str, dtype: str) -> tuple[str | None, tuple[str, ...]]:
+    """(why ``dtype`` is not checked here, or None; what the check says of the other dtypes).
+    On a CPU, bf16 and fp16 count only where the CPU computes them natively (AVX512-BF16,
+    AMX): emulated, PyTorch converts to fp32 and the model is not what is being tested."""
+    if device != "cpu":
+        return None, ()
+    native, text = native_cpu_dtype(dtype)
+    notes = []
+    for other in OTHER_CPU_DTYPES:
+        if other == dtype:
+            continue
+        other_native, other_text = native_cpu_dtype(other)
+        notes.append(
+            f"{other_text}: checked by its own run (zoomwatt measure --validate --dtype {other})"
+            if other_native
+            else f"{other_text}: not checked"
+        )
+    return (None if native else text), tuple(notes)
 
 
 def workload_spec(options: ValidateOptions, dtype: str) -> WorkloadSpec:
@@ -153,22 +202,6 @@ def workload_spec(options: ValidateOptions, dtype: str) -> WorkloadSpec:
         every=options.frames_per_keyframe,
         vae=options.vae,
     )
-
-
-def _predict(
-    options: ValidateOptions, device: str, spec: WorkloadSpec
-) -> tuple[Any, Any, Prediction]:
-    """The host profile, the workload's stages and the prediction of ``spec``: the road of
-    ``zoomwatt predict``."""
-    from zoomwatt.hardware.host_calibration import load_host_profile
-    from zoomwatt.perfmodel import load_workload, predict_workload, supported
-
-    profile = load_host_profile(
-        device=device, plan=options.calibration_plan, recalibrate=options.recalibrate
-    )
-    workload = load_workload(spec)
-    (prediction,) = predict_workload(workload, [profile])
-    return profile, workload.stages, supported(prediction)
 
 
 def _per_layer(pipe: Any, stages: Any, profile: Any, options: ValidateOptions, device: str):
@@ -234,6 +267,11 @@ class _Run:
     def cfg(self) -> bool:
         return self.options.guidance > 1.0
 
+    @property
+    def threads(self) -> int | None:
+        """Torch's CPU threads for a CPU run (whose CPU share is judged), None on CUDA."""
+        return _cpu_threads(self.device)
+
 
 def _backend(run: _Run, pipeline: Any, notes: list[str]) -> Any:
     """The real ``sd2`` backend on ``pipeline`` (by default the full-size SD2 inpainting
@@ -259,16 +297,21 @@ def _backend(run: _Run, pipeline: Any, notes: list[str]) -> Any:
     )
 
 
-def _measure(run: _Run, backend: Any) -> ZoomMeasurement:
-    """The zoom, run for real with every model stage timed (and metered)."""
-    from zoomwatt.pipeline.zoom import ZoomConfig
-
-    options, pipe = run.options, backend.pipe
-    models = {
+def _models(pipe: Any) -> dict[str, Any]:
+    """The model stages timed by hooks in the zoom (the text encoder is timed apart)."""
+    return {
         StageName.VAE_ENCODER: pipe.vae.encoder,
         StageName.UNET: pipe.unet,
         StageName.VAE_DECODER: pipe.vae.decoder,
     }
+
+
+def _measure(run: _Run, backend: Any, inputs: CallInputs) -> ZoomMeasurement:
+    """The zoom, run for real with every model stage timed (and metered), every model call's
+    inputs kept in ``inputs``."""
+    from zoomwatt.pipeline.zoom import ZoomConfig
+
+    options = run.options
     with tempfile.TemporaryDirectory(prefix="zoomwatt-validate-") as tmp:
         config = ZoomConfig.from_options(
             prompt=PROMPT,
@@ -284,46 +327,54 @@ def _measure(run: _Run, backend: Any) -> ZoomMeasurement:
             overwrite=True,
         )
         run.say(f"zoom of {options.keyframes} keyframes ({options.warmup_keyframes} warm-up)")
-        return measure_zoom(
-            config,
-            backend,
-            models=models,
-            meter=run.meter,
-            warmup_keyframes=options.warmup_keyframes,
-            sync=cuda_sync(run.device),
-            progress=run.say,
-            cpu_threads=_cpu_threads(run.device),
-        )
+        inputs.attach()
+        try:
+            return measure_zoom(
+                config,
+                backend,
+                models=inputs.models,
+                meter=run.meter,
+                warmup_keyframes=options.warmup_keyframes,
+                sync=cuda_sync(run.device),
+                progress=run.say,
+                cpu_threads=run.threads,
+            )
+        finally:
+            inputs.detach()
 
 
-def _load_notes(run: _Run, measured: ZoomMeasurement) -> list[str]:
-    """How busy the machine was while the zoom ran."""
-    notes = []
-    if run.device == "cpu" and measured.cpu_share is not None:
-        notes.append(
-            f"this process got {measured.cpu_share:.0%} of its threads' CPU time during the "
-            "zoom" + ("; the machine was busy, so timings are slower than on a quiet one"
-                      if measured.cpu_share < BUSY_CPU_SHARE else "")
-        )  # fmt: skip
-    for stage, count in measured.disturbed.items():
-        notes.append(
-            f"{stage}: {count} of {len(measured.keyframes_measured)} keyframes left out, other "
-            "programs held the CPU during them (< 80% of the threads' time)"
-        )
-    return notes
+def _calls(measured: ZoomMeasurement, cfg: bool) -> dict[str, int]:
+    """Calls per keyframe of each model stage (the text encoder: per prompt encoding)."""
+    calls = {StageName.TEXT_ENCODER: 2 if cfg else 1}
+    for name in MODEL_STAGES[1:]:
+        calls[name] = max(1, round(measured.calls_per_keyframe.get(name, 0.0)))
+    return calls
 
 
-def _time_prompt(run: _Run, pipe: Any) -> Any:
-    """The prompt encoding, repeated (once per prompt in a zoom, so timed apart)."""
-    import torch
-
-    def encode() -> None:
-        with torch.inference_mode():
-            pipe.encode_prompt(PROMPT, run.device, 1, run.cfg, negative_prompt=None)
-
-    run.say("timing the prompt encoding")
-    sync = cuda_sync(run.device)
-    return _time_text(encode, run.options.text_repeats, sync, _cpu_threads(run.device))
+def _host_check(run: _Run, backend: Any, inputs: CallInputs, measured: ZoomMeasurement):
+    """Calibration and the rounds of every model stage; the machine used for them."""
+    options = run.options
+    default_ref = "fp16" if run.device == "cuda" else "fp32"
+    machine = TorchCheckMachine(
+        pipe=backend.pipe,
+        inputs=inputs,
+        calls=_calls(measured, run.cfg),
+        spec=workload_spec(options, run.dtype),
+        device=run.device,
+        plan=options.calibration_plan,
+        recalibrate=options.recalibrate,
+        reference_dtype=None if run.dtype == default_ref else run.dtype,
+        prompt=PROMPT,
+        sync=cuda_sync(run.device),
+        threads=run.threads,
+        settle_s=options.settle_s,
+    )
+    run.say(
+        f"host check: calibrating, then {options.rounds} rounds of every model stage with a "
+        "reference kernel between them"
+    )
+    cals, samples = run_check(machine, MODEL_STAGES, options.check_plan())
+    return machine, cals, samples
 
 
 def validate(
@@ -333,7 +384,7 @@ def validate(
     pipeline: Any = None,
     progress: ProgressFn | None = None,
 ) -> MeasureResult:
-    """Predict, run, compare. ``pipeline``: an already built inpainting pipeline (tests pass a
+    """Run, check, compare. ``pipeline``: an already built inpainting pipeline (tests pass a
     tiny one; by default the full-size random-weight SD2 pipeline is built)."""
     # 1. inputs
     options = options or ValidateOptions()
@@ -343,123 +394,111 @@ def validate(
     dtype = options.dtype or ("fp16" if device == "cuda" else "fp32")
     meter = meter or make_energy_meter("cuda" if device == "cuda" else "cpu", options.energy)
     run = _Run(options, device, dtype, meter, progress or (lambda _text: None))
-    spec = workload_spec(options, dtype)
+    not_native, dtype_notes = native_dtypes(device, dtype)
 
-    # 2. prediction on the calibrated host profile
-    run.say(
-        "calibrating this machine, then predicting on the host profile"
-        if options.recalibrate
-        else "predicting on the cached host profile (calibrates this machine on first use)"
-    )
-    profile, stages, prediction = _predict(options, device, spec)
-
-    # 3. the zoom measured, the prompt encoding timed, and per layer on request
+    # 2. the zoom measured (warm-up, frame ops, video write, each model call's inputs)
     notes = [f"energy meter: {meter.name}"]
     backend = _backend(run, pipeline, notes)
-    measured = _measure(run, backend)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    inputs = CallInputs(_models(backend.pipe))
+    measured = _measure(run, backend, inputs)
     notes += _load_notes(run, measured)
-    text = _time_prompt(run, backend.pipe)
+
+    # 3. the host check: calibration interleaved with rounds of every model stage
+    machine, cals, samples = _host_check(run, backend, inputs, measured)
+    plan = options.check_plan()
+    checks = tuple(stage_check(name, samples[name], cals, plan) for name in MODEL_STAGES)
     layers: tuple[LayerComparison, ...] = ()
     if options.per_layer:
         run.say("timing every UNet layer")
-        layers = _per_layer(backend.pipe, stages, profile, options, device)
+        stages = machine.workload.stages
+        layers = _per_layer(backend.pipe, stages, cals[-1].profile, options, device)
     backend.close()
 
     # 4. compare
+    check = _check_result(run, checks, cals, not_native, dtype_notes, _load(), started)
+    prediction = machine.predictions[-1]
     return MeasureResult(
         kind="validate",
         device=describe_device(device),
-        date=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
-        settings=_settings(run, profile, measured, load),
-        stages=_compare(measured, {s.name: s for s in prediction.per_stage}, text, run.cfg),
+        date=check.date,
+        settings=_settings(run, cals[-1].profile, measured, _load()),
+        stages=_stages(checks, measured, prediction, machine.calls),
         keyframe=_keyframe(measured, prediction),
         energy_meter=meter.name,
         energy_note=None if meter.available else f"not measured: {meter.reason}",
         wall_s=time.perf_counter() - started,
         target_error_pct=options.target_error_pct,
         layers=layers,
-        notes=tuple(notes),
+        notes=(check.headline, *notes, *dtype_notes),
+        host_check=check,
     )
 
 
-def _keyframe(measured: ZoomMeasurement, prediction: Prediction) -> StageMeasurement:
-    """The whole keyframe, measured against the model stages' predicted latency."""
-    kf_energy = sum(s.energy_j for s in prediction.per_stage)
-    return StageMeasurement(
-        name="keyframe",
-        calls_per_keyframe=1.0,
-        measured_latency_s=statistics.median(measured.keyframe_s),
-        predicted_latency_s=prediction.keyframe_latency_s,
-        measured_energy_j=statistics.median(measured.period_j) if measured.period_j else None,
-        predicted_energy_j=kf_energy if measured.period_j else None,
-        per_call=summarize(measured.keyframe_s),
-        in_target=False,
-        note="the backend's keyframe: model stages plus the pipeline around them (mask and "
-        "image preparation, scheduler); energy: the whole keyframe period with its frames",
-    )
+def _load() -> float | None:
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
 
 
-def _settings(
-    run: _Run, profile: Any, measured: ZoomMeasurement, load: float | None
-) -> dict[str, Any]:
-    """What ran, on what, and how busy the machine was (``load``: the 1-minute load average
-    after the zoom)."""
+def _check_result(
+    run: _Run,
+    checks: tuple[HostStageCheck, ...],
+    cals: list[Calibration],
+    not_native: str | None,
+    dtype_notes: tuple[str, ...],
+    load: float | None,
+    started: float,
+) -> HostCheck:
+    """The host check's result: per stage, the verdict, the machine (``load``: the 1-minute
+    load average at its end)."""
     options = run.options
-    calibration = getattr(profile, "calibration", None) or {}
-    return {
-        "pipeline": "sd2-inpaint",
-        "vae": options.vae,
-        "size": options.size,
-        "steps": options.steps,
-        "scheduler": "ddim",
-        "cfg": run.cfg,
-        "dtype": run.dtype,
-        "device": run.device,
-        "keyframes": options.keyframes,
-        "warmup_keyframes": options.warmup_keyframes,
-        "frames_per_keyframe": options.frames_per_keyframe,
-        "profile": profile.name,
-        "cpu_share": None if measured.cpu_share is None else round(measured.cpu_share, 3),
-        "load_average_1min": None if load is None else round(load, 2),
-        "profile_origin": getattr(profile, "origin", ""),
-        "profile_calibrated": calibration.get("date"),
-        "profile_cpu_share": calibration.get("cpu_share"),
-    }
+    plan = options.check_plan()
+    result, headline = verdict(checks, plan, not_native)
+    flags = cpu_flags() if run.device == "cpu" else None
+    return HostCheck(
+        date=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+        device=describe_device(run.device),
+        cpu_model=cpu_model(),
+        cpu_flags=None if flags is None else {f: f in flags for f in RECORDED_FLAGS},
+        pipeline="sd2-inpaint",
+        size=options.size,
+        steps=options.steps,
+        cfg=run.cfg,
+        dtype=run.dtype,
+        target_error_pct=options.target_error_pct,
+        verdict=result,
+        headline=headline,
+        stages=checks,
+        calibrations=tuple(cals),
+        dtype_notes=dtype_notes,
+        plan={k: getattr(plan, k) for k in plan.__dataclass_fields__},
+        load_average_1min=load,
+        wall_s=round(time.perf_counter() - started, 1),
+    )
 
 
-def _compare(
-    measured: ZoomMeasurement, costs: dict[str, Any], text: Any, cfg: bool
+def _load_notes(run: _Run, measured: ZoomMeasurement) -> list[str]:
+    """How busy the machine was while the zoom ran."""
+    if run.device != "cpu" or measured.cpu_share is None:
+        return []
+    busy = measured.cpu_share < BUSY_CPU_SHARE
+    return [
+        f"the zoom run got {measured.cpu_share:.0%} of its threads' CPU time"
+        + ("; the machine was busy, so its timings are slower than on a quiet one" if busy else "")
+    ]
+
+
+def _stages(
+    checks: tuple[HostStageCheck, ...],
+    measured: ZoomMeasurement,
+    prediction: Prediction,
+    calls: dict[str, int],
 ) -> tuple[StageMeasurement, ...]:
-    out = []
-    text_cost = costs.get(StageName.TEXT_ENCODER)
-    if text_cost is not None:
-        calls = 2.0 if cfg else 1.0
-        out.append(
-            StageMeasurement(
-                name=StageName.TEXT_ENCODER,
-                calls_per_keyframe=calls,
-                measured_latency_s=text.median_s,
-                predicted_latency_s=text_cost.latency_per_call_s * calls,
-                predicted_energy_j=None,
-                per_call=text,
-                note="per prompt change (prompt and negative prompt with CFG), timed apart: "
-                "a zoom encodes its prompt once",
-            )
-        )
-    for name in (StageName.VAE_ENCODER, StageName.UNET, StageName.VAE_DECODER):
-        cost = costs.get(name)
-        out.append(
-            StageMeasurement(
-                name=name,
-                calls_per_keyframe=measured.calls_per_keyframe.get(name, 0.0),
-                measured_latency_s=measured.median_s(name),
-                predicted_latency_s=cost.latency_s if cost else None,
-                measured_energy_j=measured.median_j(name),
-                predicted_energy_j=cost.energy_j if cost and measured.median_j(name) else None,
-                per_call=measured.calls.get(name),
-            )
-        )
+    """Model stages from the host check (energy from the zoom's calls), then the frame
+    operations and the video write from the zoom."""
+    costs = {s.name: s for s in prediction.per_stage}
+    out = [
+        _model_stage(check, measured, costs.get(check.name), float(calls[check.name]))
+        for check in checks
+    ]
     frame = costs.get(StageName.FRAME_OPS)
     out.append(
         StageMeasurement(
@@ -484,3 +523,82 @@ def _compare(
         )
     )
     return tuple(out)
+
+
+def _model_stage(
+    check: HostStageCheck, measured: ZoomMeasurement, cost: Any, calls: float
+) -> StageMeasurement:
+    """One model stage: the host check's figures; a stage that was not comparable does not
+    count for the target (and shows no error)."""
+    used = [s for s in check.samples if s.clean and s.calibration == check.calibration]
+    others = [s.measured_s for s in check.samples if s not in used]
+    timing = None
+    if check.samples:  # per_call: the samples behind the figure; disturbed_s: the others
+        timing = summarize([s.measured_s for s in used] or others)
+        timing = dataclasses.replace(timing, disturbed_s=tuple(others) if used else ())
+    zoom_s = measured.median_s(check.name)
+    text = check.name == StageName.TEXT_ENCODER
+    where = (
+        "per prompt encoding (prompt and negative prompt with CFG): a zoom encodes its prompt once"
+        if text
+        else f"in the zoom run {zoom_s:.3g} s per keyframe (median)"
+        if zoom_s
+        else ""
+    )
+    energy = measured.median_j(check.name)
+    return StageMeasurement(
+        name=check.name,
+        calls_per_keyframe=calls,
+        measured_latency_s=check.measured_s,
+        predicted_latency_s=check.predicted_s if check.error_pct is not None else None,
+        measured_energy_j=energy,
+        predicted_energy_j=cost.energy_j if cost is not None and energy and not text else None,
+        per_call=timing,
+        in_target=check.error_pct is not None,
+        note=f"host check: {check.status}; {check.note}" + (f"; {where}" if where else ""),
+    )
+
+
+def _keyframe(measured: ZoomMeasurement, prediction: Prediction) -> StageMeasurement:
+    """The whole keyframe, measured against the model stages' predicted latency."""
+    kf_energy = sum(s.energy_j for s in prediction.per_stage)
+    return StageMeasurement(
+        name="keyframe",
+        calls_per_keyframe=1.0,
+        measured_latency_s=statistics.median(measured.keyframe_s),
+        predicted_latency_s=prediction.keyframe_latency_s,
+        measured_energy_j=statistics.median(measured.period_j) if measured.period_j else None,
+        predicted_energy_j=kf_energy if measured.period_j else None,
+        per_call=summarize(measured.keyframe_s),
+        in_target=False,
+        note="the backend's keyframe: model stages plus the pipeline around them (mask and "
+        "image preparation, scheduler); energy: the whole keyframe period with its frames",
+    )
+
+
+def _settings(
+    run: _Run, profile: Any, measured: ZoomMeasurement, load: float | None
+) -> dict[str, Any]:
+    """What ran, on what, and how busy the machine was (``load``: the 1-minute load average
+    after the check)."""
+    options = run.options
+    calibration = getattr(profile, "calibration", None) or {}
+    return {
+        "pipeline": "sd2-inpaint",
+        "vae": options.vae,
+        "size": options.size,
+        "steps": options.steps,
+        "scheduler": "ddim",
+        "cfg": run.cfg,
+        "dtype": run.dtype,
+        "device": run.device,
+        "keyframes": options.keyframes,
+        "warmup_keyframes": options.warmup_keyframes,
+        "frames_per_keyframe": options.frames_per_keyframe,
+        "profile": profile.name,
+        "cpu_share": None if measured.cpu_share is None else round(measured.cpu_share, 3),
+        "load_average_1min": load,
+        "profile_origin": getattr(profile, "origin", ""),
+        "profile_calibrated": calibration.get("date"),
+        "profile_cpu_share": calibration.get("cpu_share"),
+    }
