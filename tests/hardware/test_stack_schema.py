@@ -287,12 +287,16 @@ def test_bad_fitted_file_is_one_line(data, field, shown):
     assert shown in message, message
 
 
-def test_fitted_figures_need_a_listed_stack_that_is_not_the_default():
+def test_fitted_figures_need_a_listed_stack_the_default_included():
     profile = parse_profile(with_stacks({"compile": COMPILE}), "my.yaml")
-    for name in ("tensorrt", "eager"):
-        fitted = parse_fitted_stacks(
-            {"schema": 1, "profiles": {"rpi5": {name: {}}}}, "fitted.yaml"
-        )["rpi5"]
-        with pytest.raises(InputError, match=f"fitted.yaml: profiles.rpi5.{name}=") as err:
-            profile.with_fitted(fitted, "fitted.yaml: profiles.rpi5")
-        assert "besides its default: ['compile']" in str(err.value)
+    fitted = parse_fitted_stacks(
+        {"schema": 1, "profiles": {"rpi5": {"tensorrt": {}}}}, "fitted.yaml"
+    )["rpi5"]
+    with pytest.raises(InputError, match=r"fitted\.yaml: profiles\.rpi5\.tensorrt=") as err:
+        profile.with_fitted(fitted, "fitted.yaml: profiles.rpi5")
+    assert "a stack rpi5 lists: ['eager', 'compile']" in str(err.value)
+    # the default stack takes fitted figures: they stand in for the compute section's
+    host = {"host_issue": {"value": 30, "unit": "us", "fitted": "a test"}}
+    eager = parse_fitted_stacks({"schema": 1, "profiles": {"x": {"eager": host}}}, "f.yaml")["x"]
+    merged = profile.with_fitted(eager, "f.yaml: profiles.x").stack("eager")
+    assert merged.host_issue.si == pytest.approx(30e-6) and merged.host_issue.is_fitted

@@ -6,7 +6,7 @@ import argparse
 import json
 import math
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from zoomwatt.cli.analyze_command import add_pipeline_options, add_steps_options
@@ -16,6 +16,8 @@ from zoomwatt.hardware import NON_AI_BLOCKS, load_profile, shipped_profile_names
 from zoomwatt.workload.records import MODEL_DTYPES
 
 if TYPE_CHECKING:
+    from zoomwatt.evidence.heldout import ClassEvidence
+    from zoomwatt.hardware import HardwareProfile
     from zoomwatt.perfmodel import Prediction, Unsupported
     from zoomwatt.workload.spec import WorkloadSpec
 
@@ -95,10 +97,12 @@ def add_parser(subparsers) -> None:
 
 @dataclass(frozen=True)
 class PredictRun:
-    """Everything ``predict`` shows: the settings and one result per device."""
+    """Everything ``predict`` shows: the settings, one result per device, and per device the
+    evidence behind it (the held-out error of its class against published figures)."""
 
     settings: dict[str, Any]
     results: list[Prediction | Unsupported]
+    evidence: dict[str, ClassEvidence] = field(default_factory=dict)  # device -> its class's
 
 
 def parse_non_ai(items: list[str]) -> dict[str, float]:
@@ -181,7 +185,15 @@ def compute(args: argparse.Namespace) -> PredictRun:
         settings["stack"] = args.stack
     if spec.model_dir is not None:
         settings["model_dir"] = spec.model_dir
-    return PredictRun(settings, results)
+    return PredictRun(settings, results, device_evidence(profiles))
+
+
+def device_evidence(profiles: list[HardwareProfile]) -> dict[str, ClassEvidence]:
+    """Each device's evidence: the held-out error of its class (``zoomwatt validate``)."""
+    from zoomwatt.evidence.heldout import class_evidence
+    from zoomwatt.perfmodel.stacks import is_shipped
+
+    return {p.name: class_evidence(p.device_class, shipped=is_shipped(p)) for p in profiles}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -203,10 +215,22 @@ def run(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- rendering
 
 
+def _with_evidence(run: PredictRun, result: Prediction | Unsupported) -> dict[str, Any]:
+    data = result.to_dict()
+    if result.hardware in run.evidence:
+        data["evidence"] = run.evidence[result.hardware].to_dict()
+    return data
+
+
 def to_json(run: PredictRun) -> dict[str, Any]:
     if len(run.results) == 1:
-        return {"settings": run.settings} | run.results[0].to_dict()
-    return {"settings": run.settings, "predictions": [r.to_dict() for r in run.results]}
+        return {"settings": run.settings} | _with_evidence(run, run.results[0])
+    return {"settings": run.settings, "predictions": [_with_evidence(run, r) for r in run.results]}
+
+
+def _evidence(run: PredictRun, device: str) -> str:
+    evidence = run.evidence.get(device)
+    return "" if evidence is None else evidence.text
 
 
 def _seconds(s: float) -> str:
@@ -270,6 +294,7 @@ def render_many(run: PredictRun) -> str:
         "fps/W",
         "battery",
         "fits",
+        "evidence",
     ]
     rows = [
         [
@@ -286,6 +311,7 @@ def render_many(run: PredictRun) -> str:
             _num(p.fps_per_watt),
             _battery_short(p),
             "yes" if p.fits_in_memory else "NO",
+            _evidence(run, p.hardware),
         ]
         for p in preds
     ]
@@ -302,7 +328,10 @@ def render_many(run: PredictRun) -> str:
         f"{target:g}) fps; a faster device idles between keyframes. Total W = AI + non-AI "
         "blocks (camera+ISP, video encode, display, DRAM refresh: defaults per device class, "
         "see --format json; change with --non-ai BLOCK=W). Predictions of a roofline + energy "
-        "model, not measurements; see `zoomwatt hardware show NAME` for each figure's source."
+        "model, not measurements; see `zoomwatt hardware show NAME` for each figure's source. "
+        "Evidence: the median |error| of the latency predictions of the device's class against "
+        "published measurements, held out (each device predicted by stack figures fitted "
+        "without it); `zoomwatt validate` lists every case."
     )
     lines += ["", *textwrap.wrap(notes, width=100)]
     return "\n".join(lines)
@@ -354,6 +383,7 @@ def render_one(run: PredictRun) -> str:
         f"at {_num(p.delivered_fps)} fps",
         f"FPS per watt          {_num(p.fps_per_watt)}   (AI only {_num(p.ai_fps_per_watt)})",
         f"battery               {_battery(p)}",
+        f"evidence              {_evidence(run, p.hardware)}; zoomwatt validate lists the cases",
         f"memory                {_bytes(p.memory_needed_bytes)} needed of "
         f"{_bytes(p.memory_usable_bytes)} usable: {'fits' if p.fits_in_memory else 'does NOT fit'}",
         "",

@@ -59,7 +59,10 @@ DEFAULT_STACK = "eager"
 #: and norm ops is one kernel: the run pays one kernel overhead and the DRAM traffic of its first
 #: op, its other ops none.
 FUSION_KEYS = ("elementwise_fused", "pointwise_chains")
-_STACK_FIGURES = ("efficiency", "kernel_overhead", "fusion")
+#: A stack's figures: ``host_issue`` is the host (CPU) time to issue one kernel (PyTorch
+#: eager's Python and dispatch work per op): a stage call takes at least its kernels x that
+#: (perfmodel.roofline.layer_costs); absent: 0, the host keeps ahead of the device.
+_STACK_FIGURES = ("efficiency", "kernel_overhead", "host_issue", "fusion")
 FITTED_SCHEMA_VERSION = 1
 
 _TOP_KEYS = {
@@ -105,6 +108,7 @@ class SoftwareStack:
     kernel_overhead: Quantity | None = None  # s per kernel, None: the profile's
     fusion: dict[str, StackSetting] = field(default_factory=dict)  # a key of FUSION_KEYS -> on
     notes: str = ""
+    host_issue: Quantity | None = None  # s of host time per kernel issued; None: 0
 
     @property
     def elementwise_fused(self) -> bool:
@@ -122,6 +126,8 @@ class SoftwareStack:
             yield f"efficiency.{op_class}", q
         if self.kernel_overhead is not None:
             yield "kernel_overhead", self.kernel_overhead
+        if self.host_issue is not None:
+            yield "host_issue", self.host_issue
 
     def merged(self, over: SoftwareStack) -> SoftwareStack:
         """This stack with the figures ``over`` gives laid over its own (fitted over priors)."""
@@ -133,6 +139,7 @@ class SoftwareStack:
             ),
             fusion=self.fusion | over.fusion,
             notes="; ".join(n for n in (self.notes, over.notes) if n),
+            host_issue=self.host_issue if over.host_issue is None else over.host_issue,
         )
 
 
@@ -185,6 +192,9 @@ class HardwareProfile:
     default_stack: str = DEFAULT_STACK
     # stack name -> what it changes; parse_profile always lists the default stack
     stacks: dict[str, SoftwareStack] = field(default_factory=dict)
+    # FLOP/s of fp32 math on the tensor cores (TF32 inputs, fp32 accumulate), dense; None where
+    # the device has no such engine (which fp32 ops use it: perfmodel.device_params)
+    peak_tf32: Quantity | None = None
 
     @property
     def stack_names(self) -> tuple[str, ...]:
@@ -209,15 +219,14 @@ class HardwareProfile:
     def with_fitted(self, fitted: dict[str, SoftwareStack], where: str) -> HardwareProfile:
         """This profile with ``fitted`` (stack name -> fitted figures, from
         :func:`parse_fitted_stacks`) laid over its stacks; ``where`` names the fitted entry in
-        messages. A fitted stack must be one the profile lists, and not its default stack (the
-        default stack's figures are the compute section's)."""
+        messages. A fitted stack must be one the profile lists (its default stack included:
+        fitted figures there stand in for the compute section's)."""
         stacks = dict(self.stacks)
         for name, extra in fitted.items():
-            if name not in self.stacks or name == self.default_stack:
-                others = [s for s in self.stack_names if s != self.default_stack]
-                expected = f"a stack {self.name} lists besides its default: {others}"
+            if name not in self.stack_names:
+                expected = f"a stack {self.name} lists: {list(self.stack_names)}"
                 raise InputError(f"{where}.{name}", name, expected)
-            stacks[name] = self.stacks[name].merged(extra)
+            stacks[name] = self.stack(name).merged(extra)
         return dataclasses.replace(self, stacks=stacks)
 
     @property
@@ -232,6 +241,8 @@ class HardwareProfile:
             yield f"compute.dense.{dtype}", q
         for dtype, q in self.peak_sparse.items():
             yield f"compute.sparse.{dtype}", q
+        if self.peak_tf32 is not None:
+            yield "compute.tf32", self.peak_tf32
         for op_class, q in self.efficiency.items():
             yield f"compute.efficiency.{op_class}", q
         for op_class, q in self.reuse_half.items():
@@ -437,9 +448,14 @@ def _compute_fields(raw: Any, where: str) -> dict[str, Any]:
     compute = _mapping(
         raw,
         where,
-        {"dense", "sparse", "efficiency", "reuse_half", "kernel_overhead"},
+        {"dense", "sparse", "tf32", "efficiency", "reuse_half", "kernel_overhead"},
         {"dense", "efficiency", "kernel_overhead"},
     )
+    tf32 = compute.get("tf32")
+    if tf32 is not None:
+        if "fp32" not in compute["dense"]:
+            raise InputError(f"{where}.tf32", tf32, "a tf32 peak only beside a dense fp32 peak")
+        tf32 = parse_quantity(tf32, where=f"{where}.tf32", dimension="throughput")
     peak_dense = _per_dtype(compute["dense"], f"{where}.dense", "throughput", required=True)
     peak_sparse = _per_dtype(compute.get("sparse"), f"{where}.sparse", "throughput", False)
     for dtype in peak_sparse:
@@ -448,6 +464,7 @@ def _compute_fields(raw: Any, where: str) -> dict[str, Any]:
     return {
         "peak_dense": peak_dense,
         "peak_sparse": peak_sparse,
+        "peak_tf32": tf32,
         "efficiency": _efficiency(compute["efficiency"], f"{where}.efficiency"),
         "reuse_half": _reuse_half(compute.get("reuse_half"), f"{where}.reuse_half"),
         "kernel_overhead": parse_quantity(
@@ -611,15 +628,8 @@ def _stack_entry(
         for c in OP_CLASSES
         if c in eff_raw
     }
-    overhead = entry.get("kernel_overhead")
-    if overhead is not None:
-        overhead = parse_quantity(
-            overhead,
-            where=f"{where}.kernel_overhead",
-            dimension="time",
-            allow_zero=True,
-            provenance=provenance,
-        )
+    overhead = _time_figure(entry, "kernel_overhead", where, provenance)
+    host_issue = _time_figure(entry, "host_issue", where, provenance)
     fusion_raw = _keyed(entry.get("fusion"), f"{where}.fusion", FUSION_KEYS, "kind of fusion")
     fusion = {
         key: _setting(fusion_raw[key], f"{where}.fusion.{key}", provenance)
@@ -631,7 +641,19 @@ def _stack_entry(
         raise InputError(f"{where}.default", default, "true or false")
     notes = entry.get("notes")
     notes = "" if notes is None else _text(notes, f"{where}.notes")
-    return SoftwareStack(name, efficiency, overhead, fusion, notes), default
+    return SoftwareStack(name, efficiency, overhead, fusion, notes, host_issue), default
+
+
+def _time_figure(
+    entry: dict[str, Any], key: str, where: str, provenance: tuple[str, ...]
+) -> Quantity | None:
+    """The optional time figure ``key`` of a stack entry (0 allowed), None when absent."""
+    raw = entry.get(key)
+    if raw is None:
+        return None
+    return parse_quantity(
+        raw, where=f"{where}.{key}", dimension="time", allow_zero=True, provenance=provenance
+    )
 
 
 def _setting(raw: Any, where: str, provenance: tuple[str, ...]) -> StackSetting:
@@ -682,8 +704,9 @@ def _stack_fields(top: dict[str, Any], label: str) -> dict[str, Any]:
 
 def parse_fitted_stacks(data: Any, origin: str) -> dict[str, dict[str, SoftwareStack]]:
     """Check a fitted-stacks file: ``{schema: 1, profiles: {PROFILE: {STACK: {efficiency,
-    kernel_overhead, notes}}}}``, every number with ``fitted:`` provenance; returns profile name
-    -> stack name -> the fitted figures (see :meth:`HardwareProfile.with_fitted`)."""
+    kernel_overhead, host_issue, notes}}}}``, every number with ``fitted:`` provenance;
+    returns profile name -> stack name -> the fitted figures (see
+    :meth:`HardwareProfile.with_fitted`)."""
     label = file_label(origin)
     top = _mapping(data, label, {"schema", "profiles", "notes"}, {"schema", "profiles"})
     if top["schema"] != FITTED_SCHEMA_VERSION:
@@ -699,6 +722,6 @@ def parse_fitted_stacks(data: Any, origin: str) -> dict[str, dict[str, SoftwareS
         out[profile] = {}
         for name, raw in stacks.items():
             here = f"{where}.{_stack_name(name, where)}"
-            keys = {"efficiency", "kernel_overhead", "notes"}
+            keys = {"efficiency", "kernel_overhead", "host_issue", "notes"}
             out[profile][name] = _stack_entry(raw, here, name, ("fitted",), keys)[0]
     return out

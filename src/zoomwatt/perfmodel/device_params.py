@@ -13,8 +13,17 @@ efficiency factors.
 
 The software stack (:mod:`zoomwatt.perfmodel.stacks`) is resolved here, once: its efficiencies
 and kernel overhead replace the profile's where it gives them, and its fusion switches
-(``elementwise_fused``, ``pointwise_chains``) are what :func:`~zoomwatt.perfmodel.roofline.
-layer_costs` applies per layer.
+(``elementwise_fused``, ``pointwise_chains``) and host issue time are what
+:func:`~zoomwatt.perfmodel.roofline.layer_costs` applies.
+
+TF32 (:data:`TF32_STACKS`): on a device whose profile gives a ``compute.tf32`` peak (Ampere and
+later tensor cores), PyTorch runs fp32 convolutions through cuDNN with TF32 inputs by default
+(``torch.backends.cudnn.allow_tf32`` defaults to True) and fp32 matmuls in full fp32 on the
+CUDA cores (``torch.backends.cuda.matmul.allow_tf32`` defaults to False since PyTorch 1.12; a
+script that calls ``torch.set_float32_matmul_precision("high")`` turns it on: ``tf32_matmul``);
+see the PyTorch docs, CUDA semantics, "TensorFloat-32 (TF32) on Ampere (and later) devices".
+Those layers get the TF32 peak in place of the fp32 one; their energy per MAC stays the fp32
+engine's (no TF32 figure is published).
 """
 
 from __future__ import annotations
@@ -54,6 +63,11 @@ def fallback_chain(dtype: str) -> tuple[str, ...]:
 
 # Op classes whose weights can be 2:4 sparse and run at the sparse peak.
 SPARSE_CLASSES = (OpClass.CONV, OpClass.LINEAR)
+#: Stacks that run fp32 convolutions at the TF32 peak where the profile has one (PyTorch's
+#: cudnn.allow_tf32 default), and the op classes a TF32 matmul setting adds.
+TF32_STACKS = ("eager", "compile")
+TF32_CONV_CLASSES = (OpClass.CONV,)
+TF32_MATMUL_CLASSES = (OpClass.LINEAR, OpClass.ATTENTION)
 
 
 @dataclass(frozen=True)
@@ -85,6 +99,13 @@ class DeviceParams:
     stack: str = ""
     elementwise_fused: bool = False
     pointwise_chains: bool = False
+    # s of host (CPU) time to issue one kernel; a stage call takes at least its kernels x this
+    # (see roofline.layer_costs); 0: the host keeps ahead of the device
+    host_issue_s: float | np.ndarray = 0.0
+    # OP/s of fp32 math on tensor cores (TF32) and the op classes (indices into OP_CLASSES)
+    # whose fp32 layers run at it (module text); 0 and () where none
+    tf32_peak_ops_per_s: float = 0.0
+    tf32_op_classes: tuple[int, ...] = ()
 
     def replace(self, **changes: object) -> DeviceParams:
         """A copy with some fields changed (e.g. ``bandwidth_bytes_per_s=2e12``)."""
@@ -128,11 +149,13 @@ def device_params(
     efficiency: Mapping[str | OpClass, float] | None = None,
     stack: str | None = None,
     fitted: bool = True,
+    tf32_matmul: bool = False,
 ) -> DeviceParams:
     """The arrays for ``profile`` as software stack ``stack`` runs it (None: the profile's
     default stack; with its fitted figures when ``fitted``); ``sparse`` runs conv/linear at the
     2:4 sparse peak where the device has one; ``efficiency`` overrides the factors per op class
-    (after the stack's). A stack the profile does not list is an InputError."""
+    (after the stack's); ``tf32_matmul``: fp32 matmuls at TF32 too (module text). A stack the
+    profile does not list is an InputError."""
     software = resolve_stack(profile, stack, fitted=fitted)
     # 1. dtype fallback
     compute = {d: compute_dtype_for(profile, d) for d in DTYPES}
@@ -184,5 +207,19 @@ def device_params(
         stack=software.name,
         elementwise_fused=software.elementwise_fused,
         pointwise_chains=software.pointwise_chains,
+        host_issue_s=software.host_issue.si if software.host_issue is not None else 0.0,
+        **_tf32_fields(profile, software.name, tf32_matmul),
     )
     return params.with_efficiency(efficiency) if efficiency else params
+
+
+def _tf32_fields(profile: HardwareProfile, stack: str, tf32_matmul: bool) -> dict[str, object]:
+    """The TF32 peak and the op classes that use it for ``stack`` on ``profile`` (module
+    text); nothing where the profile has no TF32 peak or the stack is not PyTorch's."""
+    if profile.peak_tf32 is None or stack not in TF32_STACKS:
+        return {}
+    classes = TF32_CONV_CLASSES + (TF32_MATMUL_CLASSES if tf32_matmul else ())
+    return {
+        "tf32_peak_ops_per_s": profile.peak_tf32.si,
+        "tf32_op_classes": tuple(OP_CLASSES.index(c) for c in classes),
+    }

@@ -15,7 +15,17 @@ For each layer (one call):
     capped_time  = dynamic_j / (power_cap - static_power)    (time needed to stay under the cap)
     busy_time    = max(compute_time, memory_time, capped_time) + spill_time
     time         = busy_time + kernel_overhead              (layers that do any work)
+                   + host_wait / launched kernels           (launched kernels, see below)
     energy       = dynamic_j + static_power x time
+
+Host issue (an eager stack: PyTorch issues every kernel from Python, ``host_issue`` s each):
+the device runs the kernels of a stage call from a queue while the host issues them, so the
+call takes max(sum of the device's layer times, launched kernels x host_issue) (the queue hides
+the host while the device is slower, and the device waits for the host where the kernels are
+shorter than it). The wait, host_wait = max(0, launched x host_issue - sum of layer times), is
+spread evenly over the call's launched kernels (a kernel that does work and is not fused); its
+bound is ``overhead`` where the share exceeds its busy time. Host issue 0 (every stack but a
+fitted eager one) leaves the times as they are.
 
 Fusion (what the software stack does, :func:`fused_layers`): a *fused* layer runs inside
 another layer's kernel, so it pays no kernel overhead and its activations stay on chip
@@ -60,7 +70,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zoomwatt.perfmodel.device_params import SPARSE_CLASSES, DeviceParams
-from zoomwatt.perfmodel.layer_table import OP_CLASS_INDEX, LayerTable
+from zoomwatt.perfmodel.layer_table import DTYPES, OP_CLASS_INDEX, LayerTable
 from zoomwatt.workload.records import OpClass
 
 BOUNDS = ("compute", "memory", "power", "overhead")
@@ -131,6 +141,23 @@ def fused_layers(
     return fused
 
 
+def host_wait_per_kernel(
+    table: LayerTable, launched: np.ndarray, device_time: np.ndarray, params: DeviceParams
+) -> np.ndarray | float:
+    """Each launched kernel's share of its stage call's wait for the host (module text): 0
+    where the host issues faster than the device runs; arrays (..., n_layers)."""
+    host_issue = _col(params.host_issue_s)
+    if not np.any(host_issue > 0) or not launched.any():
+        return 0.0
+    one_hot = (table.stage_index[:, None] == np.arange(table.n_stages)).astype(float)
+    kernels = launched.astype(float) @ one_hot  # (n_stages,)
+    stage_device_s = device_time @ one_hot  # (..., n_stages)
+    wait = np.maximum(0.0, host_issue * kernels - stage_device_s)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(kernels > 0, wait / kernels, 0.0)
+    return np.where(launched, share[..., table.stage_index], 0.0)
+
+
 def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     """Time, energy and bound of every layer of ``table`` on ``params``."""
     fused = fused_layers(
@@ -144,6 +171,11 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
         sparse_peak = np.asarray(params.sparse_peak_ops_per_s)[..., table.dtype]
         sparse_layer = np.isin(table.op_class, [OP_CLASS_INDEX[c] for c in SPARSE_CLASSES])
         peak = np.where(sparse_layer, sparse_peak, peak)
+    if params.tf32_op_classes:  # fp32 layers of these classes on the tensor cores (TF32)
+        tf32_layer = (table.dtype == DTYPES.index("fp32")) & np.isin(
+            table.op_class, params.tf32_op_classes
+        )
+        peak = np.where(tf32_layer, params.tf32_peak_ops_per_s, peak)
     throughput = peak * np.asarray(params.efficiency)[..., table.op_class]
     if params.reuse_half is not None:
         half = np.asarray(params.reuse_half)[..., table.op_class]
@@ -176,7 +208,9 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     capped_time = dynamic / (_col(params.power_cap_w) - static)
     roof = np.maximum(compute_time, memory_time)
     busy = np.maximum(roof, capped_time) + spill_time
-    overhead = np.where(table.is_kernel & ~fused, _col(params.kernel_overhead_s), 0.0)
+    launched = table.is_kernel & ~fused
+    overhead = np.where(launched, _col(params.kernel_overhead_s), 0.0)
+    overhead = overhead + host_wait_per_kernel(table, launched, busy + overhead, params)
     time = busy + overhead
     static_energy = static * time
     energy = dynamic + static_energy

@@ -8,8 +8,10 @@ class, the per-kernel overhead, fusion; :class:`~zoomwatt.hardware.schema.Softwa
 the figures fitted to the published measurements, which live apart from the profiles in
 :data:`FITTED_FILE` (every number ``fitted:``, written by the fit against the evidence set,
 ``zoomwatt validate``). Fitted figures apply to the shipped profile of their name only: a
-user's edited copy is another device. The default stack never takes fitted figures, so a
-profile's default prediction is always its ``compute`` section's.
+user's edited copy is another device. They apply to the default stack too, where they stand in
+for the ``compute`` section's estimates (``fitted=False``, ``DeviceOptions(fitted_stacks=
+False)``, gives the profile's own figures). They are written by ``python -m
+zoomwatt.evidence.fit_stacks --write``, each with the held-out error of its fit.
 
 The file sits with the evidence it was fitted to (``zoomwatt/evidence/data``); it is read here
 as data, so the performance model does not import the evidence package.
@@ -41,7 +43,7 @@ def is_shipped(profile: HardwareProfile) -> bool:
 def with_fitted(profile: HardwareProfile, path: str | Path | None = None) -> HardwareProfile:
     """``profile`` with all the fitted figures of its name laid over its stacks (shipped
     profiles only; for showing and checking them); an :class:`~zoomwatt.errors.InputError` if
-    they name a stack it does not list, or its default stack."""
+    they name a stack it does not list."""
     path = FITTED_FILE if path is None else path
     fitted = load_fitted_stacks(path).get(profile.name)
     if not fitted or not is_shipped(profile):
@@ -54,10 +56,9 @@ def resolve_stack(
 ) -> SoftwareStack:
     """The stack ``name`` of ``profile`` (None: its default stack), with its fitted figures
     when ``fitted`` and ``profile`` is the shipped one; an :class:`~zoomwatt.errors.InputError`
-    naming the stacks the profile has for a stack it does not list. The default stack is the
-    profile's own figures: fitted ones are not looked up for it."""
+    naming the stacks the profile has for a stack it does not list."""
     stack = profile.stack(name)
-    if not fitted or stack.name == profile.default_stack or not is_shipped(profile):
+    if not fitted or not is_shipped(profile):
         return stack
     extra = load_fitted_stacks(FITTED_FILE).get(profile.name, {}).get(stack.name)
     return stack if extra is None else stack.merged(extra)
