@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from zoomwatt.errors import InputError
 
 if TYPE_CHECKING:
+    from zoomwatt.measurement.host_check import HostCheck
     from zoomwatt.measurement.results import MeasureResult, StageMeasurement
 
 DEFAULT_RESULTS = "out/measure"
@@ -50,13 +51,21 @@ def add_parser(subparsers) -> None:
     g.add_argument("--per-layer", action="store_true", help="also time every UNet layer")
     g.add_argument("--no-energy", action="store_true", help="do not read energy counters")
     g.add_argument(
-        "--target-pct", type=float, default=25.0, help="per-stage latency error target (%%)"
+        "--target-pct", type=float, default=15.0, help="per-stage latency error target (%%)"
+    )
+    g.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds: with --validate, the host check's rounds of every model "
+        "stage, a reference kernel between stages (busy or drifting samples are measured "
+        "again, up to twice as many); with --levers, of every configuration",
     )
     g.add_argument(
         "--keep-calibration",
         action="store_true",
-        help="predict with the cached host profile instead of calibrating this machine at the "
-        "start of the run (a VM's speed drifts by tens of percent over minutes)",
+        help="predict with the cached host profile instead of calibrating this machine before "
+        "the host check (and never recalibrate when the machine's speed moves)",
     )
     g = p.add_argument_group("output")
     g.add_argument(
@@ -68,6 +77,9 @@ def add_parser(subparsers) -> None:
     g.add_argument("--no-save", action="store_true", help="do not keep the result")
     g.add_argument("--format", choices=["table", "json"], default="table")
     g.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    from zoomwatt.cli.measure_levers import add_arguments as add_lever_arguments
+
+    add_lever_arguments(p)  # --plan, --levers, --skip-unavailable
     p.set_defaults(func=run)
 
 
@@ -83,6 +95,11 @@ def _progress(args: argparse.Namespace):
 
 def compute(args: argparse.Namespace) -> MeasureResult:
     from zoomwatt.measurement.validation import ValidateOptions, validate
+
+    if getattr(args, "plan", None) or getattr(args, "levers", None):
+        from zoomwatt.cli.measure_levers import compute_levers
+
+        return compute_levers(args)  # a LeverCheckResult: the levers applied and checked
 
     # 1. inputs
     if not args.validate and args.backend == "classical":
@@ -108,20 +125,38 @@ def compute(args: argparse.Namespace) -> MeasureResult:
         per_layer=args.per_layer,
         target_error_pct=args.target_pct,
         recalibrate=not args.keep_calibration,
+        **_check_rounds(args),
     )
     # 2. run (the prediction is computed either way; without --validate it is not shown)
     return validate(options, progress=_progress(args))
 
 
+def _check_rounds(args: argparse.Namespace) -> dict[str, int]:
+    """The host check's rounds: ``--rounds`` with retries up to twice as many; without
+    --validate one round (the stages' times, nothing judged)."""
+    if not args.validate:
+        return {"rounds": 1, "min_clean": 1, "max_rounds": 1}
+    if isinstance(args.rounds, bool) or not isinstance(args.rounds, int) or args.rounds < 1:
+        raise InputError("--rounds", args.rounds, "an integer >= 1")
+    return {"rounds": args.rounds, "min_clean": min(2, args.rounds), "max_rounds": 2 * args.rounds}
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "plan", None) or getattr(args, "levers", None):
+        from zoomwatt.cli.measure_levers import run_levers
+
+        return run_levers(args)  # the levers: applied, and with --validate each one checked
     if args.target_pct <= 0:
         raise InputError("--target-pct", args.target_pct, "a percentage > 0")
     result = compute(args)
     saved = None
     if not args.no_save:
+        from zoomwatt.measurement.host_check import save_host_check
         from zoomwatt.measurement.results import save_result
 
         saved = save_result(result, args.results)
+        if args.validate and result.host_check is not None:
+            save_host_check(result.host_check, args.results)
     if args.format == "json":
         print(json.dumps(to_json(result, args.validate), indent=2))
     else:
@@ -137,6 +172,7 @@ def run(args: argparse.Namespace) -> int:
 def to_json(result: MeasureResult, validate: bool = True) -> dict[str, Any]:
     data = result.to_dict()
     if not validate:
+        data.pop("host_check", None)
         for stage in [*data["stages"], data["keyframe"]]:
             for key in ("predicted_latency_s", "predicted_energy_j", "error_pct"):
                 stage.pop(key, None)
@@ -161,7 +197,14 @@ def _j(x: float | None) -> str:
     return "-" if x is None else f"{x:.3g} J"
 
 
-def _row(s: StageMeasurement, validate: bool) -> list[str]:
+def _check_cell(check: HostCheck | None, name: str) -> str:
+    stage = check.stage(name) if check is not None else None
+    if stage is None:
+        return "-"
+    return f"{stage.status} {stage.clean_samples}/{len(stage.samples)}"
+
+
+def _row(s: StageMeasurement, validate: bool, check: HostCheck | None = None) -> list[str]:
     per_call = "-"
     if s.per_call is not None and (s.per_call.repeats > 1 or s.per_call.disturbed_s):
         per_call = f"{_s(s.per_call.median_s)} x{s.per_call.repeats}"
@@ -169,7 +212,7 @@ def _row(s: StageMeasurement, validate: bool) -> list[str]:
             per_call += f" ({len(s.per_call.disturbed_s)} left out)"
     row = [s.name, f"{s.calls_per_keyframe:g}", per_call, _s(s.measured_latency_s)]
     if validate:
-        row += [_s(s.predicted_latency_s), _pct(s.error_pct)]
+        row += [_s(s.predicted_latency_s), _pct(s.error_pct), _check_cell(check, s.name)]
     row += [_j(s.measured_energy_j)]
     if validate:
         row += [_j(s.predicted_energy_j)]
@@ -179,11 +222,12 @@ def _row(s: StageMeasurement, validate: bool) -> list[str]:
 def render(result: MeasureResult, validate: bool = True) -> str:
     header = ["stage", "calls", "per call (median, n)", "measured"]
     if validate:
-        header += ["predicted", "error"]
+        header += ["predicted", "error", "check (clean/all)"]
     header += ["measured E"]
     if validate:
         header += ["predicted E"]
-    rows = [_row(s, validate) for s in (*result.stages, result.keyframe)]
+    check = result.host_check
+    rows = [_row(s, validate, check) for s in (*result.stages, result.keyframe)]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     lines = [
         f"zoomwatt measure: {result.device}, {result.date}",
@@ -197,12 +241,8 @@ def render(result: MeasureResult, validate: bool = True) -> str:
         ]
         lines.append("  ".join(cells).rstrip())
     lines.append("")
-    if validate and result.worst_error_pct is not None:
-        verdict = "within" if result.within_target else "OUTSIDE"
-        lines.append(
-            f"model stages: worst latency error {result.worst_error_pct:.0f}%, {verdict} the "
-            f"{result.target_error_pct:g}% target"
-        )
+    if validate and check is not None:
+        lines += render_host_check(check)
     lines.append(f"energy: {result.energy_note or result.energy_meter}")
     if result.layers:
         worst = sorted(result.layers, key=lambda x: -x.measured_latency_s)[:5]
@@ -214,7 +254,29 @@ def render(result: MeasureResult, validate: bool = True) -> str:
             )
     notes = "; ".join(
         [s.name + ": " + s.note for s in (*result.stages, result.keyframe) if s.note]
-        + list(result.notes)
+        + [n for n in result.notes if check is None or n != check.headline]
     )
     lines += ["", *textwrap.wrap("Notes: " + notes, width=100)]
     return "\n".join(lines)
+
+
+def render_host_check(check: HostCheck) -> list[str]:
+    """The host check's verdict, each model stage's status, and the dtypes not checked."""
+    cpu = f"{check.cpu_model}, {check.dtype}, {check.size}x{check.size}, {check.steps} steps"
+    lines = [f"host check ({cpu}): {check.verdict.upper()}: {check.headline}"]
+    for stage in check.stages:
+        share = "-" if stage.cpu_share is None else f"{stage.cpu_share:.0%}"
+        drift = "-" if stage.reference_drift_pct is None else f"{stage.reference_drift_pct:+.0f}%"
+        lines.append(
+            f"  {stage.name:13s} {stage.status:14s} error {_pct(stage.error_pct):>5}  "
+            f"CPU share {share:>4}  reference kernel {drift:>4}  "
+            f"{stage.clean_samples}/{len(stage.samples)} clean"
+        )
+    cals = ", ".join(
+        f"{c.index}: {c.problem or 'clean'}"
+        + ("" if c.cpu_share is None else f" (CPU share {c.cpu_share:.0%})")
+        for c in check.calibrations
+    )
+    lines.append(f"  calibrations: {cals}")
+    lines += [f"  {note}" for note in check.dtype_notes]
+    return lines

@@ -14,6 +14,7 @@ from zoomwatt.errors import InputError
 
 if TYPE_CHECKING:
     from zoomwatt.optimizer import Candidate, ExploreResult
+    from zoomwatt.optimizer.plan import Plan
 
 DEFAULT_MAX_ERROR_DB = -20.0
 STUDIES = ("search", "offchip", "frequency", "sharing")
@@ -69,6 +70,20 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument(
+        "--plan-out",
+        default=None,
+        metavar="PATH",
+        help="write the chosen point as a plan file (levers, device, stack, predicted figures) "
+        "that `zoomwatt zoom --plan` and `zoomwatt measure --plan` apply",
+    )
+    p.add_argument(
+        "--pick",
+        default="best",
+        metavar="best|least-change|fastest|LABEL",
+        help="which point the plan holds: the cheapest meeting the targets, the fewest "
+        "give-ups, the fastest, or a point of the front by its label",
+    )
+    p.add_argument(
         "--no-cache",
         action="store_true",
         help="trace the workload again instead of reading the workload cache (and "
@@ -93,6 +108,8 @@ def compute(args: argparse.Namespace) -> ExploreResult:
             "a noise-to-signal ratio in dB below 0, or 'none'",
             "e.g. -30 allows noise 30 dB below the output (SNR >= 30 dB)",
         )
+    if getattr(args, "plan_out", None) is not None and args.study != "search":
+        raise InputError("--plan-out", args.plan_out, "the search study (no --study)")
     # 2. search
     options = OptimizeOptions(
         target_fps=args.target_fps,
@@ -100,15 +117,49 @@ def compute(args: argparse.Namespace) -> ExploreResult:
         max_error_db=e,
         studies=args.study != "search" or args.format == "json",
     )
-    return explore(args.hw, options, cache=not getattr(args, "no_cache", False))
+    result = explore(args.hw, options, cache=not getattr(args, "no_cache", False))
+    if getattr(args, "plan_out", None) is not None and args.study == "search":
+        _plan(args, result)  # 3. the plan file of the picked point
+    return result
+
+
+def _plan(args: argparse.Namespace, result: ExploreResult, write: bool = True) -> Plan | None:
+    """The plan of the picked point (None when nothing can be picked and none was asked for)."""
+    from zoomwatt.hardware import load_profile
+    from zoomwatt.optimizer.plan import make_plan, write_plan
+
+    pick = getattr(args, "pick", "best")
+    out = getattr(args, "plan_out", None)
+    if out is None and pick == "best" and result.best is None:
+        return None
+    plan = make_plan(result, pick, stack=load_profile(args.hw).default_stack)
+    if out is not None and write:
+        write_plan(plan, out)
+    return plan
+
+
+def apply_commands(plan: Plan, path: str | None) -> list[str]:
+    """The commands that apply ``plan`` (from its file ``path``, or by its levers)."""
+    if path is not None:
+        return [
+            f"zoomwatt measure --plan {path} --validate   # predicted vs measured, per lever",
+            f"zoomwatt zoom --backend sd2 --plan {path} --out zoom.mp4",
+        ]
+    levers = plan.lever_text()
+    if not levers:
+        return ["(the answer is the baseline: nothing to apply)"]
+    return [f"zoomwatt measure --levers {levers} --validate   # predicted vs measured"]
 
 
 def run(args: argparse.Namespace) -> int:
     result = compute(args)
+    plan = _plan(args, result, write=False) if args.study == "search" else None
     if args.format == "json":
         data = result.to_dict()
         if args.study == "sharing":
             data["article_example"] = _article_dict()
+        if plan is not None and args.plan_out is not None:
+            data["plan"] = plan.to_dict()
         print(json.dumps(data, indent=2))
         return 0
     render = {
@@ -118,6 +169,12 @@ def run(args: argparse.Namespace) -> int:
         "sharing": render_sharing,
     }[args.study]
     print(render(result))
+    if plan is not None:
+        where = f" (written to {args.plan_out})" if args.plan_out else ""
+        print(f"\nPlan: {plan.label} [{plan.pick}]{where}; levers: {plan.lever_text() or 'none'}")
+        print("Apply it:")
+        for line in apply_commands(plan, args.plan_out):
+            print(f"  {line}")
     return 0
 
 

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from zoomwatt.cli.optimize_command import DEFAULT_MAX_ERROR_DB, _error_limit
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -36,6 +38,14 @@ def add_parser(subparsers) -> None:
     g.add_argument("--fps", type=float, default=30.0)
     g.add_argument("--size", type=int, default=512)
     p.add_argument("--no-optimize", action="store_true", help="leave the Pareto front out")
+    p.add_argument(
+        "--max-error-db",
+        type=_error_limit,
+        default=DEFAULT_MAX_ERROR_DB,
+        metavar="D",
+        help="the optimizer's error bound: a point 'meets the targets' only with an output error "
+        "at or below it (noise-to-signal in dB); 'none' allows any",
+    )
     p.set_defaults(func=run)
 
 
@@ -55,6 +65,7 @@ def compute(args: argparse.Namespace) -> Path:
         measurements=args.measurements or None,
         prompt=args.prompt,
         optimize=not args.no_optimize,
+        max_error_db=getattr(args, "max_error_db", DEFAULT_MAX_ERROR_DB),
     )
     options.check()  # before any work
     return write_report(args.out, options)

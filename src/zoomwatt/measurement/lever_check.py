@@ -1,0 +1,509 @@
+"""Predicted against measured, per lever: ``zoomwatt measure --levers a,b --validate`` and
+``zoomwatt measure --plan p.json --validate``.
+
+The baseline (the lean SD2 keyframe path, no lever), each runnable lever alone and all of them
+combined run on one pipeline (by default the full-size SD2 inpainting architecture with random
+weights: honest for speed, meaningless for pictures), interleaved: one warm-up keyframe each,
+then ``rounds`` rounds of one keyframe of every configuration in turn (A B C ... A B C ...), so
+a machine whose speed drifts slows every configuration alike; each figure is the median of its
+rounds. What is compared is the time per output frame, ``(keyframe + in-between frames of one
+period) / N``, measured (the keyframe through the backend, the in-between frames through the
+zoom's geometry) and predicted by the performance model on the host profile for the lever's own
+traced workload (:mod:`.lever_workload`). Speed-up = baseline time / lever time; error =
+predicted / measured speed-up - 1.
+
+A lever this machine cannot run is listed with "not measurable here: reason" (never dropped).
+The picture each lever makes is compared with the baseline's as a noise-to-signal ratio, on
+random weights, which says nothing of picture quality (every row says so).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zoomwatt.errors import InputError
+from zoomwatt.pipeline.backends.levers import (
+    RANDOM_QUALITY_NOTE,
+    Lever,
+    quality_note,
+    run_settings,
+    unavailable_reason,
+)
+
+log = logging.getLogger(__name__)
+
+LEVER_TARGET_PCT = 15.0
+COMBINED_TARGET_PCT = 20.0
+DEFAULT_LEVERS = (
+    "no-cfg,steps=2,resolution=64,taesd,every=16,int8-dynamic,deepcache=2,tome=0.5,bf16,2:4"
+)
+PROMPT = "an overgrown ancient temple in a misty jungle"
+LATEST = "levers-latest.json"
+ProgressFn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class LeverCheckOptions:
+    """What runs: the levers, the baseline workload, how many interleaved rounds."""
+
+    levers: tuple[Lever, ...]
+    size: int = 128  # the baseline's frame side (a multiple of 64)
+    steps: int = 4  # DDIM steps of the baseline
+    guidance: float = 7.5  # > 1: classifier-free guidance
+    frames_per_keyframe: int = 8
+    rounds: int = 3  # interleaved rounds after the warm-up (medians of these)
+    device: str = "cpu"
+    seed: int = 0
+    recalibrate: bool = True  # calibrate the host profile at the start (as --validate does)
+    plan: dict[str, Any] | None = None  # the plan the levers came from (its JSON), if any
+    combined_only: bool = False  # the levers together against the baseline, not each alone
+
+    def check(self) -> None:
+        for name, low in (("size", 64), ("steps", 1), ("frames_per_keyframe", 1), ("rounds", 1)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InputError(name, value, f"an integer >= {low}")
+        if self.size % 64:
+            raise InputError("size", self.size, "a multiple of 64")
+        if not self.levers or not all(isinstance(lv, Lever) for lv in self.levers):
+            raise InputError("levers", self.levers, "at least one Lever")
+        if not math.isfinite(self.guidance) or self.guidance < 0:
+            raise InputError("guidance", self.guidance, "a number >= 0")
+
+
+@dataclass(frozen=True)
+class LeverRow:
+    """One configuration: a lever alone, or the combined levers."""
+
+    name: str
+    levers: tuple[str, ...]
+    status: str  # "within target", "outside target", or "not measurable here: reason"
+    predicted_speedup: float | None
+    measured_speedup: float | None
+    error_pct: float | None  # predicted / measured speed-up - 1, in percent
+    predicted_per_frame_s: float | None
+    measured_per_frame_s: float | None
+    predicted_keyframe_s: float | None
+    measured_keyframe_s: float | None
+    measured_keyframe_samples_s: tuple[float, ...] = ()
+    picture_nsr_db: float | None = None  # against the baseline's picture, random weights
+    quality: str = ""
+
+    @property
+    def measured(self) -> bool:
+        return self.measured_speedup is not None
+
+
+@dataclass(frozen=True)
+class LeverCheckResult:
+    kind: str
+    device: str
+    date: str
+    settings: dict[str, Any]
+    baseline: LeverRow
+    levers: tuple[LeverRow, ...]
+    combined: LeverRow | None
+    lever_target_pct: float
+    combined_target_pct: float
+    combined_keyframe_error_pct: float | None  # predicted vs measured keyframe latency
+    plan: dict[str, Any] | None
+    wall_s: float
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LeverCheckResult:
+        def row(d: dict | None) -> LeverRow | None:
+            if d is None:
+                return None
+            d = dict(d)
+            d["levers"] = tuple(d["levers"])
+            d["measured_keyframe_samples_s"] = tuple(d.get("measured_keyframe_samples_s", ()))
+            return LeverRow(**d)
+
+        data = dict(data)
+        data["baseline"] = row(data["baseline"])
+        data["levers"] = tuple(row(r) for r in data["levers"])
+        data["combined"] = row(data.get("combined"))
+        data["notes"] = tuple(data.get("notes", ()))
+        return cls(**data)
+
+
+# --- plan levers, scaled to the run -----------------------------------------------------------
+
+
+def levers_for_run(
+    plan_levers: tuple[Lever, ...], workload: dict[str, Any], options: LeverCheckOptions
+) -> tuple[Lever, ...]:
+    """A plan's levers at the run's scale: resolution, steps and N as the same fraction of the
+    run's baseline as of the plan's (a 512 -> 256 px plan runs 128 -> 64 px here)."""
+    out = []
+    for lv in plan_levers:
+        if lv.name == "resolution":
+            px = round(options.size * lv.value / workload["resolution_px"] / 64) * 64
+            lv = Lever("resolution", max(64, px))
+        elif lv.name == "steps":
+            lv = Lever("steps", max(1, round(options.steps * lv.value / workload["steps"])))
+        elif lv.name == "every":
+            n = round(options.frames_per_keyframe * lv.value / workload["every"])
+            lv = Lever("every", max(1, n))
+        out.append(lv)
+    return tuple(out)
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Config:
+    name: str
+    levers: tuple[Lever, ...]
+    settings: dict[str, Any]
+    backend: Any = None
+    keyframe_s: list[float] = field(default_factory=list)
+    frames_s: list[float] = field(default_factory=list)
+    picture: np.ndarray | None = None
+
+
+def _settings(options: LeverCheckOptions, levers: tuple[Lever, ...]) -> dict[str, Any]:
+    base = {
+        "size": (options.size, options.size),
+        "steps": options.steps,
+        "guidance": options.guidance,
+        "frames_per_keyframe": options.frames_per_keyframe,
+    }
+    return run_settings(levers, base)
+
+
+def _start_picture(size: int, seed: int) -> np.ndarray:
+    """A deterministic start picture: smooth colour gradients with noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / max(size - 1, 1)
+    base = np.stack([x, y, (x + y) / 2], axis=-1) * 200 + rng.normal(0, 12, (size, size, 3))
+    return np.clip(base + 20, 0, 255).astype(np.uint8)
+
+
+def _run_once(config: _Config, options: LeverCheckOptions) -> tuple[float, float, np.ndarray]:
+    """One keyframe period of ``config``: the keyframe (backend) and its in-between frames."""
+    from zoomwatt.pipeline.geometry import ZoomGeometry
+
+    size = config.settings["size"][0]
+    n = config.settings["frames_per_keyframe"]
+    geometry = ZoomGeometry.from_border(size, size, size // 4)
+    previous = _start_picture(size, options.seed)
+    canvas, mask = geometry.canvas(previous)
+    started = time.perf_counter()
+    out = config.backend.inpaint(canvas, mask, PROMPT, "", options.seed).image
+    keyframe_s = time.perf_counter() - started
+    started = time.perf_counter()
+    current = geometry.paste_back(out, previous)
+    for j in range(1, n):
+        geometry.inbetween(current, previous, j, n)
+    return keyframe_s, time.perf_counter() - started, out
+
+
+def _backend(config: _Config, pipeline: Any, options: LeverCheckOptions, shared: dict) -> Any:
+    from zoomwatt.pipeline.backends.sd2_levers import LeverInpainter
+
+    model = tuple(
+        lv for lv in config.levers if lv.name not in ("no-cfg", "steps", "resolution", "every")
+    )
+    return LeverInpainter(
+        pipeline=pipeline,
+        steps=config.settings["steps"],
+        guidance=config.settings["guidance"],
+        scheduler="ddim",
+        device=options.device,
+        levers=model,
+        taesd="random",
+        shared=shared,
+    )
+
+
+def _measure(
+    configs: list[_Config], pipeline: Any, options: LeverCheckOptions, say: ProgressFn
+) -> None:
+    shared: dict = {}
+    for c in configs:  # warm-up: loads, quantizes, encodes the prompt once per configuration
+        say(f"warming up {c.name}")
+        c.backend = _backend(c, pipeline, options, shared)
+        _run_once(c, options)
+    for r in range(options.rounds):
+        say(f"round {r + 1} of {options.rounds}: {', '.join(c.name for c in configs)}")
+        for c in configs:
+            keyframe_s, frames_s, picture = _run_once(c, options)
+            c.keyframe_s.append(keyframe_s)
+            c.frames_s.append(frames_s)
+            c.picture = picture
+    for c in configs:
+        c.backend.close()
+
+
+def picture_nsr_db(picture: np.ndarray, reference: np.ndarray) -> float | None:
+    """Noise-to-signal of ``picture`` against ``reference`` in dB (None: other sizes)."""
+    if picture.shape != reference.shape:
+        return None
+    ref = reference.astype(np.float64) - 127.5
+    noise = float(np.sum((picture.astype(np.float64) - reference) ** 2))
+    signal = float(np.sum(ref**2))
+    if noise == 0:
+        return -math.inf
+    return 10 * math.log10(noise / signal) if signal > 0 else math.inf
+
+
+# --- comparing ----------------------------------------------------------------------------
+
+
+def _per_frame(c: _Config) -> float:
+    n = c.settings["frames_per_keyframe"]
+    return (statistics.median(c.keyframe_s) + statistics.median(c.frames_s)) / n
+
+
+def _row(
+    name: str,
+    levers: tuple[Lever, ...],
+    predicted: Any,
+    base_pred: Any,
+    config: _Config | None,
+    base: _Config | None,
+    reason: str | None,
+    target: float,
+) -> LeverRow:
+    p_speed = (
+        None if predicted is None else base_pred.per_output_frame_s / predicted.per_output_frame_s
+    )
+    m_speed = err = m_frame = m_key = nsr = None
+    samples: tuple[float, ...] = ()
+    if config is not None and base is not None:
+        m_frame, m_key = _per_frame(config), statistics.median(config.keyframe_s)
+        m_speed = _per_frame(base) / m_frame
+        samples = tuple(config.keyframe_s)
+        if config.picture is not None and base.picture is not None and levers:
+            nsr = picture_nsr_db(config.picture, base.picture)
+    if p_speed is not None and m_speed is not None:
+        err = (p_speed / m_speed - 1.0) * 100.0
+    if reason is not None:
+        status = f"not measurable here: {reason}"
+    elif err is None:
+        status = "measured, no prediction"
+    else:
+        status = "within target" if abs(err) <= target else "outside target"
+    quality = quality_note(levers) if levers else "the baseline"
+    if nsr is not None and levers and not all(lv.spec.exact for lv in levers):
+        said = "identical to the baseline's" if nsr == -math.inf else f"{nsr:.1f} dB"
+        quality = f"{quality} (picture against the baseline's: {said})"
+    return LeverRow(
+        name,
+        tuple(lv.text() for lv in levers),
+        status,
+        p_speed,
+        m_speed,
+        err,
+        None if predicted is None else predicted.per_output_frame_s,
+        m_frame,
+        None if predicted is None else predicted.keyframe_latency_s,
+        m_key,
+        samples,
+        None if nsr is None or not math.isfinite(nsr) else nsr,
+        quality,
+    )
+
+
+def _predict_all(
+    options: LeverCheckOptions, groups: list[tuple[str, tuple[Lever, ...]]], say: ProgressFn
+) -> tuple[Any, dict[str, Any], dict[str, str], Any]:
+    """Host profile and the prediction of each configuration (a reason where none exists)."""
+    from zoomwatt.hardware.host_calibration import load_host_profile
+    from zoomwatt.measurement.lever_workload import predict_levers
+    from zoomwatt.workload.spec import WorkloadSpec
+
+    say("calibrating this machine" if options.recalibrate else "loading the host profile")
+    profile = load_host_profile(device=options.device, recalibrate=options.recalibrate)
+    base = WorkloadSpec(
+        size=options.size,
+        steps=options.steps,
+        cfg=options.guidance > 1.0,
+        dtype="fp32",
+        every=options.frames_per_keyframe,
+    )
+    say("tracing and predicting each lever's workload")
+    out: dict[str, Any] = {"baseline": predict_levers(base, (), profile)}
+    why: dict[str, str] = {}
+    for name, levers in groups:
+        try:
+            out[name] = predict_levers(base, levers, profile)
+        except InputError as exc:
+            why[name] = f"no prediction: {exc}"
+    return profile, out, why, base
+
+
+def check_levers(
+    options: LeverCheckOptions, *, pipeline: Any = None, progress: ProgressFn | None = None
+) -> LeverCheckResult:
+    """Predict, run interleaved, compare (see module doc). ``pipeline``: an inpainting pipeline
+    to run on (tests pass a tiny one); by default the full-size random-weight SD2 pipeline."""
+    # 1. inputs: which levers can run here
+    options.check()
+    say = progress or (lambda _text: None)
+    started = time.perf_counter()
+    reasons = {lv.name: r for lv in options.levers if (r := unavailable_reason(lv, options.device))}
+    runnable = tuple(lv for lv in options.levers if lv.name not in reasons)
+    groups = [] if options.combined_only else [(lv.text(), (lv,)) for lv in options.levers]
+    if len(runnable) > 1 or (options.combined_only and runnable):
+        groups.append(("combined", runnable))
+
+    # 2. predictions on the host profile
+    profile, predicted, no_prediction, _spec = _predict_all(options, groups, say)
+
+    # 3. the runs, interleaved
+    notes = [RANDOM_QUALITY_NOTE]
+    if pipeline is None:
+        from zoomwatt.archs.random_pipeline import build_random_sd2_inpaint
+
+        say("building the full-size SD2 inpainting pipeline with random weights")
+        pipeline = build_random_sd2_inpaint(options.device, "fp32", options.seed)
+        notes.append("full-size SD2 inpainting architecture, random weights")
+    else:
+        notes.append("pipeline given by the caller (not the full-size model)")
+    configs = [_Config("baseline", (), _settings(options, ()))]
+    configs += [
+        _Config(n, lv, _settings(options, lv))
+        for n, lv in groups
+        if n == "combined" or lv[0].name not in reasons
+    ]
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    _measure(configs, pipeline, options, say)
+    share = (time.process_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
+    notes.append(
+        f"this process used {share:.2f} CPU cores on average while measuring "
+        f"(load average {os.getloadavg()[0]:.2f})"
+    )
+
+    # 4. compare
+    return _result(
+        options,
+        profile,
+        predicted,
+        no_prediction,
+        reasons,
+        configs,
+        groups,
+        notes,
+        time.perf_counter() - started,
+    )
+
+
+def _result(
+    options, profile, predicted, no_prediction, reasons, configs, groups, notes, wall_s
+) -> LeverCheckResult:
+    from zoomwatt.measurement.validation import describe_device
+
+    by_name = {c.name: c for c in configs}
+    base_cfg, base_pred = by_name["baseline"], predicted["baseline"]
+    rows = []
+    for name, levers in groups:
+        reason = reasons.get(levers[0].name) if name != "combined" else None
+        target = COMBINED_TARGET_PCT if name == "combined" else LEVER_TARGET_PCT
+        rows.append(
+            _row(
+                name,
+                levers,
+                predicted.get(name),
+                base_pred,
+                by_name.get(name),
+                base_cfg,
+                reason,
+                target,
+            )
+        )
+        if name in no_prediction:
+            notes.append(f"{name}: {no_prediction[name]}")
+    baseline = _row(
+        "baseline", (), base_pred, base_pred, base_cfg, base_cfg, None, LEVER_TARGET_PCT
+    )
+    combined = next((r for r in rows if r.name == "combined"), None)
+    kf_err = None
+    if combined is not None and combined.predicted_keyframe_s and combined.measured_keyframe_s:
+        kf_err = (combined.predicted_keyframe_s / combined.measured_keyframe_s - 1) * 100
+    settings = {
+        "size": options.size,
+        "steps": options.steps,
+        "guidance": options.guidance,
+        "scheduler": "ddim",
+        "frames_per_keyframe": options.frames_per_keyframe,
+        "rounds": options.rounds,
+        "dtype": "fp32",
+        "profile": profile.name,
+        "profile_calibrated": (getattr(profile, "calibration", None) or {}).get("date"),
+    }
+    return LeverCheckResult(
+        kind="levers",
+        device=describe_device(options.device),
+        date=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+        settings=settings,
+        baseline=baseline,
+        levers=tuple(r for r in rows if r.name != "combined"),
+        combined=combined,
+        lever_target_pct=LEVER_TARGET_PCT,
+        combined_target_pct=COMBINED_TARGET_PCT,
+        combined_keyframe_error_pct=kf_err,
+        plan=options.plan,
+        wall_s=wall_s,
+        notes=tuple(notes),
+    )
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def save_lever_check(result: LeverCheckResult, folder: str | Path) -> Path:
+    """Write ``result`` as ``levers-DATE.json`` and ``levers-latest.json`` in ``folder``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(_finite(result.to_dict()), indent=2) + "\n"
+    stamp = result.date.replace(":", "").replace("-", "").replace("+0000", "Z")
+    path = folder / f"levers-{stamp}.json"
+    for target in (path, folder / LATEST):
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    return path
+
+
+def load_lever_check(path: str | Path) -> LeverCheckResult:
+    """A result of :func:`save_lever_check`: a file, or a folder (its ``levers-latest.json``)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / LATEST
+    if not path.is_file():
+        raise InputError(
+            "measurements",
+            str(path),
+            "a lever measurement file",
+            "Run `zoomwatt measure --levers ... --validate` to make one.",
+        )
+    try:
+        return LeverCheckResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise InputError("measurements", str(path), "a lever measurement file", str(exc)) from exc

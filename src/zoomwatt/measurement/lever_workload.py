@@ -1,0 +1,218 @@
+"""What each lever makes the zoom compute, as the performance model's stages, and its prediction.
+
+Each lever's workload is traced (or rewritten from a trace) for what it actually computes, not
+scaled by a factor:
+
+- run levers and TAESD: the workload spec changed (``cfg``, ``steps``, ``size``, ``every``,
+  ``vae``) and characterized as ``zoomwatt analyze`` does (LCM/TCD schedulers cost what DDIM
+  costs per step: their arithmetic is a few elementwise ops on the latents, not traced);
+- ``deepcache``: the shallow step (:class:`~zoomwatt.pipeline.backends.deepcache.ShallowUNet`)
+  traced on the meta device; per keyframe ``ceil(steps / N)`` full UNet calls and the rest
+  shallow;
+- ``tome``: the UNet traced with tomesd's patch applied (its merge and unmerge ops, of which
+  sort and scatter have no cost formula and count as 0 FLOPs);
+- ``int8-dynamic``: the traced fp32 UNet's linear layers rewritten as int8 matmuls (weights and
+  the quantized input in one byte each, the host's measured int8 rate), each with the
+  elementwise pass that quantizes its input (min/max and rounding: 3 ops per element), as
+  torch.ao's dynamic linear computes it;
+- ``int8-weight``: the linear layers' weights in one byte, the matmul in fp32 (the kernel
+  dequantizes in registers);
+- ``bf16``/``fp16``: the workload in that dtype.
+
+Levers with no speed model here (2:4 and pruning on a device without a sparse peak, sharing,
+operating points) are predicted as the baseline's time, and their status says why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+from typing import Any
+
+from zoomwatt.errors import InputError
+from zoomwatt.pipeline.backends.levers import Lever, lever_value
+from zoomwatt.workload.records import LayerRecord, OpClass
+from zoomwatt.workload.spec import WorkloadSpec
+from zoomwatt.workload.stages import StageName
+
+SHALLOW = "unet_shallow"
+QUANTIZE_OPS_PER_ELEMENT = 3  # min/max reduction, scale, round (torch.ao dynamic quantization)
+
+
+@dataclasses.dataclass(frozen=True)
+class LeverPrediction:
+    """One configuration predicted on the host profile."""
+
+    keyframe_latency_s: float  # model stages of one keyframe
+    frame_work_s: float  # the per-frame work of one keyframe period
+    every: int
+
+    @property
+    def per_output_frame_s(self) -> float:
+        return (self.keyframe_latency_s + self.frame_work_s) / self.every
+
+
+def lever_spec(base: WorkloadSpec, levers: tuple[Lever, ...]) -> WorkloadSpec:
+    """The workload spec of ``base`` with the spec-changing levers applied."""
+    changes: dict[str, Any] = {}
+    if lever_value(levers, "no-cfg"):
+        changes["cfg"] = False
+    for name, key in (("steps", "steps"), ("resolution", "size"), ("every", "every")):
+        value = lever_value(levers, name)
+        if value is not None:
+            changes[key] = value
+    if lever_value(levers, "taesd"):
+        changes["vae"] = "taesd"
+    for dtype in ("bf16", "fp16"):
+        if lever_value(levers, dtype):
+            changes["dtype"] = dtype
+    return base.replace(**changes) if changes else base
+
+
+@lru_cache(maxsize=8)
+def _meta_unet() -> Any:
+    from zoomwatt.archs.build import build_model
+
+    return build_model("sd2-inpaint", "unet", device="meta")
+
+
+def _unet_inputs(spec: WorkloadSpec) -> tuple[Any, Any, Any]:
+    import torch
+
+    unet = _meta_unet()
+    batch, latent = spec.unet_batch, spec.size // 8
+    sample = torch.empty(batch, unet.config.in_channels, latent, latent, device="meta")
+    text = torch.empty(batch, 77, unet.config.cross_attention_dim, device="meta")
+    return sample, torch.tensor(500), text
+
+
+@lru_cache(maxsize=16)
+def _shallow_trace(spec: WorkloadSpec) -> Any:
+    import torch
+
+    from zoomwatt.pipeline.backends.deepcache import ShallowUNet, deep_feature_shape
+    from zoomwatt.workload.tracer import trace_call
+
+    unet = _meta_unet()
+    sample, step, text = _unet_inputs(spec)
+    deep = torch.empty(deep_feature_shape(unet, spec.unet_batch, spec.size // 8), device="meta")
+    module = ShallowUNet(unet)
+    return trace_call(module, module, sample, step, text, deep, dtype=spec.dtype)
+
+
+@lru_cache(maxsize=16)
+def _tome_trace(spec: WorkloadSpec, ratio: float) -> Any:
+    import tomesd
+
+    from zoomwatt.archs.build import build_model
+    from zoomwatt.workload.tracer import trace_call
+
+    unet = build_model("sd2-inpaint", "unet", device="meta")  # patched: not the shared one
+    tomesd.apply_patch(unet, ratio=ratio)
+    sample, step, text = _unet_inputs(spec)
+    return trace_call(unet, unet, sample, step, encoder_hidden_states=text, dtype=spec.dtype)
+
+
+def _replace_unet(stages: list, records, calls: float, weight_bytes: float, peak: float) -> list:
+    from zoomwatt.perfmodel import make_stage
+
+    unet = next(s for s in stages if s.name == StageName.UNET)
+    new = make_stage(
+        StageName.UNET, records, calls, weight_bytes=weight_bytes, peak_activation_bytes=peak
+    )
+    return (
+        [new if s is unet else s for s in stages] if calls else [s for s in stages if s is not unet]
+    )
+
+
+def _deepcache(stages: list, spec: WorkloadSpec, interval: int) -> list:
+    from zoomwatt.perfmodel import make_stage
+    from zoomwatt.pipeline.backends.deepcache import full_steps
+
+    unet = next(s for s in stages if s.name == StageName.UNET)
+    full = full_steps(spec.steps, interval)
+    trace = _shallow_trace(spec)
+    shallow = make_stage(
+        SHALLOW,
+        trace.records,
+        float(spec.steps - full),
+        weight_bytes=0.0,
+        peak_activation_bytes=trace.peak_activation_bytes,
+    )
+    stages = _replace_unet(
+        stages, unet.layers, float(full), unet.weight_bytes, unet.peak_activation_bytes
+    )
+    return [*stages, shallow] if spec.steps > full else stages
+
+
+def _int8_linears(records: tuple[LayerRecord, ...], dynamic: bool) -> list[LayerRecord]:
+    out: list[LayerRecord] = []
+    for r in records:
+        if r.op_class is not OpClass.LINEAR or r.weight_bytes <= 0:
+            out.append(r)
+            continue
+        if dynamic:
+            numel = r.input_bytes / 4.0  # fp32 input elements
+            out.append(
+                LayerRecord(
+                    module=r.module,
+                    op="quantize_per_tensor_dynamic",
+                    op_class=OpClass.ELEMENTWISE,
+                    macs=0,
+                    flops=int(QUANTIZE_OPS_PER_ELEMENT * numel),
+                    weight_bytes=0.0,
+                    input_bytes=r.input_bytes,
+                    output_bytes=numel,
+                    dtype="fp32",
+                )
+            )
+            out.append(
+                dataclasses.replace(
+                    r, dtype="int8", weight_bytes=r.weight_bytes / 4.0, input_bytes=numel
+                )
+            )
+        else:
+            out.append(dataclasses.replace(r, weight_bytes=r.weight_bytes / 4.0))
+    return out
+
+
+def lever_stages(base: WorkloadSpec, levers: tuple[Lever, ...]) -> list:
+    """The performance model's stages of ``base`` with ``levers`` applied."""
+    from zoomwatt.perfmodel import load_workload
+
+    spec = lever_spec(base, levers)
+    if spec.dtype != "fp32" and lever_value(levers, "int8-dynamic"):
+        raise InputError("levers", "int8-dynamic with bf16/fp16", "int8 levers on fp32 models")
+    stages = list(load_workload(spec).stages)
+    ratio = lever_value(levers, "tome")
+    if ratio:
+        t = _tome_trace(spec, ratio)
+        unet = next(s for s in stages if s.name == StageName.UNET)
+        stages = _replace_unet(
+            stages, t.records, unet.calls_per_keyframe, unet.weight_bytes, t.peak_activation_bytes
+        )
+    for name, dynamic in (("int8-dynamic", True), ("int8-weight", False)):
+        if lever_value(levers, name):
+            unet = next(s for s in stages if s.name == StageName.UNET)
+            stages = _replace_unet(
+                stages,
+                _int8_linears(unet.layers, dynamic),
+                unet.calls_per_keyframe,
+                unet.weight_bytes,
+                unet.peak_activation_bytes,
+            )
+    interval = lever_value(levers, "deepcache")
+    if interval:
+        stages = _deepcache(stages, spec, interval)
+    return stages
+
+
+def predict_levers(base: WorkloadSpec, levers: tuple[Lever, ...], profile: Any) -> LeverPrediction:
+    """``base`` with ``levers`` predicted on ``profile`` (the road of ``zoomwatt predict``)."""
+    from zoomwatt.perfmodel import PredictOptions, predict
+
+    spec = lever_spec(base, levers)
+    stack = "compile" if lever_value(levers, "compile") else None
+    options = PredictOptions(frames_per_keyframe=spec.every, target_fps=spec.fps, stack=stack)
+    p = predict(lever_stages(base, levers), profile, options)
+    return LeverPrediction(p.keyframe_latency_s, p.frame_work_s, spec.every)

@@ -1,0 +1,113 @@
+"""Predicted vs measured per lever, on the tiny pipeline (figures are not the full model's: the
+prediction is of the full-size workload; this checks the mechanics and the result's shape)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from zoomwatt.measurement import lever_check
+from zoomwatt.pipeline.backends.levers import parse_levers
+
+
+@pytest.fixture(scope="module")
+def tiny_check(tiny_sd2_dir):
+    from diffusers import StableDiffusionInpaintPipeline
+
+    from zoomwatt.hardware import host_calibration, load_profile
+
+    pipe = StableDiffusionInpaintPipeline.from_pretrained(tiny_sd2_dir)
+    mp = pytest.MonkeyPatch()  # no calibration in tests: a shipped CPU profile stands in
+    mp.setattr(host_calibration, "load_host_profile", lambda **_: load_profile("rpi5"))
+    options = lever_check.LeverCheckOptions(
+        levers=parse_levers("no-cfg,every=16,deepcache=2,2:4"),
+        size=64,
+        steps=2,
+        rounds=1,
+        recalibrate=False,
+    )
+    try:
+        yield lever_check.check_levers(options, pipeline=pipe)
+    finally:
+        mp.undo()
+
+
+def test_every_lever_is_listed_and_the_unrunnable_one_says_why(tiny_check):
+    names = [r.name for r in tiny_check.levers]
+    assert names == ["no-cfg", "every=16", "deepcache=2", "2:4"]
+    sparse = tiny_check.levers[-1]
+    assert sparse.status.startswith("not measurable here: ") and sparse.measured_speedup is None
+    assert sparse.predicted_speedup == pytest.approx(1.0, rel=1e-9)  # no sparse peak on rpi5
+    for row in tiny_check.levers[:3]:
+        assert row.measured_speedup > 0 and row.predicted_speedup > 0
+        # error_pct is predicted / measured - 1, computed from the two figures shown
+        assert row.error_pct == pytest.approx(
+            (row.predicted_speedup / row.measured_speedup - 1) * 100, rel=1e-12
+        )
+        assert row.status in ("within target", "outside target")
+        assert "random weights" in row.quality
+    assert tiny_check.combined.levers == ("no-cfg", "every=16", "deepcache=2")
+
+
+def test_predictions_follow_the_traced_workload(tiny_check):
+    by = {r.name: r for r in tiny_check.levers}
+    # every=16 against N=8: the keyframe is shared by twice the frames; frame work is per frame
+    assert by["every=16"].predicted_keyframe_s == pytest.approx(
+        tiny_check.baseline.predicted_keyframe_s, rel=1e-12
+    )
+    assert by["every=16"].predicted_speedup == pytest.approx(2.0, rel=0.05)
+    # deepcache=2 at 2 steps: 1 full + 1 shallow UNet call, so faster than the baseline
+    assert 1.0 < by["deepcache=2"].predicted_speedup < 2.0
+    assert by["no-cfg"].predicted_speedup > 1.0
+
+
+def test_json_and_saved_result(tiny_check, tmp_path):
+    from zoomwatt.cli.measure_levers import render, to_json
+
+    data = to_json(tiny_check)
+    json.dumps(data)  # JSON-able
+    row = data["levers"][0]
+    assert {"name", "predicted_speedup", "measured_speedup", "error_pct", "status"} <= set(row)
+    assert "keyframe_error_pct" in data["combined"]
+    path = lever_check.save_lever_check(tiny_check, tmp_path)
+    back = lever_check.load_lever_check(tmp_path)
+    assert path.exists() and back.levers[0].name == "no-cfg"
+    text = render(tiny_check)
+    assert "not measurable here" in text and "within 15%" in text
+
+
+def test_plan_levers_scale_to_the_run():
+    from zoomwatt.measurement.lever_check import LeverCheckOptions, levers_for_run
+
+    workload = {"resolution_px": 512, "steps": 20, "every": 30}
+    run = LeverCheckOptions(levers=parse_levers("no-cfg"), size=128, steps=4, frames_per_keyframe=8)
+    out = levers_for_run(parse_levers("resolution=256,steps=5,every=120,no-cfg"), workload, run)
+    # 128 x 256/512 = 64 px; 4 x 5/20 = 1 step; 8 x 120/30 = 32 frames per keyframe
+    assert [lv.text() for lv in out] == ["resolution=64", "steps=1", "every=32", "no-cfg"]
+
+
+def test_report_section_shows_every_lever_and_the_plan(tiny_check, tmp_path):
+    import dataclasses
+
+    from zoomwatt.reporting.levers_section import collect_levers, levers_html
+
+    assert levers_html(None, "no lever measurement yet") == ""  # shown only when saved
+    lever_check.save_lever_check(tiny_check, tmp_path)
+    result, note = collect_levers(tmp_path)
+    assert note is None
+    plan = {
+        "label": "256px no-CFG",
+        "pick": "best",
+        "device": {"hardware": "jetson-orin-nano"},
+        "stack": "eager",
+        "made_by": "zoomwatt optimize --hw jetson-orin-nano",
+        "levers": [{"name": "no-cfg", "value": True}],
+        "predicted": {"output_fps": 10.5, "energy_per_frame_j": 0.5},
+    }
+    page = levers_html(dataclasses.replace(result, plan=plan), None)
+    assert "What each lever bought here" in page and "<svg" in page
+    for name in ("no-cfg", "every=16", "deepcache=2", "2:4", "combined"):
+        assert f"<td>{name}</td>" in page
+    assert "not measurable here" in page and "256px no-CFG" in page
+    assert collect_levers(tmp_path / "none")[0] is None
