@@ -3,12 +3,14 @@
 Runs ``zoomwatt zoom`` as a subprocess, the way a user types it (the ``zoomwatt`` script of
 this interpreter's environment), so the figure includes process start-up: a zoom out of the
 shipped photo (``--image``; ``--prompt-only`` for the backend's generated first keyframe),
-512x512, 11 keyframes, N = 30: 301 frames, 10 s of video at 30 fps. For each ``--method``: one
-warm-up run, then ``--repeats`` timed runs; it prints output frames per second of whole-command
-wall time (median of the repeats) with the per-stage seconds the command reports (``--json``)
-and the machine's load average before and after. On a shared machine the figures are noisy:
-compare methods measured in the same session. ``--record`` appends the figures, the machine
-and the date to benchmarks/results/zoom_classical.jsonl.
+512x512, 11 keyframes, N = 30: 301 frames, 10 s of video at 30 fps, picture checks and contact
+sheet included (the command's defaults). Every ``--method`` is warmed up once, then
+``--repeats`` rounds run each method in turn; it prints output frames per second of
+whole-command wall time (median of the repeats) with the per-stage seconds the command reports
+(``--json``), whether the picture checks passed, the video's size and the machine's load
+average before and after. On a shared machine the figures are noisy, but the methods share the
+load round by round: compare their ratios. ``--record`` appends the figures, the machine and
+the date to benchmarks/results/zoom_classical.jsonl.
 
     .venv/bin/python benchmarks/zoom_classical.py [--method patch --method telea] [--record]
 """
@@ -69,12 +71,26 @@ def stage_seconds(result: dict) -> dict[str, float]:
     return stages
 
 
-def measure(args: argparse.Namespace, method: str, tmp: Path) -> dict:
-    argv = zoom_argv(args, method, tmp / f"zoom-{method}.mp4")
-    timed_run(argv)  # warm-up: file caches, imports
+def measure_all(args: argparse.Namespace, methods: list[str], tmp: Path) -> list[dict]:
+    """Every method warmed up once, then ``repeats`` rounds of one timed run per method, in
+    turn: on a shared machine the methods see the same load, so their ratios hold even when
+    the figures do not."""
+    argvs = {m: zoom_argv(args, m, tmp / f"zoom-{m}.mp4") for m in methods}
+    for method in methods:
+        timed_run(argvs[method])  # warm-up: file caches, imports
     load_before = os.getloadavg()[0]
-    runs = [timed_run(argv) for _ in range(args.repeats)]
+    runs: dict[str, list[tuple[float, dict]]] = {m: [] for m in methods}
+    for _ in range(args.repeats):
+        for method in methods:
+            runs[method].append(timed_run(argvs[method]))
     load_after = os.getloadavg()[0]
+    return [
+        summarize(method, runs[method], args, tmp / f"zoom-{method}.mp4", (load_before, load_after))
+        for method in methods
+    ]
+
+
+def summarize(method: str, runs, args, video: Path, load: tuple[float, float]) -> dict:
     frames = runs[0][1]["frames"]
     walls = [wall for wall, _ in runs]
     median_wall = statistics.median(walls)
@@ -90,14 +106,24 @@ def measure(args: argparse.Namespace, method: str, tmp: Path) -> dict:
             stage_seconds(median_run)["inpaint_s"] / max(1, args.keyframes - 1), 3
         ),
         "stage_s_of_median_run": stage_seconds(median_run),
-        "load_average_before": round(load_before, 2),
-        "load_average_after": round(load_after, 2),
+        "checks_passed": (median_run.get("checks") or {}).get("passed"),
+        "video_mb": round(video.stat().st_size / 2**20, 2),
+        "load_average_before": round(load[0], 2),
+        "load_average_after": round(load[1], 2),
     }
+
+
+def ratios_to(per_method: list[dict], reference: str) -> dict[str, float]:
+    """Each method's median frames per second over the ``reference`` method's, same session."""
+    base = {m["method"]: m["frames_per_wall_s_median"] for m in per_method}.get(reference)
+    if not base:
+        return {}
+    return {m["method"]: round(m["frames_per_wall_s_median"] / base, 2) for m in per_method}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--method", action="append", choices=["patch", "telea", "ns"])
+    parser.add_argument("--method", action="append", choices=["patch", "patch-fast", "telea", "ns"])
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--keyframes", type=int, default=11)
     parser.add_argument("--frames-per-keyframe", type=int, default=30)
@@ -105,10 +131,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--prompt-only", action="store_true", help="no --image start picture")
     parser.add_argument("--record", action="store_true")
+    parser.add_argument(
+        "--note",
+        default="shared 2-core machine, other jobs running: figures are noisy, ratios hold",
+        help="what the record says about the machine's state",
+    )
     args = parser.parse_args()
-    methods = args.method or ["patch", "telea", "ns"]
+    methods = args.method or ["patch", "patch-fast", "telea"]
     with tempfile.TemporaryDirectory() as tmp:
-        per_method = [measure(args, method, Path(tmp)) for method in methods]
+        per_method = measure_all(args, methods, Path(tmp))
     fastest = max(per_method, key=lambda m: m["frames_per_wall_s_median"])
     record = {
         "benchmark": "zoom_classical",
@@ -123,7 +154,8 @@ def main() -> None:
         "methods": per_method,
         "targets_fps": TARGET_FPS,
         "fastest_method": fastest["method"],
-        "note": "shared 2-core machine, other jobs running: figures are noisy",
+        "ratios_to_telea": ratios_to(per_method, "telea"),
+        "note": args.note,
     }
     print(json.dumps(record, indent=2))
     if args.record:

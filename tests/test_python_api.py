@@ -34,7 +34,7 @@ def test_readme_examples_run(tmp_path, monkeypatch, capsys):
 
 
 def test_every_command_has_a_function():
-    for name in ("zoom", "analyze", "predict", "optimize", "measure", "report"):
+    for name in ("zoom", "analyze", "predict", "optimize", "measure", "report", "validate"):
         assert callable(getattr(zoomwatt, name)), name
 
 

@@ -3,8 +3,8 @@
 The public API mirrors the command line, one function per command with its options as
 keywords: :func:`zoom` renders a video (:class:`ZoomConfig` holds its settings and
 :class:`ZoomRun` yields frames as they are produced); :func:`analyze`, :func:`predict`,
-:func:`optimize`, :func:`measure` and :func:`report` return the result objects the commands
-render (:mod:`zoomwatt.api`).
+:func:`optimize`, :func:`measure`, :func:`report` and :func:`validate` return the result
+objects the commands render (:mod:`zoomwatt.api`).
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ __all__ = [
     "optimize",
     "predict",
     "report",
+    "validate",
     "zoom",
 ]
 
 _ZOOM = ("ZoomConfig", "ZoomRun", "zoom")
-_COMMANDS = ("analyze", "predict", "optimize", "measure", "report")
+_COMMANDS = ("analyze", "predict", "optimize", "measure", "report", "validate")
 
 
 def __getattr__(name: str):

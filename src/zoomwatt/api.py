@@ -23,6 +23,7 @@ from zoomwatt.errors import InputError, shorten
 if TYPE_CHECKING:  # pragma: no cover
     from zoomwatt.cli.analyze_command import AnalyzeResult
     from zoomwatt.cli.predict_command import PredictRun
+    from zoomwatt.evidence.results import ValidationResult
     from zoomwatt.measurement.results import MeasureResult
     from zoomwatt.optimizer import ExploreResult
 
@@ -56,7 +57,9 @@ def optimize(**options: Any) -> ExploreResult:
 def measure(**options: Any) -> MeasureResult:
     """A zoom measured on this machine, with the prediction beside it when ``validate=True``
     (``zoomwatt measure``); nothing is saved (see
-    :func:`zoomwatt.measurement.results.save_result`)."""
+    :func:`zoomwatt.measurement.results.save_result`). With ``plan=PATH`` or ``levers="a,b"``
+    the levers are applied and (``validate=True``) checked one by one: a
+    :class:`~zoomwatt.measurement.lever_check.LeverCheckResult`."""
     from zoomwatt.cli import measure_command
 
     return measure_command.compute(command_options("measure", options))
@@ -68,6 +71,14 @@ def report(**options: Any) -> Path:
     from zoomwatt.cli import report_command
 
     return report_command.compute(command_options("report", options))
+
+
+def validate(**options: Any) -> ValidationResult:
+    """Every published measurement held against the model, held out leave-one-device-out,
+    and the last recorded host check (``zoomwatt validate``)."""
+    from zoomwatt.cli import validate_command
+
+    return validate_command.compute(command_options("validate", options))
 
 
 def command_options(command: str, options: dict[str, Any]) -> argparse.Namespace:

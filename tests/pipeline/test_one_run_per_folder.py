@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -80,6 +81,11 @@ def started_run(cfg: ZoomConfig):
     worker = threading.Thread(target=lambda: box.update(result=ZoomRun(cfg, backend).run()))
     worker.start()
     assert backend.inside.wait(timeout=60)
+    # Keyframe 2 is made while segment 1 is encoded: wait until the video file has begun.
+    deadline = time.monotonic() + 60
+    while not list(cfg.out.parent.glob(f"{cfg.out.name}.*.partial")):
+        assert time.monotonic() < deadline, "the first run never began its video"
+        time.sleep(0.01)
 
     def finish():
         backend.go.set()

@@ -1,6 +1,6 @@
-"""The patch outpainter (the classical backend's default): deterministic, seeded, robust on any
-frame the zoom accepts, and a zoom made with it passes the picture checks from three start
-pictures of different character (issue 16)."""
+"""The patch outpainter (the classical backend's default): PatchMatch pieces with known answers,
+deterministic and seeded, robust on any frame the zoom accepts, and a zoom made with it passes
+the picture checks from three start pictures of different character (issue 16)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,12 @@ import pytest
 from PIL import Image
 
 from zoomwatt.errors import InputError
-from zoomwatt.pipeline.backends.classical import ClassicalInpainter
+from zoomwatt.pipeline.backends import patchmatch as pm
+from zoomwatt.pipeline.backends.classical import PATCH_VERSION, ClassicalInpainter
 from zoomwatt.pipeline.backends.outpaint import (
     PatchSettings,
-    _lowpass,
-    _min_path,
+    match_statistics,
     outpaint,
-    shrink_compensation,
     zoom_factor,
 )
 from zoomwatt.pipeline.geometry import ZoomGeometry
@@ -47,14 +46,15 @@ def start_picture(name: str, side: int) -> np.ndarray:
 
 
 def zoom_keyframes(start: np.ndarray, count: int, method: str = "patch", seed: int = 100):
-    """Keyframes of a zoom out (border a quarter of the side: x2 per keyframe)."""
+    """Keyframes of a zoom out (border a quarter of the side: x2 per keyframe), each border
+    made from the first keyframe, as the zoom does."""
     side = start.shape[0]
     geometry = ZoomGeometry.from_border(side, side, side // 4)
     backend = ClassicalInpainter(method=method)
     keyframes = [start]
     for index in range(1, count):
         canvas, mask = geometry.canvas(keyframes[-1])
-        filled = backend.inpaint(canvas, mask, "", "", seed + index).image
+        filled = backend.outpaint(canvas, mask, "", "", seed + index, keyframes[0]).image
         keyframes.append(geometry.paste_back(filled, keyframes[-1]))
     return geometry, keyframes
 
@@ -62,27 +62,90 @@ def zoom_keyframes(start: np.ndarray, count: int, method: str = "patch", seed: i
 @pytest.fixture(scope="module")
 def canvas_and_mask():
     geometry = ZoomGeometry.from_border(96, 96, 24)
-    return geometry.canvas(start_picture("photo", 96))
+    start = start_picture("photo", 96)
+    return (*geometry.canvas(start), start)
+
+
+# --- PatchMatch pieces ------------------------------------------------------------------------
+
+
+def test_descriptors_of_equal_patches_are_equal_and_of_a_flat_patch_only_the_mean():
+    rng = np.random.default_rng(0)
+    picture = rng.uniform(0, 255, (20, 20, 3)).astype(np.float32)
+    twice = np.concatenate([picture, picture], axis=1)  # the same pixels 20 columns apart
+    d = pm.descriptors(twice, 5).reshape(20, 40, -1)
+    # Patches wholly inside each copy (centres 2..17) see the same pixels: same descriptors.
+    assert np.allclose(d[2:18, 2:18], d[2:18, 22:38], atol=1e-3)
+    flat = pm.descriptors(np.full((9, 9, 3), 100.0, np.float32), 5).reshape(9, 9, -1)
+    # A flat grey: luma 100 over 25 px, the DC kernel 1/5 per axis: 25 * 100 / 5^2 * 5 = 500;
+    # the chroma means and every non-DC coefficient are 0 (to float rounding).
+    assert flat[4, 4, 0] == pytest.approx(500.0, rel=1e-4)
+    assert np.abs(flat[4, 4, 1:]).max() < 1e-2
+
+
+def test_search_finds_where_a_shifted_copy_came_from():
+    rng = np.random.default_rng(1)
+    source_pixels = cv2.GaussianBlur(rng.uniform(0, 255, (64, 64, 3)).astype(np.float32), (0, 0), 1)
+    target = np.ascontiguousarray(source_pixels[5:45, 9:49])  # the source moved by (-5, -9)
+    source = pm.Source.of(source_pixels, 7)
+    field = pm.Field.random((40, 40), source, rng)
+    inner = np.zeros((40, 40), bool)
+    inner[3:-3, 3:-3] = True  # patches wholly inside the target
+    active = np.flatnonzero(inner)
+    pm.search(pm.descriptors(target, 7), source, field, active, rng, passes=6, radius=32)
+    found = (field.ys[inner] == np.nonzero(inner)[0] + 5) & (
+        field.xs[inner] == np.nonzero(inner)[1] + 9
+    )
+    # Every inner pixel has its exact match at (y + 5, x + 9); propagation spreads the first
+    # found to all: measured 100%, 95% asked.
+    assert found.mean() > 0.95
+
+
+def test_a_coherent_field_votes_and_copies_the_source_back():
+    rng = np.random.default_rng(2)
+    pixels = rng.uniform(0, 255, (30, 30, 3)).astype(np.float32)
+    ys, xs = np.mgrid[0:30, 0:30].astype(np.int32)
+    field = pm.Field(ys, xs)  # every pixel its own match
+    voted, weight = pm.vote(field, pixels, np.ones((30, 30), np.float32), 5)
+    # Every patch covering a pixel says the same value: the mean is the pixel (float rounding);
+    # away from the edge 25 patches vote, at a corner 9.
+    assert np.allclose(voted, pixels, atol=1e-3)
+    assert weight[15, 15] == 25 and weight[0, 0] == 9
+    assert np.array_equal(pm.copy(field, pixels), pixels)
+
+
+def test_an_enlarged_field_continues_its_parent():
+    source = pm.Source.of(np.zeros((64, 64, 3), np.float32), 7)
+    parent = pm.Field(np.full((4, 4), 10, np.int32), np.full((4, 4), 20, np.int32))
+    child = parent.upsampled((8, 8), source)
+    # Pixel (y, x) of the child continues its parent's match at twice the coordinates:
+    # 2 * 10 + y % 2 and 2 * 20 + x % 2.
+    assert child.ys[3, 5] == 21 and child.xs[3, 5] == 41
+    assert child.ys.flags["C_CONTIGUOUS"]  # search writes through flat views of it
+
+
+# --- the outpainter -------------------------------------------------------------------------
 
 
 def test_same_inputs_give_the_same_pixels_and_the_seed_matters(canvas_and_mask):
-    canvas, mask = canvas_and_mask
-    a, b = outpaint(canvas, mask, 7), outpaint(canvas, mask, 7)
-    c = outpaint(canvas, mask, 8)
+    canvas, mask, start = canvas_and_mask
+    a, b = outpaint(canvas, mask, 7, exemplar=start), outpaint(canvas, mask, 7, exemplar=start)
+    c = outpaint(canvas, mask, 8, exemplar=start)
     assert np.array_equal(a, b)
     border = mask > 0
-    # Another seed: other patches; most border pixels differ, by several grey levels.
+    # Another seed: other matches; most border pixels differ, by several grey levels.
     changed = np.abs(a.astype(int) - c.astype(int)).max(-1)[border] > 4
     assert changed.mean() > 0.5
 
 
 def test_known_pixels_are_kept_and_the_border_is_not_grey(canvas_and_mask):
-    canvas, mask = canvas_and_mask
-    out = outpaint(canvas, mask, 1)
-    assert out.dtype == np.uint8 and out.shape == canvas.shape
-    assert np.array_equal(out[mask == 0], canvas[mask == 0])
-    # The canvas's border is flat mid-grey (127); the filled one has the picture's spread.
-    assert out[mask > 0].std() > 0.5 * canvas[mask == 0].std()
+    canvas, mask, start = canvas_and_mask
+    for exemplar in (start, None):
+        out = outpaint(canvas, mask, 1, exemplar=exemplar)
+        assert out.dtype == np.uint8 and out.shape == canvas.shape
+        assert np.array_equal(out[mask == 0], canvas[mask == 0])
+        # The canvas's border is flat mid-grey (127); the filled one has the picture's spread.
+        assert out[mask > 0].std() > 0.5 * canvas[mask == 0].std()
 
 
 @pytest.mark.parametrize(
@@ -92,46 +155,66 @@ def test_known_pixels_are_kept_and_the_border_is_not_grey(canvas_and_mask):
 def test_every_frame_the_zoom_accepts(height, width, border, feather):
     geometry = ZoomGeometry.from_border(height, width, border, feather)
     rng = np.random.default_rng(0)
-    canvas, mask = geometry.canvas(rng.integers(0, 256, (height, width, 3), dtype=np.uint8))
-    out = outpaint(canvas, mask, 3)
-    assert out.shape == canvas.shape
-    assert np.array_equal(out[mask == 0], canvas[mask == 0])
+    start = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    canvas, mask = geometry.canvas(start)
+    for exemplar in (start, None):
+        out = outpaint(canvas, mask, 3, exemplar=exemplar)
+        assert out.shape == canvas.shape
+        assert np.array_equal(out[mask == 0], canvas[mask == 0])
 
 
 def test_masks_with_nothing_or_everything_to_fill():
     image = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
     assert np.array_equal(outpaint(image, np.zeros((32, 32), np.uint8), 0), image)
-    # Nothing known to take patches from: OpenCV's Telea fill, still a picture of that size.
-    assert outpaint(image, np.full((32, 32), 255, np.uint8), 0).shape == image.shape
+    everything = np.full((32, 32), 255, np.uint8)
+    # Nothing known, no exemplar: OpenCV's Telea fill, still a picture of that size; with an
+    # exemplar the whole frame is made of it.
+    assert outpaint(image, everything, 0).shape == image.shape
+    assert outpaint(image, everything, 0, exemplar=image).std() > 10
+
+
+TINY = np.zeros((4, 4, 3), np.uint8)  # an exemplar too small for a patch
 
 
 @pytest.mark.parametrize(
-    "image, mask, seed, argument",
+    "image, mask, seed, exemplar, argument",
     [
-        (np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8), 0, "image"),
-        (np.zeros((8, 8, 3), np.float32), np.zeros((8, 8), np.uint8), 0, "image"),
-        (np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9), np.uint8), 0, "mask"),
-        (np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8), -1, "seed"),
-        (np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8), True, "seed"),
+        (np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8), 0, None, "image"),
+        (np.zeros((8, 8, 3), np.float32), np.zeros((8, 8), np.uint8), 0, None, "image"),
+        (np.zeros((8, 8, 3), np.uint8), np.zeros((8, 9), np.uint8), 0, None, "mask"),
+        (np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8), -1, None, "seed"),
+        (np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8), True, None, "seed"),
+        (np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8), 0, TINY, "exemplar"),
+    ],
+)  # fmt: skip
+def test_bad_inputs_name_the_argument(image, mask, seed, exemplar, argument):
+    with pytest.raises(InputError, match=f"^{argument}="):
+        outpaint(image, mask, seed, exemplar=exemplar)
+
+
+@pytest.mark.parametrize(
+    "settings, name",
+    [
+        (PatchSettings(patch_px=4), "patch_px"),  # even: no centre pixel
+        (PatchSettings(coarsest_px=2), "coarsest_px"),
+        (PatchSettings(iterations=()), "iterations"),
+        (PatchSettings(unsearched_levels=5), "unsearched_levels"),
+        (PatchSettings(colour_match=1.5), "colour_match"),
     ],
 )
-def test_bad_inputs_name_the_argument(image, mask, seed, argument):
-    with pytest.raises(InputError, match=f"^{argument}="):
-        outpaint(image, mask, seed)
-
-
-def test_bad_settings_name_the_setting(canvas_and_mask):
-    canvas, mask = canvas_and_mask
-    with pytest.raises(InputError, match=r"^candidates="):
-        outpaint(canvas, mask, 0, PatchSettings(candidates=2))
-    with pytest.raises(InputError, match=r"^patch_px="):
-        outpaint(canvas, mask, 0, PatchSettings(patch_px=3))
+def test_bad_settings_name_the_setting(canvas_and_mask, settings, name):
+    canvas, mask, _ = canvas_and_mask
+    with pytest.raises(InputError, match=f"^{name}="):
+        outpaint(canvas, mask, 0, settings)
 
 
 def test_patch_is_the_classical_default_and_in_its_fingerprint():
     backend = ClassicalInpainter()
     assert backend.method == "patch"
-    assert backend.fingerprint()["patch"]["version"] == 1
+    fingerprint = backend.fingerprint()["patch"]
+    assert fingerprint["version"] == PATCH_VERSION == 2
+    assert fingerprint["iterations"] == list(PatchSettings().iterations)  # as JSON holds it
+    assert ClassicalInpainter(method="patch-fast").fingerprint()["patch"]["unsearched_levels"] == 2
     assert "patch" not in ClassicalInpainter(method="telea").fingerprint()  # resumes as before
     with pytest.raises(InputError, match=r"^method="):
         ClassicalInpainter(method="quilt-me")
@@ -143,59 +226,43 @@ def test_zoom_factor_of_the_default_border():
     assert zoom_factor(mask == 0) == pytest.approx(2.0)
 
 
-def test_lowpass_leaves_unknown_pixels_out():
-    known = np.zeros((16, 16), bool)
-    known[4:12, 4:12] = True
-    picture = np.zeros((16, 16, 3), np.float32)  # black outside
-    picture[known] = 200.0
-    low = _lowpass(picture, known, 4)
-    # Only known pixels (all 200) are averaged, so wherever some are near, the result is 200;
-    # an average that counted the black outside would be lower next to the edge.
-    assert np.allclose(low[2:14, 2:14], 200.0, atol=1e-3)
+def test_match_statistics_moves_the_mean_to_the_reference():
+    picture = np.full((32, 32, 3), 60.0, np.float32)
+    region = np.zeros((32, 32), bool)
+    region[:, :16] = True
+    reference = np.full((16, 16, 3), 180.0, np.float32)  # a flat grey 180
+    out = match_statistics(picture, region, reference)
+    # Flat region and flat reference: the region becomes grey 180 (Lab round trip: 0.5 level);
+    # the rest is untouched.
+    assert np.allclose(out[region], 180.0, atol=0.5)
+    assert np.array_equal(out[~region], picture[~region])
 
 
-def test_minimum_error_cut_follows_the_cheap_column():
-    # One strip, 4 rows x 3 columns; column 1 is free except row 2, where column 2 is.
-    strip = np.array([[[9, 0, 9], [9, 0, 9], [9, 9, 0], [9, 0, 9]]], dtype=np.float32)
-    # The cheapest 8-connected path: 1, 1, 2, 1 (cost 0); its other paths all cost 9 or more.
-    assert _min_path(strip).tolist() == [[1, 1, 2, 1]]
+# --- zooms: the picture checks pass from three start pictures of different character ---------
 
 
-def test_shrink_compensation_is_neutral_on_a_flat_picture():
-    picture = np.full((32, 32, 3), 90.0, np.float32)
-    known = ZoomGeometry.from_border(32, 32, 8).inpaint_mask() == 0
-    compensation = shrink_compensation(picture, known)
-    # A flat centre loses nothing when shrunk: rho = 1 gives (1 / 1 - 0.25) / 0.75 = 1, and
-    # the mean does not move (delta = 0).
-    assert compensation.spread_factor == pytest.approx(1.0)
-    assert compensation.mean_offset_l == pytest.approx(0.0, abs=1e-3)
+@pytest.mark.parametrize("start, side", [("photo", 192), ("smooth", 256), ("texture", 128)])
+def test_a_patch_zoom_passes_the_picture_checks(start, side):
+    # 6 keyframes: five borders made, each from the first keyframe (and the one before at the
+    # seam). Small sizes, seconds each; the photo at 192 px, where its table has texture.
+    geometry, keyframes = zoom_keyframes(start_picture(start, side), 6 if side < 256 else 5)
+    result = check_zoom(keyframes, geometry)
+    assert result.passed, result.failed()
 
 
-def test_shrink_compensation_of_a_fine_texture():
-    rng = np.random.default_rng(2)
-    picture = rng.integers(0, 256, (64, 64, 3)).astype(np.float32)  # pixel noise
-    known = ZoomGeometry.from_border(64, 64, 16).inpaint_mask() == 0
-    # Shrinking pixel noise by 2 averages 4 pixels: the spread halves (rho about 0.5), so the
-    # border would need sqrt((1 / 0.25 - 0.25) / 0.75) = 2.2 x the centre's: held to 1.25.
-    assert shrink_compensation(picture, known).spread_factor == pytest.approx(1.25)
-
-
-@pytest.mark.parametrize("start", ["photo", "smooth", "texture"])
-def test_a_patch_zoom_passes_the_picture_checks(start):
-    # 6 keyframes at 128 px: five borders made, each from the one before.
-    geometry, keyframes = zoom_keyframes(start_picture(start, 128), 6)
+def test_the_fast_patch_method_passes_the_checks_too():
+    geometry, keyframes = zoom_keyframes(start_picture("photo", 192), 5, method="patch-fast")
     result = check_zoom(keyframes, geometry)
     assert result.passed, result.failed()
 
 
 def test_brightness_and_contrast_do_not_drift_over_8_keyframes():
-    _, keyframes = zoom_keyframes(start_picture("photo", 128), 8)
+    _, keyframes = zoom_keyframes(start_picture("photo", 192), 8)
     first, last = lightness(keyframes[0]), lightness(keyframes[-1])
-    # Measured: mean L 41.8 -> 43.2, spread 24.5 -> 16.5 (0.68): shrinking a keyframe into
-    # the next loses its finest texture, and the border makes most of it up. The Telea zoom
-    # drifts +18.5 L in the same 8 keyframes (test_picture_checks).
+    # Measured: mean L 41.8 -> 42.6, spread ratio 0.77: the border's statistics are held to
+    # the first keyframe's. The Telea zoom drifts +18.5 L in the same 8 (test_picture_checks).
     assert abs(float(last.mean() - first.mean())) < 3.0
-    assert float(last.std() / first.std()) > 0.6
+    assert float(last.std() / first.std()) > 0.65
 
 
 def test_a_portrait_does_not_become_a_wall_of_faces():
@@ -203,8 +270,8 @@ def test_a_portrait_does_not_become_a_wall_of_faces():
     geometry, keyframes = zoom_keyframes(portrait, 4)
     # The face (rows 15..50, columns 52..87 of the 160 px portrait) as keyframe 1 shows it:
     # shrunk by 2 into the centre, 18 x 18 px; band-passed and without the filter's edges,
-    # a 12 x 12 template. Its best match anywhere in a border: 0.66-0.70 here; chance alone
-    # reaches 0.67-0.77 (the Telea zoom's rays, which hold no face); a copy scores 1.0.
+    # a 12 x 12 template. Its best match anywhere in a border stays below 0.9 (chance alone
+    # reaches 0.67-0.77: the Telea zoom's rays, which hold no face); a copy scores 1.0.
     face = cv2.resize(np.ascontiguousarray(portrait[15:51, 52:88]), (18, 18), cv2.INTER_AREA)
     template = band_pass(lightness(face), geometry)[3:-3, 3:-3]
     side = template.shape[0]
@@ -224,4 +291,4 @@ def test_a_portrait_does_not_become_a_wall_of_faces():
     collage[2:20, 2:20] = face  # a face stamped in the corner is found
     assert best_in_border(collage) > 0.95
     result = check_zoom(keyframes, geometry)
-    assert all(k.copies.copied_block_fraction == 0 for k in result.keyframes)
+    assert all(k.copies.passed for k in result.keyframes)

@@ -24,6 +24,7 @@ COMMANDS = [
     "zoomwatt.cli.optimize_command",
     "zoomwatt.cli.measure_command",
     "zoomwatt.cli.report_command",
+    "zoomwatt.cli.validate_command",
 ]
 
 log = logging.getLogger("zoomwatt")

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -45,6 +46,10 @@ COPY_BLOCK_PX_AT_512 = 48
 MIN_COPY_BLOCK_PX = 24
 COPY_MIN_DETAIL_L = 1.0  # blocks with less band-pass RMS (L units) are not judged: flat
 COPY_MIN_CORRELATION = 0.95  # near-exact: band-passed blocks correlate at 0.95 or more
+COPY_CANDIDATES = 4  # places found at half size that are re-scored at full size
+# a copy at full size (0.95) still correlates highly at half size (a 1 px shift at
+# full size is half a pixel there; 0.80 the lowest measured): places below 0.7 are not re-scored
+COPY_SCREEN_CORRELATION = 0.7
 
 # Thresholds, calibrated at 128, 192 and 512 px on: 8 real pictures, each its own outer band
 # against its centre (coffee, rocket, astronaut, chelsea, gravel, brick, grass, the classical
@@ -52,9 +57,14 @@ COPY_MIN_CORRELATION = 0.95  # near-exact: band-passed blocks correlate at 0.95 
 # and the generated picture; rays from the centre; the patch zoom from the same four. The
 # figures in the reasons are those measurements (tests/pipeline/test_picture_checks.py).
 MIN_DETAIL_RATIO = 0.25
+# Below 3 L RMS (9 L^2) the band is faint texture on a smooth picture: a centre with less has
+# no detail for the border to keep, so that a smooth border of a smooth picture is not judged
+# a wash (the generated start picture's centres have 0.5-6 L^2, photos' 37-83, 128-512 px).
+DETAIL_FLOOR_L2 = 9.0
 WHY_DETAIL = (
-    "the border keeps at least a quarter of the centre's mid-frequency energy: photos' own "
-    "bands keep 0.32 and more (coffee's plain table around its cup), Telea's fill 0.01-0.20"
+    "the border keeps at least a quarter of the centre's mid-frequency energy (a centre with "
+    "under 9 L^2 has none to keep): photos' own bands keep 0.32 and more (coffee's plain "
+    "table around its cup), Telea's fill 0.01-0.20"
 )
 MAX_COHERENCE_EXCESS = 0.2
 WHY_COHERENCE = (
@@ -138,11 +148,12 @@ def _tensor(light: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray, np
     return blur(gx * gx), blur(gy * gy), blur(gx * gy)
 
 
-def coherence(light: np.ndarray, geometry: ZoomGeometry) -> tuple[float, float]:
+def coherence(light: np.ndarray, geometry: ZoomGeometry, tensor=None) -> tuple[float, float]:
     """Energy-weighted structure-tensor coherence (0: no preferred direction, 1: all one
-    direction) in the border and in the centre."""
+    direction) in the border and in the centre (``tensor``: :func:`structure_tensor`'s, if
+    already made)."""
     sigma = STRUCTURE_SIGMA_PX * _scale(geometry)
-    jxx, jyy, jxy = _tensor(light, sigma)
+    jxx, jyy, jxy = tensor or structure_tensor(light, geometry)
     anisotropic = np.sqrt((jxx - jyy) ** 2 + 4.0 * jxy**2)
     trace = jxx + jyy
     border, centre = regions(geometry, int(np.ceil(2 * sigma)))
@@ -150,12 +161,17 @@ def coherence(light: np.ndarray, geometry: ZoomGeometry) -> tuple[float, float]:
     return share(border), share(centre)
 
 
-def ray_index(light: np.ndarray, geometry: ZoomGeometry) -> float:
+def structure_tensor(light: np.ndarray, geometry: ZoomGeometry):
+    """(Jxx, Jyy, Jxy) over the window STRUCTURE_SIGMA_PX (scaled with the frame)."""
+    return _tensor(light, STRUCTURE_SIGMA_PX * _scale(geometry))
+
+
+def ray_index(light: np.ndarray, geometry: ZoomGeometry, tensor=None) -> float:
     """Share of the border's gradient energy across rays from the frame's centre, minus the
     share along them: -sum(w cos 2(theta - phi)) / sum(trace), with theta the dominant
     gradient direction, phi the direction from the centre and w the anisotropic energy."""
     sigma = STRUCTURE_SIGMA_PX * _scale(geometry)
-    jxx, jyy, jxy = _tensor(light, sigma)
+    jxx, jyy, jxy = tensor or structure_tensor(light, geometry)
     h, w = light.shape
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     phi = np.arctan2(ys - (h - 1) / 2.0, xs - (w - 1) / 2.0)
@@ -183,23 +199,72 @@ def copied_fraction(
     (:func:`band_pass`), by normalized cross-correlation at every position, so that a copy
     is found whatever brightness or contrast change it went through, and a smooth ramp does
     not match every other ramp. Blocks with less band-pass detail than COPY_MIN_DETAIL_L are
-    not judged."""
+    not judged; nor is every second block (a checkerboard: half the work, and a copied
+    region two blocks wide covers a judged one). The search runs at half size first (a
+    quarter of the pixels); the best COPY_CANDIDATES places found there are scored at full
+    size."""
     block = copy_block_px(geometry)
     border, _ = regions(geometry)
     detail = band_pass(light, geometry)
-    sources = [band_pass(source, geometry) for source in sources]
+    sources = [_Searchable.of(band_pass(source, geometry)) for source in sources]
     judged = copied = 0
-    for y in range(0, geometry.height - block + 1, block):
-        for x in range(0, geometry.width - block + 1, block):
+    for row, y in enumerate(range(0, geometry.height - block + 1, block)):
+        for col, x in enumerate(range(0, geometry.width - block + 1, block)):
+            if (row + col) % 2:  # a checkerboard of the blocks: half the work, the same share
+                continue
             patch = detail[y : y + block, x : x + block]
             if not border[y : y + block, x : x + block].all() or patch.std() < COPY_MIN_DETAIL_L:
                 continue
             judged += 1
-            copied += max(_best_correlation(patch, s) for s in sources) >= COPY_MIN_CORRELATION
+            copied += max(s.best_correlation(patch) for s in sources) >= COPY_MIN_CORRELATION
     return (copied / judged if judged else 0.0), judged
 
 
-def _best_correlation(patch: np.ndarray, source: np.ndarray) -> float:
+@dataclass(frozen=True)
+class _Searchable:
+    """A band-passed source at full and at half size."""
+
+    full: np.ndarray
+    half: np.ndarray
+
+    @classmethod
+    def of(cls, detail: np.ndarray) -> _Searchable:
+        return cls(detail, _halved(detail))
+
+    def best_correlation(self, patch: np.ndarray) -> float:
+        """The highest normalized cross-correlation of ``patch`` anywhere in the source: the
+        COPY_CANDIDATES best places at half size, each re-scored at full size within 2 px
+        (none when no place at half size reaches COPY_SCREEN_CORRELATION)."""
+        if self.full.shape[0] < patch.shape[0] or self.full.shape[1] < patch.shape[1]:
+            return -1.0
+        small = _halved(patch)
+        if min(small.shape) < 4 or min(self.half.shape) < min(small.shape):
+            return _correlation(self.full, patch)
+        scores = cv2.matchTemplate(self.half, small, cv2.TM_CCOEFF_NORMED)
+        if float(scores.max()) < COPY_SCREEN_CORRELATION:  # no place at half size is close
+            return float(scores.max())
+        flat = scores.reshape(-1)
+        best = (
+            np.argpartition(flat, -COPY_CANDIDATES)[-COPY_CANDIDATES:]
+            if flat.size > COPY_CANDIDATES
+            else np.arange(flat.size)
+        )
+        found = -1.0
+        h, w = patch.shape
+        for row, col in zip(*np.unravel_index(best, scores.shape), strict=True):
+            y0, x0 = max(0, 2 * row - 2), max(0, 2 * col - 2)
+            window = self.full[y0 : 2 * row + h + 2, x0 : 2 * col + w + 2]
+            found = max(found, _correlation(window, patch))
+        return found
+
+
+def _halved(image: np.ndarray) -> np.ndarray:
+    return cv2.resize(
+        image, (image.shape[1] // 2, image.shape[0] // 2), interpolation=cv2.INTER_AREA
+    )
+
+
+def _correlation(source: np.ndarray, patch: np.ndarray) -> float:
     if source.shape[0] < patch.shape[0] or source.shape[1] < patch.shape[1]:
         return -1.0
     return float(cv2.matchTemplate(source, patch, cv2.TM_CCOEFF_NORMED).max())
@@ -250,11 +315,13 @@ class DetailCheck:
     centre_energy_l2: float
     energy_ratio: float  # border / centre
     min_energy_ratio: float = MIN_DETAIL_RATIO
+    min_centre_energy_l2: float = DETAIL_FLOOR_L2  # a centre with less has no detail to keep
     why: str = WHY_DETAIL
 
     @property
     def passed(self) -> bool:
-        return self.energy_ratio >= self.min_energy_ratio
+        smooth = self.centre_energy_l2 < self.min_centre_energy_l2
+        return smooth or self.energy_ratio >= self.min_energy_ratio
 
 
 @dataclass(frozen=True)
@@ -404,25 +471,31 @@ class ZoomChecks:
 
 
 def check_keyframe(
-    image: np.ndarray, geometry: ZoomGeometry, index: int = 0, previous: np.ndarray | None = None
+    image: np.ndarray,
+    geometry: ZoomGeometry,
+    index: int = 0,
+    previous: np.ndarray | None = None,
+    previous_light: np.ndarray | None = None,
 ) -> KeyframeChecks:
     """The border-against-centre checks of one keyframe (``previous``: the keyframe before,
-    whose blocks the border must not copy either; without it only the centre is searched)."""
+    whose blocks the border must not copy either; without it only the centre is searched;
+    ``previous_light``: its lightness, if already made)."""
     _check_image("image", image, geometry)
     light = lightness(image)
     border_e, centre_e = band_energy(light, geometry)
-    border_c, centre_c = coherence(light, geometry)
+    tensor = structure_tensor(light, geometry)
+    border_c, centre_c = coherence(light, geometry, tensor)
     g = geometry
     sources = [light[g.border_y : g.height - g.border_y, g.border_x : g.width - g.border_x]]
     if previous is not None:
         _check_image("previous", previous, geometry)
-        sources.append(lightness(previous))
+        sources.append(lightness(previous) if previous_light is None else previous_light)
     copied, judged = copied_fraction(light, geometry, sources)
     result = KeyframeChecks(
         index=index,
         detail=DetailCheck(border_e, centre_e, border_e / max(centre_e, 1e-9)),
         coherence=CoherenceCheck(border_c, centre_c, border_c - centre_c),
-        rays=RayCheck(ray_index(light, geometry)),
+        rays=RayCheck(ray_index(light, geometry, tensor)),
         copies=CopyCheck(copied, judged, copy_block_px(geometry)),
         colour=ColourCheck(lab_distance(image, geometry)),
         seam=SeamCheck(seam_ratio(light, geometry)),
@@ -433,7 +506,13 @@ def check_keyframe(
 
 def check_drift(keyframes: list[np.ndarray]) -> list[DriftCheck]:
     """Mean and spread of every keyframe's lightness against the first keyframe's."""
-    stats = [(float(light.mean()), float(light.std())) for light in map(lightness, keyframes)]
+    return _drift(
+        [(float(light.mean()), float(light.std())) for light in map(lightness, keyframes)]
+    )
+
+
+def _drift(stats: list[tuple[float, float]]) -> list[DriftCheck]:
+    """The drift checks of keyframes whose lightness has these (mean, spread)."""
     mean0, std0 = stats[0]
     return [
         DriftCheck(i, mean, std, mean - mean0, std / max(std0, 1e-9), std - std0)
@@ -451,13 +530,49 @@ def check_zoom(keyframes: list[np.ndarray], geometry: ZoomGeometry) -> ZoomCheck
         raise InputError("keyframes", type(keyframes).__name__, "a list of keyframe images")
     for i, image in enumerate(keyframes):
         _check_image(f"keyframes[{i}]", image, geometry)
-    rows = [
-        check_keyframe(keyframes[i], geometry, i, keyframes[i - 1])
-        for i in range(1, len(keyframes))
-    ]
-    result = ZoomChecks(rows, check_drift(list(keyframes)))
-    log.info("zoom checks of %d keyframes: %s", len(keyframes), result.failed() or "passed")
-    return result
+    checker = ZoomChecker(geometry)
+    for image in keyframes:
+        checker.add(image)
+    return checker.result()
+
+
+class ZoomChecker:
+    """:func:`check_zoom` one keyframe at a time, as a zoom makes them: only the keyframe before
+    is kept, so a zoom of any length is checked in constant memory."""
+
+    def __init__(self, geometry: ZoomGeometry):
+        if not isinstance(geometry, ZoomGeometry):
+            raise InputError("geometry", type(geometry).__name__, "a ZoomGeometry")
+        self.geometry = geometry
+        self.rows: list[KeyframeChecks] = []
+        self.stats: list[tuple[float, float]] = []  # mean and spread of L per keyframe
+        self.previous: np.ndarray | None = None
+        self.previous_light: np.ndarray | None = None
+
+    def add(self, image: np.ndarray) -> None:
+        """The next keyframe, (H, W, 3) uint8 RGB of the geometry's size."""
+        index = len(self.stats)
+        _check_image(f"keyframes[{index}]", image, self.geometry)
+        light = lightness(image)
+        if self.previous is not None:
+            self.rows.append(
+                check_keyframe(image, self.geometry, index, self.previous, self.previous_light)
+            )
+        self.stats.append((float(light.mean()), float(light.std())))
+        self.previous, self.previous_light = image, light
+
+    def result(self) -> ZoomChecks:
+        if not self.stats:
+            raise InputError("keyframes", 0, "at least one keyframe checked")
+        result = ZoomChecks(list(self.rows), _drift(self.stats))
+        log.info("zoom checks of %d keyframes: %s", len(self.stats), result.failed() or "passed")
+        return result
+
+
+def checks_path(video: str | Path) -> Path:
+    """Where a zoom's picture checks are kept: NAME_checks.json beside the video."""
+    video = Path(video)
+    return video.with_name(f"{video.stem}_checks.json")
 
 
 def _check_image(argument: str, image: object, geometry: ZoomGeometry) -> None:

@@ -23,7 +23,9 @@ import numpy as np
 
 from zoomwatt.errors import InputError, shorten
 from zoomwatt.pipeline.backends import BackendOptions, Inpainter, backend_entry, options_for
+from zoomwatt.pipeline.contact_sheet import SheetBuilder, sheet_path
 from zoomwatt.pipeline.geometry import ZoomGeometry, output_frame_count
+from zoomwatt.pipeline.picture_checks import ZoomChecker, ZoomChecks, checks_path
 from zoomwatt.pipeline.prompts import (
     MAX_PROMPT_CHARS,
     TIME_UNITS,
@@ -86,6 +88,9 @@ class ZoomConfig:
     realtime: bool = False
     late_policy: str = "wait"  # wait: the stream stalls for a late frame; drop: it skips it
     prebuffer_frames: int | None = None  # frames ready before the clock; None = 1 + N
+    # picture checks of the keyframes (pipeline/picture_checks.py) and a contact sheet of them,
+    # both written beside the video (NAME_checks.json, NAME_keyframes.png)
+    checks: bool = True
 
     @classmethod
     def from_options(cls, **options: Any) -> ZoomConfig:
@@ -170,6 +175,9 @@ class ZoomResult:
     timings: list[KeyframeTimings] = field(default_factory=list)
     stream: StreamReport | None = None  # with ``realtime``: how steady the paced output was
     warmup_s: float = 0.0  # with ``realtime``: compilation and capture before the clock started
+    checks: ZoomChecks | None = None  # the keyframes' picture checks (``checks`` on)
+    checks_file: Path | None = None  # where they were written (JSON)
+    contact_sheet: Path | None = None  # the keyframes' contact sheet (PNG)
 
     @property
     def frames_per_wall_s(self) -> float:
@@ -183,6 +191,9 @@ class ZoomResult:
         data["work_dir"] = str(self.work_dir)
         data["frames_per_wall_s"] = self.frames_per_wall_s
         data["stream"] = self.stream.to_dict() if self.stream else None
+        data["checks"] = self.checks.to_dict() if self.checks else None
+        for name in ("checks_file", "contact_sheet"):
+            data[name] = str(getattr(self, name)) if getattr(self, name) else None
         return data
 
 
@@ -476,6 +487,10 @@ class ZoomRun:
         self.progress = progress or Progress()
         self.timings: list[KeyframeTimings] = []
         self.resumed_keyframes = 0
+        self._first: np.ndarray | None = None  # keyframe 0 (a backend's exemplar), once there
+        self._checker: ZoomChecker | None = None  # set by run() with ``checks``
+        self._sheet: SheetBuilder | None = None
+        self._ahead = False  # run() makes the next keyframe while a segment is encoded
         self.store = KeyframeStore(self.plan.work_dir, self._settings())
         self.store.check_writable()
         # One run at a time per work folder and per output file (taken when the work starts).
@@ -519,6 +534,7 @@ class ZoomRun:
             timing.resumed = True
             image = self.store.load(index)
             self.progress.keyframe_done(index, resumed=True)
+            self._first = image if index == 0 else self._first
             return image
         if index == 0:
             if self.plan.start_image is not None:
@@ -530,12 +546,14 @@ class ZoomRun:
                 )
                 self._add_stage_times(timing, result.stage_s)
                 image = result.image
+            self._first = image
         else:
             g = self.plan.geometry
             started = time.perf_counter()
             canvas, mask = g.canvas(previous)
             canvas_s = time.perf_counter() - started
-            result = self.backend.inpaint(canvas, mask, prompt, self.config.negative_prompt, seed)
+            negative, first = self.config.negative_prompt, self._first
+            result = self.backend.outpaint(canvas, mask, prompt, negative, seed, first)
             self._add_stage_times(timing, result.stage_s)
             started = time.perf_counter()
             image = g.paste_back(result.image, previous)
@@ -592,22 +610,27 @@ class ZoomRun:
 
     def _frames_out(self) -> Iterator[ZoomFrame]:
         keyframes = self._keyframes()
-        if self.config.realtime:
-            # Keyframe i + 1 is made in a thread (the GPU, or OpenCV, releases the GIL) while
-            # this one computes and hands out the in-between frames of segment i.
+        if self.config.realtime or self._ahead:
+            # In run() (and real time), keyframe i + 1 is made in a thread (the GPU, OpenCV and
+            # numpy release the GIL) while this one computes and hands out the in-between
+            # frames of segment i and the encoder's threads encode them: on two cores the
+            # keyframes overlap the video. frames() alone stays lazy: no keyframe ahead.
             keyframes = prefetch(keyframes, depth=1, name="zoom-keyframes")
         previous = next(keyframes)
         self.timings[0].frames = 1
         yield ZoomFrame(0, 0, previous, is_keyframe=True)
+        self._observe(0, previous)
         n = self.config.frames_per_keyframe
         for index, current in enumerate(keyframes, start=1):
             yield from self._segment(current, previous, index, range(1, n + 1))
+            self._observe(index, current)  # while the next keyframe is being made
             previous = current
 
     def _frames_in(self) -> Iterator[ZoomFrame]:
         previous = None
         for index in range(self.config.keyframes):
             previous = self._make_keyframe(index, previous)
+            self._observe(index, previous)
         del previous
         n = self.config.frames_per_keyframe
         current = self.store.load(self.config.keyframes - 1)
@@ -617,6 +640,13 @@ class ZoomRun:
             current = previous
         self.timings[0].frames = 1
         yield ZoomFrame(self.plan.total_frames - 1, 0, current, is_keyframe=True)
+
+    def _observe(self, index: int, keyframe: np.ndarray) -> None:
+        """Keyframe ``index``, in order, to the picture checks and the contact sheet."""
+        if self._checker is not None:
+            self._checker.add(keyframe)
+        if self._sheet is not None:
+            self._sheet.add(index, keyframe)
 
     # --- the video -------------------------------------------------------------------------
 
@@ -645,6 +675,9 @@ class ZoomRun:
             self.timings[frame.keyframe].video_write_s += time.perf_counter() - write_started
             self.progress.frame_done(frame.index)
 
+        self._ahead = True
+        if self.config.checks:
+            self._checker, self._sheet = ZoomChecker(g), SheetBuilder(self.config.keyframes)
         with VideoWriter(self.plan.out, self.config.fps, g.width, g.height) as writer:
             if self.config.realtime:
                 background = BackgroundWriter(write, depth=self.config.frames_per_keyframe)
@@ -657,6 +690,7 @@ class ZoomRun:
             else:
                 for frame in self.frames():
                     write(frame)
+        checks, checks_file, sheet = self._write_checks()
         return ZoomResult(
             out=self.plan.out,
             work_dir=self.plan.work_dir,
@@ -669,7 +703,20 @@ class ZoomRun:
             timings=self.timings,
             stream=report,
             warmup_s=warmup_s,
+            checks=checks,
+            checks_file=checks_file,
+            contact_sheet=sheet,
         )
+
+    def _write_checks(self) -> tuple[ZoomChecks | None, Path | None, Path | None]:
+        """The picture checks and the contact sheet, written beside the video."""
+        if self._checker is None or self._sheet is None or self.plan.out is None:
+            return None, None, None
+        checks = self._checker.result()
+        out = self.plan.out
+        path = checks_path(out)
+        _write_json(path, checks.to_dict())
+        return checks, path, self._sheet.write(sheet_path(out))
 
     def _warm_up(self) -> float:
         """Let a backend that compiles or captures do it before the clock starts."""
@@ -679,6 +726,24 @@ class ZoomRun:
 
     def close(self) -> None:
         self.backend.close()
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    """``data`` as JSON at ``path`` (under a temporary name, then renamed)."""
+    import json
+
+    from zoomwatt.errors import WriteError
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WriteError(
+            f"out={shorten(str(path))}: writing the picture checks failed "
+            f"({exc.strerror or exc}); free space on that disk or choose another --out"
+        ) from exc
 
 
 def zoom(progress: Progress | None = None, **options: Any) -> ZoomResult:

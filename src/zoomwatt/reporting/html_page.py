@@ -386,17 +386,41 @@ def measured_section(data: ReportData) -> str:
     )
 
 
+def trust_section(data: ReportData) -> str:
+    """How far to trust these numbers (reporting.trust_section)."""
+    from zoomwatt.reporting.trust_section import trust_html
+
+    return trust_html(data.trust, data.trust_note)
+
+
+def levers_section(data: ReportData) -> str:
+    """What each lever bought here (reporting.levers_section); empty without a measurement."""
+    from zoomwatt.reporting.levers_section import levers_html
+
+    return levers_html(data.levers, data.levers_note)
+
+
+def zoom_pictures_section(data: ReportData) -> str:
+    """The zoom's contact sheet and picture checks (reporting.zoom_section)."""
+    from zoomwatt.reporting.zoom_section import zoom_pictures_html
+
+    return zoom_pictures_html(data.zoom_pictures, data.zoom_pictures_note)
+
+
 def render_html(data: ReportData) -> str:
     """The whole page."""
     sections = [
         glance(data),
         video_section(data),
+        zoom_pictures_section(data),
         pipeline_section(data),
         op_class_section(data),
         roofline_section(data),
         device_section(data),
         pareto_section(data),
         measured_section(data),
+        levers_section(data),
+        trust_section(data),
     ]
     title = esc(data.options.title)
     return (

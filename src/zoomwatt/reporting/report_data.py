@@ -39,6 +39,7 @@ class ReportOptions:
     measurements: str | Path | None = "out/measure"
     prompt: str | None = None  # shown as given (escaped)
     optimize: bool = True
+    max_error_db: float | None = -20.0  # the optimizer's error bound (noise-to-signal, dB)
     frames_shown: int = 6
     title: str = "zoomwatt: real-time infinite zoom on Stable Diffusion 2 inpainting"
 
@@ -53,6 +54,10 @@ class ReportOptions:
         spec = self.spec
         if self.frames_shown < 0:
             raise InputError("frames_shown", self.frames_shown, "an integer >= 0")
+        e = self.max_error_db
+        if e is not None and (isinstance(e, bool) or not isinstance(e, int | float)
+                              or not math.isfinite(e) or e >= 0):  # fmt: skip
+            raise InputError("max_error_db", e, "None or a noise-to-signal ratio in dB below 0")
         return spec
 
 
@@ -123,6 +128,15 @@ class ReportData:
     video: VideoFrames | None
     video_note: str | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # "How far to trust these numbers": zoomwatt validate's result (published + host check)
+    trust: Any = None  # zoomwatt.evidence.results.ValidationResult, or None
+    trust_note: str | None = None  # why there is none
+    # "What each lever bought here": the last lever measurement (zoomwatt measure --levers)
+    levers: Any = None  # zoomwatt.measurement.lever_check.LeverCheckResult, or None
+    levers_note: str | None = None
+    # "Keyframes and picture checks": what zoomwatt zoom wrote beside the video
+    zoom_pictures: Any = None  # zoomwatt.reporting.zoom_section.ZoomPictures, or None
+    zoom_pictures_note: str | None = None
 
 
 def _stage_summaries(workload: Any) -> tuple[StageSummary, ...]:
@@ -189,7 +203,9 @@ def _optimizer(options: ReportOptions) -> tuple[Any, str | None]:
     try:
         result = explore(
             options.focus_device,
-            OptimizeOptions(target_fps=options.fps, power_cap_w=None, max_error_db=None),
+            OptimizeOptions(
+                target_fps=options.fps, power_cap_w=None, max_error_db=options.max_error_db
+            ),
         )
     except ZoomwattError as exc:
         return None, f"optimizer failed: {exc}"
@@ -259,6 +275,28 @@ def _devices(options: ReportOptions, workload: Any) -> tuple[tuple[Any, ...], An
     return predictions, focus, _roofline(workload.stages, focus_profile, options.dtype)
 
 
+def _zoom_pictures(options: ReportOptions) -> dict[str, Any]:
+    """The zoom's contact sheet and picture checks (reporting.zoom_section)."""
+    from zoomwatt.reporting.zoom_section import collect_zoom_pictures
+
+    return collect_zoom_pictures(options.video)
+
+
+def _levers(options: ReportOptions) -> dict[str, Any]:
+    """The last lever measurement (reporting.levers_section)."""
+    from zoomwatt.reporting.levers_section import collect_levers
+
+    levers, note = collect_levers(options.measurements)
+    return {"levers": levers, "levers_note": note}
+
+
+def _trust(options: ReportOptions) -> tuple[Any, str | None]:
+    """The published measurements held out and the last host check (zoomwatt validate)."""
+    from zoomwatt.reporting.trust_section import collect_trust
+
+    return collect_trust(options.measurements)
+
+
 def _video(options: ReportOptions) -> tuple[VideoFrames | None, str | None]:
     if options.video is None:
         return None, "no video given"
@@ -290,6 +328,7 @@ def collect(options: ReportOptions | None = None) -> ReportData:
     optimizer, optimizer_note = _optimizer(options)
     measurement, measurement_note = _measurement(options)
     video, video_note = _video(options)
+    trust, trust_note = _trust(options)
     settings = {
         "pipeline": report.pipeline,
         "size": report.size,
@@ -317,4 +356,8 @@ def collect(options: ReportOptions | None = None) -> ReportData:
         measurement_note=measurement_note,
         video=video,
         video_note=video_note,
+        trust=trust,
+        trust_note=trust_note,
+        **_levers(options),
+        **_zoom_pictures(options),
     )

@@ -63,6 +63,11 @@ def _make_classical(options: ClassicalOptions, realtime: bool) -> Inpainter:
 
 def _make_sd2(options: SD2Options, realtime: bool) -> Inpainter:
     kwargs = options.backend_kwargs()
+    levers, taesd = kwargs.pop("levers"), kwargs.pop("taesd")
+    if levers:  # the lean path with the levers applied (zoomwatt zoom --plan)
+        from zoomwatt.pipeline.backends.sd2_levers import LeverInpainter
+
+        return LeverInpainter(levers=levers, taesd=taesd, **kwargs)
     if realtime:  # the fast path, with what pays on the device
         return create_backend("sd2", fast="recommended", **kwargs)
     return create_backend("sd2", **kwargs)

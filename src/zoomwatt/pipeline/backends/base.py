@@ -37,6 +37,20 @@ class Inpainter(ABC):
     ) -> InpaintOutput:
         """``image`` (H, W, 3) uint8 with ``mask`` (H, W) uint8, 255 where to fill."""
 
+    def outpaint(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray,
+        prompt: str,
+        negative_prompt: str,
+        seed: int,
+        exemplar: np.ndarray | None = None,
+    ) -> InpaintOutput:
+        """A zoom keyframe's border: :meth:`inpaint`, told the zoom's first keyframe
+        (``exemplar``, (H, W, 3) uint8), which a backend without a model may take its material
+        from. Models ignore it (the default)."""
+        return self.inpaint(image, mask, prompt, negative_prompt, seed)
+
     def generate(
         self, height: int, width: int, prompt: str, negative_prompt: str, seed: int
     ) -> InpaintOutput:

@@ -15,7 +15,7 @@ from typing import Any
 class ClassicalOptions:
     """OpenCV inpainting, no weights."""
 
-    inpaint_method: str = "patch"  # patch, telea or ns: see backends/classical.py
+    inpaint_method: str = "patch"  # patch, patch-fast, telea or ns: see backends/classical.py
     texture: float = 12.0  # grey levels of seeded texture added to the filled border
 
     def backend_kwargs(self) -> dict[str, Any]:
@@ -33,11 +33,16 @@ class SD2Options:
     device: str | None = None  # None: cuda if present, else cpu
     dtype: str | None = None  # None: fp16 on CUDA, fp32 on a CPU
     allow_download: bool = False
+    # optimization levers (zoomwatt.pipeline.backends.levers.Lever), applied on the lean path;
+    # () is the unmodified pipeline. taesd: TAESD weights (folder, repo id or "random")
+    levers: tuple = ()
+    taesd: str | None = None
 
     def backend_kwargs(self) -> dict[str, Any]:
         kwargs = asdict(self)
         if kwargs["model"] is None:
             del kwargs["model"]  # the backend's default repo
+        kwargs["levers"] = tuple(self.levers)  # Lever objects, not asdict's dicts
         return kwargs
 
 
