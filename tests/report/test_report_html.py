@@ -113,3 +113,26 @@ def test_report_cli_bad_out(tmp_path, capsys):
     target.write_text("x")
     assert main(["report", "--out", str(target), "--no-optimize", "--video", ""]) == 2
     assert "out=" in capsys.readouterr().err
+
+
+def test_glance_gives_the_host_checks_verdict_when_no_stage_was_comparable(report_data):
+    """A run whose every stage was busy or drifting has no worst error: the glance says why
+    (the host check's headline), not 'None'."""
+    import dataclasses
+
+    from zoomwatt.measurement.host_check import HostCheck
+    from zoomwatt.reporting.html_page import glance
+
+    check = HostCheck(
+        date="2026-12-01T12:00:00+0000", device="Test CPU (cpu, 2 threads)", cpu_model="Test CPU",
+        cpu_flags=None, pipeline="sd2-inpaint", size=256, steps=2, cfg=True, dtype="fp32",
+        target_error_pct=15.0, verdict="busy", headline="not comparable: machine busy (48% of CPU)",
+        stages=(), calibrations=(),
+    )  # fmt: skip
+    m = report_data.measurement
+    assert m is not None
+    stages = tuple(dataclasses.replace(s, predicted_latency_s=None) for s in m.stages)
+    busy = dataclasses.replace(m, stages=stages, host_check=check)
+    assert busy.worst_error_pct is None
+    html = glance(dataclasses.replace(report_data, measurement=busy))
+    assert "not comparable: machine busy (48% of CPU)" in html and "None" not in html

@@ -124,6 +124,12 @@ def glance(data: ReportData) -> str:
                 "machine would; rerun <code>zoomwatt measure --validate</code> on a quiet one."
                 "</span>"
             )
+    elif m is not None and m.host_check is not None:  # measured, no stage comparable
+        hc = m.host_check
+        items.append(
+            f"<b>Prediction vs measurement here</b> ({esc(hc.device)}, {esc(hc.date[:10])}): "
+            f"{esc(hc.headline)}."
+        )
     else:
         items.append(f"<b>Prediction vs measurement:</b> {esc(data.measurement_note)}.")
     return '<ul class="glance">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
