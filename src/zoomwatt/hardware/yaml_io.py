@@ -268,7 +268,11 @@ def load_yaml_mapping(path: str | Path, what: str = "a hardware profile") -> dic
     """
     path = Path(path)
     label = file_label(path)
-    text = _decode(_read_bytes(path, label), label)
+    raw = _read_bytes(path, label)
+    cached = _parsed_cache(raw)
+    if cached is not None:
+        return cached
+    text = _decode(raw, label)
     data = parse_yaml_text(text, label)
     if data is None:
         blank = all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines())
@@ -276,4 +280,66 @@ def load_yaml_mapping(path: str | Path, what: str = "a hardware profile") -> dic
         raise InputError(label, shown, f"{what}: a YAML mapping of keys to values")
     if not isinstance(data, dict):
         raise InputError(f"{label}: top level", data, f"{what}: a YAML mapping of keys to values")
+    _store_parsed(raw, data)
     return data
+
+
+# --- a cache of parsed files ----------------------------------------------------------------
+# PyYAML's pure-Python parser (the strict checks above need it) takes about 50 ms per profile;
+# a mapping parsed once is kept as JSON in the user's cache folder, keyed by the file's bytes and
+# this module's source, and used only where it reads back equal (JSON holds every value a
+# profile may have: text, numbers, booleans, null, lists, mappings with text keys).
+
+
+def _parsed_path(raw: bytes) -> Path:
+    import hashlib
+
+    from zoomwatt.cache_dir import cache_dir
+
+    h = hashlib.sha256(_SOURCE_DIGEST.encode() + b"\0" + raw).hexdigest()[:32]
+    return cache_dir() / "yaml" / f"{h}.json"
+
+
+def _parsed_cache(raw: bytes) -> dict[str, Any] | None:
+    import json
+
+    try:
+        path = _parsed_path(raw)
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _store_parsed(raw: bytes, data: dict[str, Any]) -> None:
+    import json
+    import os
+    import tempfile
+
+    try:
+        text = json.dumps(data, allow_nan=False, separators=(",", ":"))
+        if json.loads(text) != data:  # something JSON does not keep exactly: parse every time
+            return
+        path = _parsed_path(raw)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except OSError:
+            Path(tmp).unlink(missing_ok=True)
+    except (OSError, ValueError, TypeError, RecursionError):
+        return
+
+
+def _source_digest() -> str:
+    import hashlib
+
+    try:
+        return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    except OSError:
+        return "unknown"
+
+
+_SOURCE_DIGEST = _source_digest()
