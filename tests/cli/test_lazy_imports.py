@@ -111,4 +111,4 @@ def test_first_analyze_after_installing_does_not_import_torch(tmp_path):
     argvs = [["analyze"], ["analyze", "--pipeline", "sdxl-base"], ["predict", "--hw", "all"]]
     imported = _imported(argvs, str(tmp_path / "empty-cache"))
     assert not imported & set(HEAVY), sorted(imported & set(HEAVY))
-    assert not (tmp_path / "empty-cache").exists()  # read from the package, nothing traced
+    assert not (tmp_path / "empty-cache" / "workload").exists()  # read from the package
