@@ -44,7 +44,7 @@ from typing import Any, Protocol
 
 from zoomwatt.errors import InputError
 from zoomwatt.hardware.host_probe import BUSY_CPU_SHARE
-from zoomwatt.measurement.results import error_pct
+from zoomwatt.measurement.results import error_pct, write_dated_json
 
 log = logging.getLogger(__name__)
 
@@ -542,16 +542,8 @@ def save_host_check(check: HostCheck, folder: str | Path) -> Path:
     """Write ``check`` as ``host-check-DATE.json`` and ``host_check.json`` (the latest, what
     ``zoomwatt validate --set host`` and the report read) in ``folder``; returns the dated
     file."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(check.to_dict(), indent=2)
-    stamp = check.date.replace(":", "").replace("-", "").replace("+0000", "Z")
-    path = folder / f"host-check-{stamp}.json"
-    for target in (path, folder / HOST_CHECK_FILE):
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        tmp.replace(target)
-    return path
+    text = json.dumps(check.to_dict(), indent=2) + "\n"
+    return write_dated_json(folder, "host-check", check.date, text, HOST_CHECK_FILE)
 
 
 def load_host_check(path: str | Path) -> HostCheck:

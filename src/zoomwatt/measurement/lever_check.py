@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from zoomwatt.errors import InputError
+from zoomwatt.measurement.results import write_dated_json
 from zoomwatt.pipeline.backends.levers import (
     RANDOM_QUALITY_NOTE,
     Lever,
@@ -479,16 +480,8 @@ def _finite(value: Any) -> Any:
 
 def save_lever_check(result: LeverCheckResult, folder: str | Path) -> Path:
     """Write ``result`` as ``levers-DATE.json`` and ``levers-latest.json`` in ``folder``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     text = json.dumps(_finite(result.to_dict()), indent=2) + "\n"
-    stamp = result.date.replace(":", "").replace("-", "").replace("+0000", "Z")
-    path = folder / f"levers-{stamp}.json"
-    for target in (path, folder / LATEST):
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
-    return path
+    return write_dated_json(folder, "levers", result.date, text, LATEST)
 
 
 def load_lever_check(path: str | Path) -> LeverCheckResult:

@@ -204,15 +204,30 @@ class MeasureResult:
 def save_result(result: MeasureResult, folder: str | Path) -> Path:
     """Write ``result`` as ``KIND-DATE.json`` in ``folder`` and as ``latest.json`` (what the
     report reads); returns the dated file."""
+    text = json.dumps(result.to_dict(), indent=2) + "\n"
+    return write_dated_json(folder, result.kind, result.date, text, LATEST)
+
+
+def write_dated_json(folder: str | Path, prefix: str, date: str, text: str, latest: str) -> Path:
+    """Write ``text`` as ``PREFIX-DATE.json`` and as ``latest`` in ``folder`` (made if absent),
+    each through a temporary file of its own moved into place; returns the dated file.
+    ``date``: UTC in ISO 8601 (``2026-12-01T12:00:00+0000`` gives ``20261201T120000Z``)."""
+    import os
+    import tempfile
+
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(result.to_dict(), indent=2)
-    stamp = result.date.replace(":", "").replace("-", "").replace("+0000", "Z")
-    path = folder / f"{result.kind}-{stamp}.json"
-    for target in (path, folder / LATEST):
-        tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(text + "\n", encoding="utf-8")
-        tmp.replace(target)
+    stamp = date.replace(":", "").replace("-", "").replace("+0000", "Z")
+    path = folder / f"{prefix}-{stamp}.json"
+    for target in (path, folder / latest):
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     return path
 
 
