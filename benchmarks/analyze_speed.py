@@ -15,7 +15,6 @@ The workload cache on disk is bypassed (``cache=False``): this times the tracing
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import statistics
 import sys
@@ -24,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from device_info import describe
+from device_info import append_record, describe
 
 RESULTS = Path(__file__).resolve().parent / "results" / "analyze_speed.jsonl"
 TARGET_S = 2.0
@@ -101,9 +100,7 @@ def main() -> None:
         "activation peak"
     )
     if args.record:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        with RESULTS.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(result) + "\n")
+        append_record(RESULTS, result)
         print(f"recorded in {RESULTS}")
 
 

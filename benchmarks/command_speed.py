@@ -15,7 +15,6 @@ appended to benchmarks/results/command_speed.jsonl (``--no-record`` to only prin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -26,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from device_info import describe
+from device_info import append_record, describe
 
 RESULTS = Path(__file__).resolve().parent / "results" / "command_speed.jsonl"
 HELP_S, HARDWARE_S, ANALYZE_S, PREDICT_S, OPTIMIZE_S, COLD_ANALYZE_S = 0.3, 0.5, 1.0, 1.0, 1.5, 3.0
@@ -127,9 +126,7 @@ def main() -> None:
         "all_met": all(r["meets_target"] for r in rows),
     }
     if not args.no_record:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        with RESULTS.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_record(RESULTS, record)
         print(f"recorded in {RESULTS}")
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import platform
+from pathlib import Path
 
 
 def cpu_model() -> str:
@@ -37,3 +39,10 @@ def describe() -> dict[str, object]:
     except ImportError:
         pass
     return info
+
+
+def append_record(path: Path, record: dict) -> None:
+    """Append ``record`` as one JSON line to ``path`` (its folder made if absent)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")

@@ -19,7 +19,6 @@ On a quiet 2-core CPU a 256/2 run takes about 3-4 minutes and a 512/4 run about 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from device_info import describe
+from device_info import append_record, describe
 
 from zoomwatt.cli.measure_command import render_host_check
 from zoomwatt.hardware.host_probe import RECORDED_FLAGS, cpu_flags, native_cpu_dtype
@@ -132,9 +131,7 @@ def main() -> None:
                 print("\n".join(render_host_check(check)), flush=True)
                 verdicts.append(check.verdict)
                 if not args.no_record:
-                    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-                    with RESULTS.open("a", encoding="utf-8") as handle:
-                        handle.write(json.dumps(_record(result, run, args.runs, load)) + "\n")
+                    append_record(RESULTS, _record(result, run, args.runs, load))
             met = all(v == "pass" for v in verdicts)
             summary.append(f"{dtype} {size}x{size}/{steps}: {verdicts} -> " + (
                 f"target met on {args.runs} consecutive runs" if met else "target not shown"

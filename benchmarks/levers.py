@@ -21,13 +21,12 @@ On a CUDA machine the CUDA levers run too:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from device_info import describe
+from device_info import append_record, describe
 
 from zoomwatt.cli.measure_levers import compute_levers, render, to_json
 from zoomwatt.measurement.lever_check import DEFAULT_LEVERS
@@ -55,9 +54,7 @@ def main() -> None:
     print(render(result))
     record = {"benchmark": "levers", **describe(), **to_json(result)}
     if args.record:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        with RESULTS.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_record(RESULTS, record)
         print(f"recorded in {RESULTS}")
 
 

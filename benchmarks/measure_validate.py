@@ -14,13 +14,12 @@ those of a quiet machine (record them only on a quiet one).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from device_info import describe
+from device_info import append_record, describe
 
 from zoomwatt.cli.measure_command import render
 from zoomwatt.measurement import ValidateOptions, validate
@@ -69,9 +68,7 @@ def main() -> None:
         "wall_s": round(result.wall_s, 1),
     }
     if args.record:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        with RESULTS.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_record(RESULTS, record)
         print(f"recorded in {RESULTS}")
 
 

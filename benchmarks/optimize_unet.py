@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch
-from device_info import describe
+from device_info import append_record, describe
 
 from zoomwatt.archs.build import build_model
 from zoomwatt.optimizer.real_error import (
@@ -110,9 +110,7 @@ def main() -> None:
         "seconds": {"build": build_s, "measure": measure_s, "sharing": share_s},
     }
     if args.record:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        with RESULTS.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_record(RESULTS, record)
         print(f"recorded in {RESULTS}")
     if args.write_table:
         table = {

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from device_info import describe
+from device_info import append_record, describe
 
 RESULTS = Path(__file__).resolve().parent / "results" / "zoom_classical.jsonl"
 TARGET_FPS = {"patch": 45.0, "fastest": 90.0}  # issue 16: the default, and the fastest method
@@ -159,8 +159,7 @@ def main() -> None:
     }
     print(json.dumps(record, indent=2))
     if args.record:
-        with RESULTS.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        append_record(RESULTS, record)
 
 
 if __name__ == "__main__":
