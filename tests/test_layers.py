@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).parents[1] / "src" / "zoomwatt"
 # Lowest first. The foundation modules import nothing of zoomwatt's but each other; the
 # package root is the public API on top of everything (it imports lazily).
 LAYERS = [
-    {"errors", "version", "cache_dir"},
+    {"errors", "version", "cache_dir", "atomic_write"},
     {"archs", "pipeline", "workload"},
     {"hardware"},
     {"perfmodel"},

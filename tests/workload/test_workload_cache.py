@@ -211,7 +211,9 @@ def test_interrupted_write_leaves_nothing(cache_in_tmp, monkeypatch):
     def fail(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(trace_cache.os, "replace", fail)
+    from zoomwatt import atomic_write  # the one atomic writer the cache goes through
+
+    monkeypatch.setattr(atomic_write.os, "replace", fail)
     characterize(**SMALL)
     assert not list((cache_in_tmp / "workload").iterdir())
 

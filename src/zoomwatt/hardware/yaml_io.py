@@ -313,8 +313,8 @@ def _parsed_cache(raw: bytes) -> dict[str, Any] | None:
 
 def _store_parsed(raw: bytes, data: dict[str, Any]) -> None:
     import json
-    import os
-    import tempfile
+
+    from zoomwatt.atomic_write import write_atomic
 
     try:
         text = json.dumps(data, allow_nan=False, separators=(",", ":"))
@@ -322,13 +322,7 @@ def _store_parsed(raw: bytes, data: dict[str, Any]) -> None:
             return
         path = _parsed_path(raw)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, path)
-        except OSError:
-            Path(tmp).unlink(missing_ok=True)
+        write_atomic(path, text)
     except (OSError, ValueError, TypeError, RecursionError):
         return
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoomwatt.atomic_write import write_atomic
 from zoomwatt.errors import InputError
 from zoomwatt.measurement.timing import Timing
 
@@ -212,22 +213,12 @@ def write_dated_json(folder: str | Path, prefix: str, date: str, text: str, late
     """Write ``text`` as ``PREFIX-DATE.json`` and as ``latest`` in ``folder`` (made if absent),
     each through a temporary file of its own moved into place; returns the dated file.
     ``date``: UTC in ISO 8601 (``2026-12-01T12:00:00+0000`` gives ``20261201T120000Z``)."""
-    import os
-    import tempfile
-
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     stamp = date.replace(":", "").replace("-", "").replace("+0000", "Z")
     path = folder / f"{prefix}-{stamp}.json"
     for target in (path, folder / latest):
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomic(target, text)
     return path
 
 

@@ -8,12 +8,12 @@ out in rows, in keyframe order, each labelled with its index. The file is named 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from zoomwatt.atomic_write import write_atomic
 from zoomwatt.errors import InputError, WriteError, shorten
 
 THUMB_PX = 192  # longer side of a keyframe on the sheet
@@ -79,12 +79,9 @@ class SheetBuilder:
         ok, data = cv2.imencode(".png", cv2.cvtColor(self.sheet(), cv2.COLOR_RGB2BGR))
         if not ok:
             raise WriteError(f"out={shorten(str(path))}: the contact sheet could not be encoded")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
         try:
-            tmp.write_bytes(data.tobytes())
-            os.replace(tmp, path)
+            write_atomic(path, data.tobytes())
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise WriteError(
                 f"out={shorten(str(path))}: writing the contact sheet failed "
                 f"({exc.strerror or exc}); free space on that disk or choose another --out"

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from zoomwatt.atomic_write import write_atomic
 from zoomwatt.errors import InputError, ResumeError, WriteError, shorten
 from zoomwatt.version import __version__
 
@@ -231,14 +232,5 @@ def _entry_from_json(position: int, item: object) -> KeyframeEntry:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file of this process next to ``path``, then rename it."""
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` atomically, flushed to the disk (a resume relies on it)."""
+    write_atomic(path, data, fsync=True)

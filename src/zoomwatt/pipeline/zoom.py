@@ -732,14 +732,12 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     """``data`` as JSON at ``path`` (under a temporary name, then renamed)."""
     import json
 
+    from zoomwatt.atomic_write import write_atomic
     from zoomwatt.errors import WriteError
 
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_atomic(path, json.dumps(data, indent=2) + "\n")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise WriteError(
             f"out={shorten(str(path))}: writing the picture checks failed "
             f"({exc.strerror or exc}); free space on that disk or choose another --out"

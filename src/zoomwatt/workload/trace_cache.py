@@ -32,11 +32,11 @@ import io
 import json
 import logging
 import math
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from zoomwatt.atomic_write import write_atomic
 from zoomwatt.cache_dir import cache_dir
 from zoomwatt.version import __version__
 from zoomwatt.workload.records import DTYPE_BYTES, LayerRecord, OpClass, Trace
@@ -198,18 +198,8 @@ def save_entry(name: str, key: dict[str, Any], payload: Any) -> None:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    import tempfile
-
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    write_atomic(path, text)
 
 
 # --- traces ---------------------------------------------------------------------------------
