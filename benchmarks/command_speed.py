@@ -122,6 +122,8 @@ def main() -> None:
         "cold_repeats": args.cold_repeats,
         "load_average_before": round(load_before[0], 2),
         "load_average_after": round(load_after[0], 2),
+        # Python's bytecode cache: off here makes every run compile zoomwatt's sources again
+        "bytecode_cache": "off (PYTHONDONTWRITEBYTECODE)" if sys.dont_write_bytecode else "on",
         "commands": rows,
         "all_met": all(r["meets_target"] for r in rows),
     }

@@ -87,9 +87,13 @@ def scaled_params(
 def no_loss_choice(costs: LayerCosts, run: int) -> np.ndarray:
     """Per layer, the frequency (row of ``costs``) with the least energy among those no slower
     than row ``run``; rows are the frequencies at the run's voltage."""
-    time, energy = costs.time_s, costs.energy_j
-    allowed = time <= time[run] * SAME_TIME
-    return np.argmin(np.where(allowed, energy, np.inf), axis=0)
+    return no_loss_rows(costs.time_s, costs.energy_j, run)
+
+
+def no_loss_rows(time_s: np.ndarray, energy_j: np.ndarray, run: int) -> np.ndarray:
+    """:func:`no_loss_choice` on the (frequency, layer) time and energy arrays alone."""
+    allowed = time_s <= time_s[run] * SAME_TIME
+    return np.argmin(np.where(allowed, energy_j, np.inf), axis=0)
 
 
 def capped_choice(costs: LayerCosts, power_cap_w: float) -> np.ndarray:

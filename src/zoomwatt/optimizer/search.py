@@ -48,7 +48,7 @@ from zoomwatt.optimizer.compressed_table import (
 from zoomwatt.optimizer.error_table import ErrorTable, shipped_error_table
 from zoomwatt.optimizer.frequency import (
     FrequencyPoint,
-    no_loss_choice,
+    no_loss_rows,
     operating_points,
     scaled_params,
 )
@@ -293,18 +293,23 @@ def _costs_per_mode(
     time_s = np.full((len(runs), 2, table.n_stages), np.nan)
     energy_j = np.full_like(time_s, np.nan)
     idx, n = table.stage_index, table.n_stages
-    for r, name in enumerate(runs):
+    # 1. one batch of rows for all run points: each run's allowed frequencies at its voltage
+    blocks, settings = [], []
+    for name in runs:
         run = next(p for p in device.points if p.name == name)
         allowed = [p for p in device.points if p.frequency_hz <= run.frequency_hz]
-        row = allowed.index(run)
-        settings = [(p.frequency_hz, run.voltage_v) for p in allowed]
-        costs = layer_costs(table, scaled_params(params0, device.nominal, settings))
-        choice = no_loss_choice(costs, row)[None]
+        blocks.append((len(settings), len(allowed), allowed.index(run)))
+        settings += [(p.frequency_hz, run.voltage_v) for p in allowed]
+    costs = layer_costs(table, scaled_params(params0, device.nominal, settings))
+    # 2. per run point: at its frequency (fixed), and the no-loss choice per layer
+    for r, (start, count, row) in enumerate(blocks):
+        t_rows = costs.time_s[start : start + count]
+        e_rows = costs.energy_j[start : start + count]
+        choice = no_loss_rows(t_rows, e_rows, row)[None]
         per_mode = (
-            (costs.time_s[row], costs.energy_j[row]),
-            (np.take_along_axis(costs.time_s, choice, 0)[0],
-             np.take_along_axis(costs.energy_j, choice, 0)[0]),
-        )  # fmt: skip
+            (t_rows[row], e_rows[row]),
+            (np.take_along_axis(t_rows, choice, 0)[0], np.take_along_axis(e_rows, choice, 0)[0]),
+        )
         for m, (t, e) in enumerate(per_mode):
             time_s[r, m] = np.bincount(idx, t, minlength=n)
             energy_j[r, m] = np.bincount(idx, e, minlength=n)

@@ -87,6 +87,8 @@ def make_stage(
 
 
 def _finite_nonneg(value: object) -> bool:
+    if type(value) in (int, float):  # the common case, without the slower ABC check below
+        return math.isfinite(value) and value >= 0
     return (
         isinstance(value, numbers.Real)
         and not isinstance(value, bool)

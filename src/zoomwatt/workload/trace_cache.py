@@ -288,16 +288,40 @@ def decode_trace(payload: Any) -> tuple[Trace, str]:
     return trace, model_class
 
 
+# Entries decoded in this process, by (file, modification time, size) of the file read first:
+# a command that loads the same call for several workloads reads and checks it once.
+_decoded: dict[tuple[str, int, int], tuple[Trace, str]] = {}
+
+
+def _file_stamp(key: dict[str, Any]) -> tuple[str, int, int] | None:
+    """(path, mtime ns, size) of the first file :func:`load_entry` would read, or None."""
+    path = entry_path("trace", key)
+    for candidate in (path, shipped_path(path)):
+        try:
+            st = candidate.stat()
+        except OSError:
+            continue
+        return str(candidate), st.st_mtime_ns, st.st_size
+    return None
+
+
 def load_trace(key: dict[str, Any]) -> tuple[Trace, str] | None:
     """The cached trace and model class name of ``key``, or None (then trace it again)."""
+    stamp = _file_stamp(key)
+    if stamp is None:
+        return None
+    if stamp in _decoded:
+        return _decoded[stamp]
     payload = load_entry("trace", key)
     if payload is None:
         return None
     try:
-        return decode_trace(payload)
+        hit = decode_trace(payload)
     except (KeyError, TypeError, ValueError) as exc:
         log.info("ignoring a malformed workload cache entry (%s): %s", key.get("stage"), exc)
         return None
+    _decoded[stamp] = hit
+    return hit
 
 
 def save_trace(key: dict[str, Any], trace: Trace, model_class: str) -> None:
