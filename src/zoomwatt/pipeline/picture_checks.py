@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -103,15 +104,22 @@ WHY_DRIFT = (
 # --- measurements ------------------------------------------------------------------------
 
 
+def lab(image: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* of an (H, W, 3) uint8 RGB picture, float32 (L* 0..100)."""
+    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+
+
 def lightness(image: np.ndarray) -> np.ndarray:
     """CIE L* (0..100) of an (H, W, 3) uint8 RGB picture, float32."""
-    return cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)[..., 0]
+    return lab(image)[..., 0]
 
 
+@lru_cache(maxsize=32)
 def regions(geometry: ZoomGeometry, margin_px: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """(border, centre) boolean masks of a keyframe, each ``margin_px`` away from the seam
     (and the border that far from the frame's edge), so that filters do not mix the two; the
-    margin is at most a third of the border, so that a small frame keeps a border."""
+    margin is at most a third of the border, so that a small frame keeps a border. Made once
+    per geometry and margin; read-only."""
     g = geometry
     m = min(margin_px, max(0, min(g.border_y, g.border_x) // 3))  # small frames keep pixels
     inner = np.zeros((g.height, g.width), dtype=bool)
@@ -121,7 +129,10 @@ def regions(geometry: ZoomGeometry, margin_px: int = 0) -> tuple[np.ndarray, np.
     outside = cv2.erode((~inner).astype(np.uint8), kernel) > 0 if m > 0 else ~inner
     frame = np.zeros_like(inner)
     frame[m : g.height - m, m : g.width - m] = True
-    return outside & frame, centre
+    border = outside & frame
+    border.setflags(write=False)
+    centre.setflags(write=False)
+    return border, centre
 
 
 def _scale(geometry: ZoomGeometry) -> float:
@@ -130,11 +141,13 @@ def _scale(geometry: ZoomGeometry) -> float:
     return max(1.0, min(geometry.height, geometry.width) / 512.0)
 
 
-def band_energy(light: np.ndarray, geometry: ZoomGeometry) -> tuple[float, float]:
+def band_energy(
+    light: np.ndarray, geometry: ZoomGeometry, band: np.ndarray | None = None
+) -> tuple[float, float]:
     """Mean squared difference-of-Gaussians response (L units^2) in the border and in the
-    centre."""
-    s1, s2 = (s * _scale(geometry) for s in DETAIL_SIGMAS_PX)
-    band = cv2.GaussianBlur(light, (0, 0), s1) - cv2.GaussianBlur(light, (0, 0), s2)
+    centre (``band``: :func:`band_pass` of ``light``, if already made)."""
+    s2 = DETAIL_SIGMAS_PX[1] * _scale(geometry)
+    band = band_pass(light, geometry) if band is None else band
     border, centre = regions(geometry, int(np.ceil(3 * s2)))
     return float(np.mean(band[border] ** 2)), float(np.mean(band[centre] ** 2))
 
@@ -172,12 +185,21 @@ def ray_index(light: np.ndarray, geometry: ZoomGeometry, tensor=None) -> float:
     gradient direction, phi the direction from the centre and w the anisotropic energy."""
     sigma = STRUCTURE_SIGMA_PX * _scale(geometry)
     jxx, jyy, jxy = tensor or structure_tensor(light, geometry)
-    h, w = light.shape
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    phi = np.arctan2(ys - (h - 1) / 2.0, xs - (w - 1) / 2.0)
-    along = (jxx - jyy) * np.cos(2 * phi) + 2.0 * jxy * np.sin(2 * phi)
+    cos2, sin2 = _ray_directions(*light.shape)
+    along = (jxx - jyy) * cos2 + 2.0 * jxy * sin2
     border, _ = regions(geometry, int(np.ceil(2 * sigma)))
     return float(-along[border].sum() / max((jxx + jyy)[border].sum(), 1e-9))
+
+
+@lru_cache(maxsize=8)
+def _ray_directions(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """cos 2 phi and sin 2 phi, phi the direction of each pixel from the frame's centre."""
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    phi = np.arctan2(ys - (h - 1) / 2.0, xs - (w - 1) / 2.0)
+    cos2, sin2 = np.cos(2 * phi), np.sin(2 * phi)
+    cos2.setflags(write=False)
+    sin2.setflags(write=False)
+    return cos2, sin2
 
 
 def copy_block_px(geometry: ZoomGeometry) -> int:
@@ -192,7 +214,11 @@ def band_pass(light: np.ndarray, geometry: ZoomGeometry) -> np.ndarray:
 
 
 def copied_fraction(
-    light: np.ndarray, geometry: ZoomGeometry, sources: list[np.ndarray]
+    light: np.ndarray,
+    geometry: ZoomGeometry,
+    sources: list[np.ndarray],
+    detail: np.ndarray | None = None,
+    searchable: list[_Searchable | None] | None = None,
 ) -> tuple[float, int]:
     """(share of textured border blocks that are near-exact copies of a block of a source,
     blocks judged). Blocks tile the border; they and the sources are compared band-passed
@@ -202,11 +228,16 @@ def copied_fraction(
     not judged; nor is every second block (a checkerboard: half the work, and a copied
     region two blocks wide covers a judged one). The search runs at half size first (a
     quarter of the pixels); the best COPY_CANDIDATES places found there are scored at full
-    size."""
+    size. ``detail``: :func:`band_pass` of ``light``; ``searchable``: per source, its
+    :class:`_Searchable` (None: made here); both if already made."""
     block = copy_block_px(geometry)
     border, _ = regions(geometry)
-    detail = band_pass(light, geometry)
-    sources = [_Searchable.of(band_pass(source, geometry)) for source in sources]
+    detail = band_pass(light, geometry) if detail is None else detail
+    made = searchable or [None] * len(sources)
+    sources = [
+        found or _Searchable.of(band_pass(source, geometry))
+        for source, found in zip(sources, made, strict=True)
+    ]
     judged = copied = 0
     for row, y in enumerate(range(0, geometry.height - block + 1, block)):
         for col, x in enumerate(range(0, geometry.width - block + 1, block)):
@@ -270,13 +301,22 @@ def _correlation(source: np.ndarray, patch: np.ndarray) -> float:
     return float(cv2.matchTemplate(source, patch, cv2.TM_CCOEFF_NORMED).max())
 
 
-def lab_distance(image: np.ndarray, geometry: ZoomGeometry) -> float:
+def lab_distance(
+    image: np.ndarray, geometry: ZoomGeometry, image_lab: np.ndarray | None = None
+) -> float:
     """sqrt(sum over L, a, b of (mean difference^2 + standard deviation difference^2)) between
-    border and centre, in Lab units."""
-    lab = cv2.cvtColor(image.astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
-    border, centre = regions(geometry)
-    b, c = lab[border], lab[centre]
-    return float(np.sqrt(np.sum((b.mean(0) - c.mean(0)) ** 2 + (b.std(0) - c.std(0)) ** 2)))
+    border and centre, in Lab units (``image_lab``: :func:`lab` of ``image``, if already
+    made)."""
+    image_lab = lab(image) if image_lab is None else image_lab
+    (b_mean, b_std), (c_mean, c_std) = (
+        cv2.meanStdDev(image_lab, mask=_mask_u8(region)) for region in regions(geometry)
+    )  # per channel, accumulated in float64
+    return float(np.sqrt(np.sum((b_mean - c_mean) ** 2 + (b_std - c_std) ** 2)))
+
+
+def _mask_u8(region: np.ndarray) -> np.ndarray:
+    """A boolean region as the uint8 mask OpenCV takes."""
+    return region.view(np.uint8)
 
 
 def seam_ratio(light: np.ndarray, geometry: ZoomGeometry) -> float:
@@ -481,23 +521,52 @@ def check_keyframe(
     whose blocks the border must not copy either; without it only the centre is searched;
     ``previous_light``: its lightness, if already made)."""
     _check_image("image", image, geometry)
-    light = lightness(image)
-    border_e, centre_e = band_energy(light, geometry)
-    tensor = structure_tensor(light, geometry)
-    border_c, centre_c = coherence(light, geometry, tensor)
-    g = geometry
-    sources = [light[g.border_y : g.height - g.border_y, g.border_x : g.width - g.border_x]]
+    prior = None
     if previous is not None:
         _check_image("previous", previous, geometry)
-        sources.append(lightness(previous) if previous_light is None else previous_light)
-    copied, judged = copied_fraction(light, geometry, sources)
+        light = lightness(previous) if previous_light is None else previous_light
+        prior = _Searchable.of(band_pass(light, geometry))
+    return _checks(_Picture.of(image, geometry), geometry, index, prior)
+
+
+@dataclass(frozen=True)
+class _Picture:
+    """What several checks of one keyframe measure on: made once per keyframe."""
+
+    image: np.ndarray
+    lab: np.ndarray
+    light: np.ndarray
+    detail: np.ndarray  # band_pass of light
+
+    @classmethod
+    def of(cls, image: np.ndarray, geometry: ZoomGeometry) -> _Picture:
+        image_lab = lab(image)
+        light = image_lab[..., 0]
+        return cls(image, image_lab, light, band_pass(light, geometry))
+
+
+def _checks(
+    picture: _Picture, geometry: ZoomGeometry, index: int, prior: _Searchable | None
+) -> KeyframeChecks:
+    """:func:`check_keyframe` on a measured keyframe (``prior``: the keyframe before, made
+    searchable)."""
+    light, g = picture.light, geometry
+    border_e, centre_e = band_energy(light, geometry, picture.detail)
+    tensor = structure_tensor(light, geometry)
+    border_c, centre_c = coherence(light, geometry, tensor)
+    sources = [light[g.border_y : g.height - g.border_y, g.border_x : g.width - g.border_x]]
+    searchable: list[_Searchable | None] = [None]
+    if prior is not None:
+        sources.append(prior.full)  # not read: its searchable is given
+        searchable.append(prior)
+    copied, judged = copied_fraction(light, geometry, sources, picture.detail, searchable)
     result = KeyframeChecks(
         index=index,
         detail=DetailCheck(border_e, centre_e, border_e / max(centre_e, 1e-9)),
         coherence=CoherenceCheck(border_c, centre_c, border_c - centre_c),
         rays=RayCheck(ray_index(light, geometry, tensor)),
         copies=CopyCheck(copied, judged, copy_block_px(geometry)),
-        colour=ColourCheck(lab_distance(image, geometry)),
+        colour=ColourCheck(lab_distance(picture.image, geometry, picture.lab)),
         seam=SeamCheck(seam_ratio(light, geometry)),
     )
     log.debug("keyframe %d checks: %s", index, "passed" if result.passed else result.failed())
@@ -546,20 +615,17 @@ class ZoomChecker:
         self.geometry = geometry
         self.rows: list[KeyframeChecks] = []
         self.stats: list[tuple[float, float]] = []  # mean and spread of L per keyframe
-        self.previous: np.ndarray | None = None
-        self.previous_light: np.ndarray | None = None
+        self.previous: _Searchable | None = None  # the keyframe before, band-passed
 
     def add(self, image: np.ndarray) -> None:
         """The next keyframe, (H, W, 3) uint8 RGB of the geometry's size."""
         index = len(self.stats)
         _check_image(f"keyframes[{index}]", image, self.geometry)
-        light = lightness(image)
+        picture = _Picture.of(image, self.geometry)
         if self.previous is not None:
-            self.rows.append(
-                check_keyframe(image, self.geometry, index, self.previous, self.previous_light)
-            )
-        self.stats.append((float(light.mean()), float(light.std())))
-        self.previous, self.previous_light = image, light
+            self.rows.append(_checks(picture, self.geometry, index, self.previous))
+        self.stats.append((float(picture.light.mean()), float(picture.light.std())))
+        self.previous = _Searchable.of(picture.detail)
 
     def result(self) -> ZoomChecks:
         if not self.stats:

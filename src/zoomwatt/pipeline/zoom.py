@@ -603,9 +603,12 @@ class ZoomRun:
             yield ZoomFrame(out_index, index, image, is_keyframe=j == n)
 
     def _keyframes(self) -> Iterator[np.ndarray]:
+        """Each keyframe, made and then observed (checks, contact sheet): in run(), in the
+        keyframe thread, so the checks too overlap the video."""
         previous = None
         for index in range(self.config.keyframes):
             previous = self._make_keyframe(index, previous)
+            self._observe(index, previous)
             yield previous
 
     def _frames_out(self) -> Iterator[ZoomFrame]:
@@ -619,11 +622,9 @@ class ZoomRun:
         previous = next(keyframes)
         self.timings[0].frames = 1
         yield ZoomFrame(0, 0, previous, is_keyframe=True)
-        self._observe(0, previous)
         n = self.config.frames_per_keyframe
         for index, current in enumerate(keyframes, start=1):
             yield from self._segment(current, previous, index, range(1, n + 1))
-            self._observe(index, current)  # while the next keyframe is being made
             previous = current
 
     def _frames_in(self) -> Iterator[ZoomFrame]:
