@@ -491,6 +491,7 @@ class ZoomRun:
         self._checker: ZoomChecker | None = None  # set by run() with ``checks``
         self._sheet: SheetBuilder | None = None
         self._ahead = False  # run() makes the next keyframe while a segment is encoded
+        self._observer: BackgroundWriter | None = None  # run(): the checks in their own thread
         self.store = KeyframeStore(self.plan.work_dir, self._settings())
         self.store.check_writable()
         # One run at a time per work folder and per output file (taken when the work starts).
@@ -643,7 +644,16 @@ class ZoomRun:
         yield ZoomFrame(self.plan.total_frames - 1, 0, current, is_keyframe=True)
 
     def _observe(self, index: int, keyframe: np.ndarray) -> None:
-        """Keyframe ``index``, in order, to the picture checks and the contact sheet."""
+        """Keyframe ``index``, in order, to the picture checks and the contact sheet: in run(),
+        in a thread of their own (on two cores they overlap both the next keyframe and the
+        video), else here."""
+        if self._observer is not None:
+            self._observer.put((index, keyframe))
+        else:
+            self._observe_now((index, keyframe))
+
+    def _observe_now(self, item: tuple[int, np.ndarray]) -> None:
+        index, keyframe = item
         if self._checker is not None:
             self._checker.add(keyframe)
         if self._sheet is not None:
@@ -665,10 +675,40 @@ class ZoomRun:
 
     def _run(self) -> ZoomResult:
         g = self.plan.geometry
-        warmup_s, report = 0.0, None
-        if self.config.realtime:
-            warmup_s = self._warm_up()
+        warmup_s = self._warm_up() if self.config.realtime else 0.0
         started = time.perf_counter()
+        self._ahead = True
+        if self.config.checks:
+            self._checker, self._sheet = ZoomChecker(g), SheetBuilder(self.config.keyframes)
+            self._observer = BackgroundWriter(self._observe_now, depth=2, name="zoom-checks")
+        try:
+            frames_written, report = self._write_video()
+        except BaseException:
+            self._close_observer(raise_error=False)
+            raise
+        self._close_observer(raise_error=True)
+        checks, checks_file, sheet = self._write_checks()
+        return ZoomResult(
+            out=self.plan.out,
+            work_dir=self.plan.work_dir,
+            frames=frames_written,
+            keyframes=self.config.keyframes,
+            fps=self.config.fps,
+            duration_s=frames_written / self.config.fps,
+            wall_s=time.perf_counter() - started,
+            resumed_keyframes=self.resumed_keyframes,
+            timings=self.timings,
+            stream=report,
+            warmup_s=warmup_s,
+            checks=checks,
+            checks_file=checks_file,
+            contact_sheet=sheet,
+        )
+
+    def _write_video(self) -> tuple[int, StreamReport | None]:
+        """Every frame into the video as it is produced: (frames written, the stream's report
+        in real time)."""
+        g, report = self.plan.geometry, None
 
         def write(frame: ZoomFrame) -> None:
             write_started = time.perf_counter()
@@ -676,9 +716,6 @@ class ZoomRun:
             self.timings[frame.keyframe].video_write_s += time.perf_counter() - write_started
             self.progress.frame_done(frame.index)
 
-        self._ahead = True
-        if self.config.checks:
-            self._checker, self._sheet = ZoomChecker(g), SheetBuilder(self.config.keyframes)
         with VideoWriter(self.plan.out, self.config.fps, g.width, g.height) as writer:
             if self.config.realtime:
                 background = BackgroundWriter(write, depth=self.config.frames_per_keyframe)
@@ -691,23 +728,19 @@ class ZoomRun:
             else:
                 for frame in self.frames():
                     write(frame)
-        checks, checks_file, sheet = self._write_checks()
-        return ZoomResult(
-            out=self.plan.out,
-            work_dir=self.plan.work_dir,
-            frames=writer.frames_written,
-            keyframes=self.config.keyframes,
-            fps=self.config.fps,
-            duration_s=writer.frames_written / self.config.fps,
-            wall_s=time.perf_counter() - started,
-            resumed_keyframes=self.resumed_keyframes,
-            timings=self.timings,
-            stream=report,
-            warmup_s=warmup_s,
-            checks=checks,
-            checks_file=checks_file,
-            contact_sheet=sheet,
-        )
+        return writer.frames_written, report
+
+    def _close_observer(self, raise_error: bool) -> None:
+        """Wait for the last keyframe's checks (their error raised only if ``raise_error``)."""
+        observer, self._observer = self._observer, None
+        if observer is None:
+            return
+        try:
+            observer.close()
+        except Exception:
+            if raise_error:
+                raise
+            log.debug("picture checks failed after an earlier error", exc_info=True)
 
     def _write_checks(self) -> tuple[ZoomChecks | None, Path | None, Path | None]:
         """The picture checks and the contact sheet, written beside the video."""
