@@ -144,7 +144,8 @@ def opencv_fill(image: np.ndarray, mask: np.ndarray, radius: int, flag: int) -> 
     on average."""
     hole = mask > 0
     h, w = mask.shape
-    if min(h, w) < 4 * SEAM_BAND_PX or np.count_nonzero(hole) < TWO_SCALE_MIN_HOLE_SHARE * hole.size:
+    narrow = np.count_nonzero(hole) < TWO_SCALE_MIN_HOLE_SHARE * hole.size
+    if narrow or min(h, w) < 4 * SEAM_BAND_PX:
         return cv2.inpaint(image, mask, radius, flag)
     half_size = (w // 2, h // 2)
     small = cv2.resize(image, half_size, interpolation=cv2.INTER_AREA)
