@@ -195,6 +195,9 @@ class HardwareProfile:
     # FLOP/s of fp32 math on the tensor cores (TF32 inputs, fp32 accumulate), dense; None where
     # the device has no such engine (which fp32 ops use it: perfmodel.device_params)
     peak_tf32: Quantity | None = None
+    # power.engine_time_energy: a MAC costs its energy per engine cycle, useful or not (the
+    # tensor engines switch for the whole compute time; perfmodel.roofline); None: off
+    engine_time_energy: StackSetting | None = None
 
     @property
     def stack_names(self) -> tuple[str, ...]:
@@ -543,7 +546,7 @@ def _energy_fields(raw: Any, where: str, known: dict[str, Any]) -> dict[str, Any
 
 def _power_fields(raw: Any, where: str) -> dict[str, Any]:
     keys = {"static", "idle", "cap", "operating_points"}
-    power = _mapping(raw, where, keys, keys)
+    power = _mapping(raw, where, keys | {"engine_time_energy"}, keys)
     static = parse_quantity(
         power["static"], where=f"{where}.static", dimension="power", allow_zero=True
     )
@@ -557,6 +560,13 @@ def _power_fields(raw: Any, where: str) -> dict[str, Any]:
         "power_cap": cap,
         "operating_points": _operating_points(
             power["operating_points"], f"{where}.operating_points"
+        ),
+        "engine_time_energy": (
+            None
+            if power.get("engine_time_energy") is None
+            else _setting(
+                power["engine_time_energy"], f"{where}.engine_time_energy", PROVENANCE_KEYS
+            )
         ),
     }
 

@@ -106,6 +106,8 @@ class DeviceParams:
     # whose fp32 layers run at it (module text); 0 and () where none
     tf32_peak_ops_per_s: float = 0.0
     tf32_op_classes: tuple[int, ...] = ()
+    # MAC energy per engine cycle, useful or not (roofline.layer_costs); False: per useful MAC
+    engine_time_energy: bool = False
 
     def replace(self, **changes: object) -> DeviceParams:
         """A copy with some fields changed (e.g. ``bandwidth_bytes_per_s=2e12``)."""
@@ -208,6 +210,7 @@ def device_params(
         elementwise_fused=software.elementwise_fused,
         pointwise_chains=software.pointwise_chains,
         host_issue_s=software.host_issue.si if software.host_issue is not None else 0.0,
+        engine_time_energy=bool(profile.engine_time_energy and profile.engine_time_energy.value),
         **_tf32_fields(profile, software.name, tf32_matmul),
     )
     return params.with_efficiency(efficiency) if efficiency else params

@@ -10,13 +10,20 @@ For each layer (one call):
                    spill = max(0, 1 - on_chip_buffer / activation bytes)
     memory_time  = dram_bytes / bandwidth
     spill_time   = spill x activation bytes / spill_bandwidth      (0 where the profile has none)
-    dynamic_j    = MACs x E_mac[dtype] + (ops - 2 MACs) x E_mac[dtype] / 2
+    dynamic_j    = MACs x E_mac[dtype] x u + (ops - 2 MACs) x E_mac[dtype] / 2
                    + dram_bytes x E_dram + all bytes x E_on_chip
+                   u = 1, or peak / throughput where the profile says ``engine_time_energy``
     capped_time  = dynamic_j / (power_cap - static_power)    (time needed to stay under the cap)
     busy_time    = max(compute_time, memory_time, capped_time) + spill_time
     time         = busy_time + kernel_overhead              (layers that do any work)
                    + host_wait / launched kernels           (launched kernels, see below)
     energy       = dynamic_j + static_power x time
+
+Engine-time energy (opt-in per profile, ``power.engine_time_energy``): a layer's MACs cost
+E_mac per MAC the engine could have done in its compute time, not per useful MAC: the tensor
+engines and their operand delivery switch for the whole compute time, whether a cycle's MACs
+are useful or lost to tile padding, wave tails and pipeline bubbles. A compute-bound layer then
+draws static + peak MAC rate x E_mac whatever its efficiency. Off (u = 1) for other profiles.
 
 Host issue (an eager stack: PyTorch issues every kernel from Python, ``host_issue`` s each):
 the device runs the kernels of a stage call from a queue while the host issues them, so the
@@ -197,7 +204,10 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
 
     # 3. dynamic energy: arithmetic + DRAM + on-chip bytes
     e_mac = np.asarray(params.mac_energy_j)[..., table.dtype]
-    compute_energy = table.macs * e_mac + table.extra_ops * e_mac / 2.0
+    mac_energy = table.macs * e_mac
+    if params.engine_time_energy:  # per engine cycle: / the share of peak the layer reaches
+        mac_energy = np.where(table.macs > 0, mac_energy * peak / throughput, mac_energy)
+    compute_energy = mac_energy + table.extra_ops * e_mac / 2.0
     dram_energy = dram_bytes * _col(params.dram_j_per_byte)
     on_chip_bytes = np.broadcast_to(table.total_bytes, dram_bytes.shape)
     on_chip_energy = on_chip_bytes * _col(params.on_chip_j_per_byte)
