@@ -39,7 +39,7 @@ from zoomwatt.optimizer.real_error import (
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "optimize_unet.jsonl"
-TABLE = HERE.parent / "src" / "zoomwatt" / "optimize" / "data" / "measured_errors.json"
+TABLE = HERE.parent / "src" / "zoomwatt" / "optimizer" / "data" / "measured_errors.json"
 
 
 def main() -> None:
@@ -113,6 +113,27 @@ def main() -> None:
         append_record(RESULTS, record)
         print(f"recorded in {RESULTS}")
     if args.write_table:
+        write_table(args, info, errors, orig, shared)
+
+
+def write_table(args, info, errors, orig: int, shared: int) -> None:
+    """The per-choice errors the search uses. Single choices replace the table's header and
+    ``choices``; a combination (``a+b``) measured applied together goes to ``combined`` with its
+    own device and date, beside those measured before."""
+    old = json.loads(TABLE.read_text(encoding="utf-8")) if TABLE.is_file() else {}
+    singles = [e for e in errors if "+" not in e.choice]
+    combined = dict(old.get("combined", {}))
+    for e in errors:
+        if "+" in e.choice:
+            combined[e.choice] = {
+                "error_db": round(e.error_db, 2),
+                "snr_db": round(e.snr_db, 2),
+                "device": f"{info['cpu']}, {info['cores']} cores, torch {info.get('torch')}",
+                "date": info["date"],
+            }
+    if not singles:
+        table = {**old, "combined": combined}
+    else:
         table = {
             "model": f"full-size SD2 inpainting UNet, random weights (seed {args.seed})",
             "weights": "random (diffusers default init), not the trained model: trained weights "
@@ -133,11 +154,12 @@ def main() -> None:
                     "layers_skipped": e.layers_skipped,
                     "description": e.description,
                 }
-                for e in errors
+                for e in singles
             },
+            "combined": combined,
         }
-        TABLE.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
-        print(f"wrote {TABLE}")
+    TABLE.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")
+    print(f"wrote {TABLE}")
 
 
 if __name__ == "__main__":

@@ -186,7 +186,9 @@ def _num(x: float) -> str:
 
 
 def _err(c: Candidate) -> str:
-    return "lossless" if c.error_db is None else f"{c.error_db:.0f} dB"
+    if c.error_db is None:
+        return "lossless"
+    return f"{c.error_db:.0f} dB" + (" (parts added)" if c.error_basis == "parts added" else "")
 
 
 def _shown(result: ExploreResult) -> list[Candidate]:
@@ -288,10 +290,11 @@ def readout(result: ExploreResult) -> list[str]:
     notes = (
         "give-ups: changes that alter the picture (lower resolution, no CFG, TAESD, fewer "
         "steps, rarer keyframes, each lossy compression). error: noise-to-signal of the UNet "
-        "output measured on real (random-init) weights, per choice, added as independent "
-        f"noises ({result.error_source.get('model', '?')}). Power is AI + non-AI at min(fps, "
-        f"{target:g}); faster devices idle between keyframes. See --study offchip|frequency|"
-        "sharing."
+        "output measured on real (random-init) weights, per choice; a combination measured "
+        "applied together, or marked '(parts added)' where its measured parts are added as "
+        f"independent noises ({result.error_source.get('model', '?')}). Power is AI + non-AI "
+        f"at min(fps, {target:g}); faster devices idle between keyframes. See --study "
+        "offchip|frequency|sharing."
     )
     return [*out, "", *textwrap.wrap(notes, width=100)]
 

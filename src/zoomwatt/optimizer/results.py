@@ -43,6 +43,9 @@ class Candidate:
     weight_bytes: float = 0.0  # stored weights of the model stages
     fits_in_memory: bool = True
     lossy: tuple[str, ...] = ()  # the lossy choices the error comes from
+    # how error_db was had: "measured" (one choice, or measured applied together), "parts
+    # added" (independent noises of measured parts); None: lossless (optimizer.error_table)
+    error_basis: str | None = None
     give_ups: tuple[str, ...] = ()  # what changes in the picture against the baseline
 
     def to_dict(self) -> dict[str, Any]:

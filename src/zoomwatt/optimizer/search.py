@@ -80,8 +80,9 @@ ASSUMPTIONS = (
     "figures are predictions of the roofline + energy model (zoomwatt predict), not measurements",
     "keyframes and in-between frames run one after the other on the same device",
     "error_db: noise-to-signal of the UNet output against fp32, measured per choice on real "
-    "weights (see error_source) and added as independent noises; steps, CFG, resolution, TAESD "
-    "and N change the picture but are not scored as error",
+    "weights (see error_source); a combination measured applied together where the table has it, "
+    "else added as independent noises (each point's error_basis says which); steps, CFG, "
+    "resolution, TAESD and N change the picture but are not scored as error",
     "pruned and shared weights are stored compressed and decoded on chip; only 2:4 runs faster, "
     "and only where the device has a sparse peak",
     "a profile without int4 engines computes int4 weights in int8: smaller weights, no speed-up",
@@ -462,6 +463,7 @@ class _Scores:
     shape but ``error_db`` (per compression; NaN: lossless)."""
 
     error_db: np.ndarray
+    error_basis: tuple[str | None, ...]  # per compression: ErrorTable.basis
     fits: np.ndarray
     valid: np.ndarray  # the prediction exists (a compression that does not apply has none)
     eligible: np.ndarray  # valid, fits in memory, within the error limit
@@ -493,6 +495,7 @@ def _scores(
     fast = r.output_fps >= float(options.target_fps) * (1 - 1e-9)
     return _Scores(
         error_db=err,
+        error_basis=tuple(errors.basis(_lossy(*c)) for c in comps),
         fits=fits,
         valid=valid,
         eligible=valid & fits & err_ok,
@@ -592,6 +595,7 @@ def _candidate(
         fits_in_memory=bool(sc.fits[index]),
         lossy=lossy,
         give_ups=give_up_names(knobs, base),
+        error_basis=sc.error_basis[c],
     )
 
 
