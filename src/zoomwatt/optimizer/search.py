@@ -37,6 +37,7 @@ import numpy as np
 from zoomwatt.archs.catalog import VAES
 from zoomwatt.errors import InputError
 from zoomwatt.hardware import HardwareProfile, load_profile
+from zoomwatt.optimizer import cost_cache
 from zoomwatt.optimizer.compressed_table import (
     QUANT_DTYPES,
     SHARE_BITS,
@@ -344,7 +345,39 @@ def _footprint(
 
 def _per_call_costs(grid: SearchGrid, device: _Device, pipeline: str, cache: bool) -> _PerCall:
     """Step 1: per structure (traced once) and compression (the layer arrays rewritten), the
-    latency and energy of one call of each model stage at every point and mode."""
+    latency and energy of one call of each model stage at every point and mode; kept on disk
+    when ``cache`` (:mod:`.cost_cache`: a second run on the same device reads them)."""
+    modes = [int(m) for m in grid.space["layerwise_frequency"]]
+    n_s, n_c, n_k = len(grid.structure), len(grid.compression), len(MODEL_STAGES)
+    shape = (n_s, n_c, len(grid.space["operating_point"]), len(modes), n_k)
+    shapes = {"time_s": shape, "energy_j": shape, "calls": (n_s, n_k),
+              "weight_bytes": (n_s, n_c), "memory_bytes": (n_s, n_c)}  # fmt: skip
+    key = None
+    arrays = None
+    if cache:
+        grid_key = {"structure": grid.structure, "compression": grid.compression,
+                    "operating_point": grid.space["operating_point"], "modes": modes,
+                    "nominal": device.nominal.name}  # fmt: skip
+        key = cost_cache.cost_key(pipeline, grid_key, device.params, device.points)
+        arrays = cost_cache.load_costs(key, shapes)
+    if arrays is None:
+        arrays = _compute_per_call(grid, device, pipeline, cache)
+        if key is not None:
+            cost_cache.save_costs(key, arrays)
+    time_s, energy_j, calls = arrays["time_s"], arrays["energy_j"], arrays["calls"]
+    return _PerCall(
+        time_s={stage: time_s[..., k] for k, stage in enumerate(MODEL_STAGES)},
+        energy_j={stage: energy_j[..., k] for k, stage in enumerate(MODEL_STAGES)},
+        calls={stage: calls[:, k] for k, stage in enumerate(MODEL_STAGES)},
+        weight_bytes=arrays["weight_bytes"],
+        memory_bytes=arrays["memory_bytes"],
+    )
+
+
+def _compute_per_call(
+    grid: SearchGrid, device: _Device, pipeline: str, cache: bool
+) -> dict[str, np.ndarray]:
+    """:func:`_per_call_costs`' arrays, from the cost model (``cache``: the workload cache)."""
     runs = grid.space["operating_point"]
     shape = (len(grid.structure), len(grid.compression), len(runs), 2, len(MODEL_STAGES))
     time_s, energy_j = np.full(shape, np.nan), np.full(shape, np.nan)
@@ -361,14 +394,13 @@ def _per_call_costs(grid: SearchGrid, device: _Device, pipeline: str, cache: boo
             time_s[i, j], energy_j[i, j] = _costs_per_mode(ctable, device, runs, sparsity == "2:4")
             weight_bytes[i, j], memory_bytes[i, j] = _footprint(stages, table, ctable, size, quant)
     modes = [int(m) for m in grid.space["layerwise_frequency"]]
-    time_s, energy_j = time_s[:, :, :, modes], energy_j[:, :, :, modes]
-    return _PerCall(
-        time_s={stage: time_s[..., k] for k, stage in enumerate(MODEL_STAGES)},
-        energy_j={stage: energy_j[..., k] for k, stage in enumerate(MODEL_STAGES)},
-        calls={stage: calls[:, k] for k, stage in enumerate(MODEL_STAGES)},
-        weight_bytes=weight_bytes,
-        memory_bytes=memory_bytes,
-    )
+    return {
+        "time_s": time_s[:, :, :, modes],
+        "energy_j": energy_j[:, :, :, modes],
+        "calls": calls,
+        "weight_bytes": weight_bytes,
+        "memory_bytes": memory_bytes,
+    }
 
 
 # --- 2. frame costs ----------------------------------------------------------------------------
