@@ -47,9 +47,14 @@ def byte_clip_tokenizer(max_length: int = 77):
         merges_file = Path(tmp) / "merges.txt"
         vocab_file.write_text(json.dumps(_byte_vocab()), encoding="utf-8")
         merges_file.write_text("#version: 0.2\n", encoding="utf-8")
+        # transformers 5 names the files ``vocab``/``merges`` and ignores ``vocab_file``: with
+        # the old names every text would be one unknown token (all prompts alike)
+        import inspect
+
+        names = inspect.signature(CLIPTokenizer.__init__).parameters
+        files = ("vocab", "merges") if "vocab" in names else ("vocab_file", "merges_file")
         return CLIPTokenizer(
-            vocab_file=str(vocab_file),
-            merges_file=str(merges_file),
+            **{files[0]: str(vocab_file), files[1]: str(merges_file)},
             model_max_length=max_length,
             pad_token="<|endoftext|>",
         )

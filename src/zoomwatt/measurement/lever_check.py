@@ -342,11 +342,12 @@ def _predict_all(
         every=options.frames_per_keyframe,
     )
     say("tracing and predicting each lever's workload")
-    out: dict[str, Any] = {"baseline": predict_levers(base, (), profile)}
+    host = options.device == "cpu"  # convolutions as this process's PyTorch runs them
+    out: dict[str, Any] = {"baseline": predict_levers(base, (), profile, host)}
     why: dict[str, str] = {}
     for name, levers in groups:
         try:
-            out[name] = predict_levers(base, levers, profile)
+            out[name] = predict_levers(base, levers, profile, host)
         except InputError as exc:
             why[name] = f"no prediction: {exc}"
     return profile, out, why, base

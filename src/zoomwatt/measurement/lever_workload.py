@@ -19,6 +19,12 @@ scaled by a factor:
   dequantizes in registers);
 - ``bf16``/``fp16``: the workload in that dtype.
 
+Levers act together as they run: DeepCache's shallow step is traced on the token-merged UNet
+when ``tome`` is on, and its linear layers are int8 with an int8 lever, as the UNet it wraps.
+With ``host_kernels`` (a prediction for this process's CPU) every convolution is counted as the
+kernel eager PyTorch runs it with here (:mod:`.conv_kernels`: oneDNN, or im2col and a GEMM for
+the small batch-1 inputs PyTorch keeps native), in every configuration, the baseline included.
+
 Levers with no speed model here (2:4 and pruning on a device without a sparse peak, sharing,
 operating points) are predicted as the baseline's time, and their status says why.
 """
@@ -86,31 +92,79 @@ def _unet_inputs(spec: WorkloadSpec) -> tuple[Any, Any, Any]:
     return sample, torch.tensor(500), text
 
 
-@lru_cache(maxsize=16)
-def _shallow_trace(spec: WorkloadSpec) -> Any:
+@lru_cache(maxsize=4)
+def _tome_unet(ratio: float) -> Any:
+    """A meta UNet with tomesd's patch applied (its own: the shared one stays unpatched)."""
+    import tomesd
+
+    from zoomwatt.archs.build import build_model
+
+    unet = build_model("sd2-inpaint", "unet", device="meta")
+    tomesd.apply_patch(unet, ratio=ratio)
+    return unet
+
+
+def _shallow_call(spec: WorkloadSpec, ratio: float | None) -> tuple[Any, tuple]:
+    """The shallow step as a module (on the token-merged UNet with ``ratio``) and its inputs."""
     import torch
 
     from zoomwatt.pipeline.backends.deepcache import ShallowUNet, deep_feature_shape
-    from zoomwatt.workload.tracer import trace_call
 
-    unet = _meta_unet()
+    unet = _meta_unet() if not ratio else _tome_unet(ratio)
     sample, step, text = _unet_inputs(spec)
     deep = torch.empty(deep_feature_shape(unet, spec.unet_batch, spec.size // 8), device="meta")
-    module = ShallowUNet(unet)
-    return trace_call(module, module, sample, step, text, deep, dtype=spec.dtype)
+    return ShallowUNet(unet), (sample, step, text, deep)
+
+
+@lru_cache(maxsize=16)
+def _shallow_trace(spec: WorkloadSpec, ratio: float | None = None) -> Any:
+    from zoomwatt.workload.tracer import trace_call
+
+    module, args = _shallow_call(spec, ratio)
+    return trace_call(module, module, *args, dtype=spec.dtype)
 
 
 @lru_cache(maxsize=16)
 def _tome_trace(spec: WorkloadSpec, ratio: float) -> Any:
-    import tomesd
-
-    from zoomwatt.archs.build import build_model
     from zoomwatt.workload.tracer import trace_call
 
-    unet = build_model("sd2-inpaint", "unet", device="meta")  # patched: not the shared one
-    tomesd.apply_patch(unet, ratio=ratio)
+    unet = _tome_unet(ratio)
     sample, step, text = _unet_inputs(spec)
     return trace_call(unet, unet, sample, step, encoder_hidden_states=text, dtype=spec.dtype)
+
+
+@lru_cache(maxsize=32)
+def _stage_convs(spec: WorkloadSpec, stage: str) -> dict:
+    """Module path -> ConvCall of every convolution of ``stage`` (a StageName, or SHALLOW)."""
+    from zoomwatt.archs.build import build_model
+    from zoomwatt.archs.calls import example_inputs, pipeline_calls
+    from zoomwatt.measurement.conv_kernels import conv_calls
+
+    if stage == SHALLOW:
+        module, args = _shallow_call(spec, None)  # token merging changes no convolution
+        return conv_calls(module, module, *args)
+    if stage == StageName.UNET:
+        sample, step, text = _unet_inputs(spec)
+        return conv_calls(_meta_unet(), _meta_unet(), sample, step, encoder_hidden_states=text)
+    call = next((c for c in pipeline_calls(spec.arch, spec.cfg) if c.stage == stage), None)
+    if call is None or call.component != "vae":
+        return {}
+    taesd = spec.vae == "taesd"
+    model = build_model("taesd" if taesd else str(spec.pipeline), "vae", device="meta")
+    inputs = example_inputs(spec.arch, stage, call.batch(spec.batch), spec.size)
+    return conv_calls(model, inputs.bound(model), *inputs.args, **inputs.kwargs)
+
+
+def _host_kernels(stages: list, spec: WorkloadSpec) -> list:
+    """Each stage's convolutions counted as the kernel PyTorch runs them with here."""
+    from zoomwatt.measurement.conv_kernels import native_records
+
+    out = []
+    for s in stages:
+        convs = _stage_convs(spec, str(s.name)) if not s.per_frame else {}
+        records = native_records(s.layers, convs, spec.dtype) if convs else list(s.layers)
+        out.append(dataclasses.replace(s, layers=tuple(records)) if convs else s)
+    return out
 
 
 def _replace_unet(stages: list, records, calls: float, weight_bytes: float, peak: float) -> list:
@@ -125,16 +179,20 @@ def _replace_unet(stages: list, records, calls: float, weight_bytes: float, peak
     )
 
 
-def _deepcache(stages: list, spec: WorkloadSpec, interval: int) -> list:
+def _deepcache(stages: list, spec: WorkloadSpec, levers: tuple[Lever, ...]) -> list:
     from zoomwatt.perfmodel import make_stage
     from zoomwatt.pipeline.backends.deepcache import full_steps
 
     unet = next(s for s in stages if s.name == StageName.UNET)
-    full = full_steps(spec.steps, interval)
-    trace = _shallow_trace(spec)
+    full = full_steps(spec.steps, lever_value(levers, "deepcache"))
+    trace = _shallow_trace(spec, lever_value(levers, "tome"))
+    records = list(trace.records)
+    for name, dynamic in (("int8-dynamic", True), ("int8-weight", False)):
+        if lever_value(levers, name):  # the shallow step runs on the int8 UNet
+            records = _int8_linears(tuple(records), dynamic)
     shallow = make_stage(
         SHALLOW,
-        trace.records,
+        records,
         float(spec.steps - full),
         weight_bytes=0.0,
         peak_activation_bytes=trace.peak_activation_bytes,
@@ -176,8 +234,9 @@ def _int8_linears(records: tuple[LayerRecord, ...], dynamic: bool) -> list[Layer
     return out
 
 
-def lever_stages(base: WorkloadSpec, levers: tuple[Lever, ...]) -> list:
-    """The performance model's stages of ``base`` with ``levers`` applied."""
+def lever_stages(base: WorkloadSpec, levers: tuple[Lever, ...], host_kernels: bool = False) -> list:
+    """The performance model's stages of ``base`` with ``levers`` applied; ``host_kernels``:
+    convolutions as this CPU's PyTorch runs them (module text)."""
     from zoomwatt.perfmodel import load_workload
 
     spec = lever_spec(base, levers)
@@ -201,18 +260,20 @@ def lever_stages(base: WorkloadSpec, levers: tuple[Lever, ...]) -> list:
                 unet.weight_bytes,
                 unet.peak_activation_bytes,
             )
-    interval = lever_value(levers, "deepcache")
-    if interval:
-        stages = _deepcache(stages, spec, interval)
-    return stages
+    if lever_value(levers, "deepcache"):
+        stages = _deepcache(stages, spec, levers)
+    return _host_kernels(stages, spec) if host_kernels else stages
 
 
-def predict_levers(base: WorkloadSpec, levers: tuple[Lever, ...], profile: Any) -> LeverPrediction:
-    """``base`` with ``levers`` predicted on ``profile`` (the road of ``zoomwatt predict``)."""
+def predict_levers(
+    base: WorkloadSpec, levers: tuple[Lever, ...], profile: Any, host_kernels: bool = False
+) -> LeverPrediction:
+    """``base`` with ``levers`` predicted on ``profile`` (the road of ``zoomwatt predict``);
+    ``host_kernels``: a prediction for this process's CPU (see :func:`lever_stages`)."""
     from zoomwatt.perfmodel import PredictOptions, predict
 
     spec = lever_spec(base, levers)
     stack = "compile" if lever_value(levers, "compile") else None
     options = PredictOptions(frames_per_keyframe=spec.every, target_fps=spec.fps, stack=stack)
-    p = predict(lever_stages(base, levers), profile, options)
+    p = predict(lever_stages(base, levers, host_kernels), profile, options)
     return LeverPrediction(p.keyframe_latency_s, p.frame_work_s, spec.every)
