@@ -111,3 +111,11 @@ def test_report_section_shows_every_lever_and_the_plan(tiny_check, tmp_path):
         assert f"<td>{name}</td>" in page
     assert "not measurable here" in page and "256px no-CFG" in page
     assert collect_levers(tmp_path / "none")[0] is None
+
+
+def test_the_combined_plan_is_judged_on_its_keyframe_latency(tiny_check):
+    c = tiny_check.combined
+    error = (c.predicted_keyframe_s / c.measured_keyframe_s - 1) * 100
+    assert tiny_check.combined_keyframe_error_pct == pytest.approx(error, rel=1e-12)
+    within = abs(error) <= lever_check.COMBINED_TARGET_PCT
+    assert c.status == ("within target" if within else "outside target")

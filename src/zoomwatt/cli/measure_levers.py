@@ -193,7 +193,7 @@ def render(result: LeverCheckResult) -> str:
         ),
         "",
         f"targets: each lever within {result.lever_target_pct:g}% (predicted vs measured "
-        f"speed-up), combined within {result.combined_target_pct:g}%",
+        f"speed-up), the combined plan's keyframe latency within {result.combined_target_pct:g}%",
     ]
     if result.combined_keyframe_error_pct is not None:
         lines.append(
