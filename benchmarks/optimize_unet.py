@@ -117,9 +117,11 @@ def main() -> None:
 
 
 def write_table(args, info, errors, orig: int, shared: int) -> None:
-    """The per-choice errors the search uses. Single choices replace the table's header and
-    ``choices``; a combination (``a+b``) measured applied together goes to ``combined`` with its
-    own device and date, beside those measured before."""
+    """The per-choice errors the search uses. Single choices measured now replace theirs in
+    ``choices`` (the header then says where and when the latest were measured; choices not
+    measured now stay, from the run the table had them from); a
+    combination (``a+b``) measured applied together goes to ``combined`` with its own device,
+    date, seed and latent, beside those measured before."""
     old = json.loads(TABLE.read_text(encoding="utf-8")) if TABLE.is_file() else {}
     singles = [e for e in errors if "+" not in e.choice]
     combined = dict(old.get("combined", {}))
@@ -130,6 +132,8 @@ def write_table(args, info, errors, orig: int, shared: int) -> None:
                 "snr_db": round(e.snr_db, 2),
                 "device": f"{info['cpu']}, {info['cores']} cores, torch {info.get('torch')}",
                 "date": info["date"],
+                "seed": args.seed,
+                "latent": f"{args.latent}x{args.latent}",
             }
     if not singles:
         table = {**old, "combined": combined}
@@ -146,15 +150,18 @@ def write_table(args, info, errors, orig: int, shared: int) -> None:
             "per_layer_sharing": f"{1 << args.sharing_bits} shared values: "
             f"{orig / max(shared, 1):.2f}x on the weights (benchmarks/results/optimize_unet.jsonl)",
             "choices": {
-                e.choice: {
-                    "error_db": round(e.error_db, 2),
-                    "snr_db": round(e.snr_db, 2),
-                    "max_abs_error": e.max_abs_error,
-                    "weight_snr_db": round(e.weight_snr_db, 2),
-                    "layers_skipped": e.layers_skipped,
-                    "description": e.description,
-                }
-                for e in singles
+                **old.get("choices", {}),
+                **{
+                    e.choice: {
+                        "error_db": round(e.error_db, 2),
+                        "snr_db": round(e.snr_db, 2),
+                        "max_abs_error": e.max_abs_error,
+                        "weight_snr_db": round(e.weight_snr_db, 2),
+                        "layers_skipped": e.layers_skipped,
+                        "description": e.description,
+                    }
+                    for e in singles
+                },
             },
             "combined": combined,
         }

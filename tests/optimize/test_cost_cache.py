@@ -77,3 +77,11 @@ def test_another_device_or_a_changed_parameter_is_another_entry():
     other = _Device.of(load_profile("jetson-orin-nx"))
     assert cost_cache.cost_key("sd2-inpaint", grid, other.params, other.points) != key
     assert cost_cache.cost_key("sd2-inpaint", grid, device.params, device.points) == key
+
+
+def test_the_key_covers_the_architecture_configs_and_the_cost_model():
+    files = cost_cache.source_files()
+    # the traced UNet's config: an edited config must not read costs made from the old one
+    assert "archs/sd2_inpaint_unet.json" in files
+    assert "perfmodel/roofline.py" in files and "optimizer/search.py" in files
+    assert not any("__pycache__" in f for f in files)

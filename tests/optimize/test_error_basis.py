@@ -30,11 +30,20 @@ def test_other_combinations_add_their_parts_as_independent_noises():
 
 def test_the_front_says_how_each_error_was_had():
     from zoomwatt.api import optimize
+    from zoomwatt.optimizer.error_table import shipped_error_table
 
+    combined = shipped_error_table().combined_db
     result = optimize(hw="jetson-orin-nano")
+    assert any(point.lossy for point in result.pareto)  # the front has lossy points to judge
     for point in result.pareto:
         if point.error_db is None:
             assert point.error_basis is None and not point.lossy
         else:
-            expected = "measured" if len(point.lossy) == 1 else "parts added"
-            assert point.error_basis == expected, point.label
+            together = len(point.lossy) == 1 or combination_key(point.lossy) in combined
+            assert point.error_basis == ("measured" if together else "parts added"), point.label
+
+
+def test_a_combination_with_a_noiseless_part_only_is_minus_infinity():
+    table = ErrorTable({"fp16": -math.inf}, {})
+    assert table.error_db(["fp16"]) == -math.inf
+    assert table.error_db([]) is None

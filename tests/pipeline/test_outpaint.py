@@ -292,3 +292,21 @@ def test_a_portrait_does_not_become_a_wall_of_faces():
     assert best_in_border(collage) > 0.95
     result = check_zoom(keyframes, geometry)
     assert all(k.copies.passed for k in result.keyframes)
+
+
+def test_the_two_scale_opencv_fill_keeps_known_pixels_and_narrow_holes_one_scale():
+    import cv2
+
+    from zoomwatt.pipeline.backends.classical import opencv_fill
+
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    wide = np.full((128, 128), 255, np.uint8)
+    wide[32:96, 32:96] = 0  # 75% of the frame to fill: two scales
+    filled = opencv_fill(image, wide, 3, cv2.INPAINT_TELEA)
+    known = wide == 0
+    assert np.array_equal(filled[known], image[known])
+    narrow = np.zeros((128, 128), np.uint8)
+    narrow[60:68, 10:118] = 255  # 5% of the frame: one scale, exactly OpenCV's fill
+    one_scale = cv2.inpaint(image, narrow, 3, cv2.INPAINT_TELEA)
+    assert np.array_equal(opencv_fill(image, narrow, 3, cv2.INPAINT_TELEA), one_scale)

@@ -170,3 +170,23 @@ def test_damaged_keyframe_is_regenerated(tmp_path):
     (tmp_path / "z.work" / "keyframes" / "00002.png").write_bytes(b"garbage")
     again = zoom(**config(tmp_path, resume=True).__dict__)
     assert again.resumed_keyframes == 2
+
+
+@pytest.mark.parametrize("fail_on", [1, 2])  # keyframe 1, and the last one (index 2 of 3)
+def test_a_failing_picture_check_leaves_no_video(tmp_path, monkeypatch, fail_on):
+    # the checks run in their own thread; their error still aborts the video, last keyframe too
+    from zoomwatt.pipeline import picture_checks
+
+    real_add = picture_checks.ZoomChecker.add
+
+    def add(self, image):
+        if len(self.stats) == fail_on:
+            raise RuntimeError("simulated check failure")
+        real_add(self, image)
+
+    monkeypatch.setattr(picture_checks.ZoomChecker, "add", add)
+    cfg = config(tmp_path)
+    with pytest.raises(RuntimeError, match="simulated check failure"):
+        ZoomRun(cfg).run()
+    assert not cfg.out.exists()
+    assert not list(tmp_path.glob("z*.partial"))

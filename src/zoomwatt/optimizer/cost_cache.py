@@ -7,12 +7,13 @@ and energy of one call of each model stage over structure, compression, operatin
 frequency mode; the calls per keyframe; the stored weights and memory of each structure and
 compression) as one ``.npz`` file read without pickle. Its name is the digest of everything
 the arrays depend on: the device's parameters and operating points as the cost model gets them
-(so a changed profile, fit or stack is a new entry), the grid's structures, compressions, points
-and modes, the pipeline, the zoomwatt version, the traced workloads' key (library versions and
-tracing sources) and the source of the cost model itself (perfmodel, optimizer, hardware and
-workload modules). Options that do not change the costs (target fps, power cap, error limit)
-share an entry. A damaged, planted or mismatched entry is ignored and computed again; failures
-to write are only logged. ``cache=False`` neither reads nor writes.
+(so a changed profile, fit or stack is a new entry), the grid's structures, compressions,
+points and modes, the pipeline, the zoomwatt version, the traced workloads' key (library
+versions and tracing sources) and the source of the cost model itself (the perfmodel,
+optimizer, hardware, workload and archs modules, and the architecture configs shipped there).
+Options that do not change the costs (target fps, power cap, error limit) share an entry. A
+damaged, planted or mismatched entry is ignored and computed again; failures to write are only
+logged. ``cache=False`` neither reads nor writes.
 """
 
 from __future__ import annotations
@@ -40,19 +41,33 @@ SUBDIR = "optimizer"
 MAX_ENTRY_BYTES = 64 * 1024 * 1024
 ARRAYS = ("time_s", "energy_j", "calls", "weight_bytes", "memory_bytes")
 _SOURCE_FOLDERS = ("perfmodel", "optimizer", "hardware", "workload", "archs")
+_SOURCE_PATTERNS = ("**/*.py", "**/*.json")  # code, and the shipped architecture configs
 
 
 @lru_cache(maxsize=1)
 def source_digest() -> str:
-    """Digest of the cost model's sources: a changed formula never reads a stale entry."""
+    """Digest of the cost model's sources and the architecture configs it traces: a changed
+    formula or model config never reads a stale entry."""
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
-    for folder in _SOURCE_FOLDERS:
-        for path in sorted((root / folder).glob("*.py")):
-            h.update(f"{folder}/{path.name}".encode())
-            with contextlib.suppress(OSError):
-                h.update(path.read_bytes())
+    for name in source_files():
+        h.update(name.encode())
+        with contextlib.suppress(OSError):
+            h.update((root / name).read_bytes())
     return h.hexdigest()[:16]
+
+
+def source_files() -> list[str]:
+    """The files :func:`source_digest` reads, relative to the package, sorted."""
+    root = Path(__file__).resolve().parents[1]
+    paths = {
+        p
+        for folder in _SOURCE_FOLDERS
+        for pattern in _SOURCE_PATTERNS
+        for p in (root / folder).glob(pattern)
+        if "__pycache__" not in p.parts
+    }
+    return sorted(p.relative_to(root).as_posix() for p in paths)
 
 
 def _plain(value: Any) -> Any:

@@ -55,16 +55,12 @@ class ErrorTable:
         choices = tuple(choices)
         if len(choices) > 1 and combination_key(choices) in self.combined_db:
             return self.combined_db[combination_key(choices)]
-        total = 0.0
-        any_lossy = False
         for choice in choices:
             if choice not in self.errors_db:
                 raise InputError("choice", choice, f"one of {sorted(self.errors_db)}")
-            total += 10 ** (self.errors_db[choice] / 10)
-            any_lossy = True
-        if not any_lossy:
+        if not choices:
             return None
-        return 10 * math.log10(total) if total > 0 else -math.inf
+        return combine_db(self.errors_db[c] for c in choices)
 
 
 def combination_key(choices: Iterable[str]) -> str:
@@ -73,8 +69,9 @@ def combination_key(choices: Iterable[str]) -> str:
 
 
 def combine_db(errors_db: Iterable[float]) -> float:
-    """Independent noises add: 10 log10(sum 10^(e/10))."""
-    return 10 * math.log10(sum(10 ** (e / 10) for e in errors_db))
+    """Independent noises add: 10 log10(sum 10^(e/10)) (-inf for noiseless parts only)."""
+    total = sum(10 ** (e / 10) for e in errors_db)
+    return 10 * math.log10(total) if total > 0 else -math.inf
 
 
 @lru_cache(maxsize=1)

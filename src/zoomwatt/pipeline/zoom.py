@@ -492,6 +492,7 @@ class ZoomRun:
         self._sheet: SheetBuilder | None = None
         self._ahead = False  # run() makes the next keyframe while a segment is encoded
         self._observer: BackgroundWriter | None = None  # run(): the checks in their own thread
+        self._observed_all = False  # run() closed the checks' thread: nothing more is observed
         self.store = KeyframeStore(self.plan.work_dir, self._settings())
         self.store.check_writable()
         # One run at a time per work folder and per output file (taken when the work starts).
@@ -649,7 +650,7 @@ class ZoomRun:
         video), else here."""
         if self._observer is not None:
             self._observer.put((index, keyframe))
-        else:
+        elif not self._observed_all:  # a keyframe made after run() closed the checks: dropped
             self._observe_now((index, keyframe))
 
     def _observe_now(self, item: tuple[int, np.ndarray]) -> None:
@@ -686,7 +687,6 @@ class ZoomRun:
         except BaseException:
             self._close_observer(raise_error=False)
             raise
-        self._close_observer(raise_error=True)
         checks, checks_file, sheet = self._write_checks()
         return ZoomResult(
             out=self.plan.out,
@@ -728,11 +728,14 @@ class ZoomRun:
             else:
                 for frame in self.frames():
                     write(frame)
+            # the last keyframe's checks, inside: a failed check aborts the video, as before
+            self._close_observer(raise_error=True)
         return writer.frames_written, report
 
     def _close_observer(self, raise_error: bool) -> None:
         """Wait for the last keyframe's checks (their error raised only if ``raise_error``)."""
         observer, self._observer = self._observer, None
+        self._observed_all = observer is not None or self._observed_all
         if observer is None:
             return
         try:
