@@ -112,7 +112,8 @@ def _target_line(t) -> str:
         value, limit = ("-" if t.value is None else f"{t.value:g}"), f"<= {t.threshold:g}"
     else:
         value, limit = _abs_pct(t.value), f"<= {t.threshold:g}%"
-    return f"  {t.name} {limit}: {value}  {'met' if t.met else 'NOT MET'}"
+    caveat = f" ({t.caveat})" if getattr(t, "caveat", "") else ""
+    return f"  {t.name} {limit}: {value}  {'met' if t.met else 'NOT MET'}{caveat}"
 
 
 def _stack_line(s) -> str:

@@ -107,6 +107,7 @@ class Target:
     threshold: float
     unit: str  # "%" or "share" or "cases"
     met: bool
+    caveat: str = ""  # what the figure does not show, e.g. a rule chosen with the data in view
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

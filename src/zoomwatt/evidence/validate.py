@@ -13,6 +13,7 @@ recorded ``zoomwatt measure --validate`` run (:mod:`~zoomwatt.evidence.host_chec
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,12 @@ SETS = ("published", "host", "all")
 MODES = ("held_out", "in_sample", "prior")
 GROUPS = ("latency", "energy")
 ALL = "all"
+# Nothing is fitted to the energy figures, but they are all of one device and the engine-time
+# energy rule of its profiles (perfmodel.roofline) was chosen with them in view.
+ENERGY_CAVEAT = (
+    "in-sample in effect: all energy figures are of one device, whose engine-time energy rule "
+    "was chosen with them in view"
+)
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,10 @@ def check_targets(summary: dict[str, dict[str, dict[str, ErrorSummary]]]) -> tup
             within is not None and within >= 0.8,
         ),
         at_most(f"latency cases beyond {FACTOR_LIMIT:g}x", latency.beyond_2x_cases, 0, "cases"),
-        at_most("energy median |error|", energy.median_abs_error_pct, 25.0, "%"),
+        dataclasses.replace(
+            at_most("energy median |error|", energy.median_abs_error_pct, 25.0, "%"),
+            caveat=ENERGY_CAVEAT,
+        ),
     )
 
 
