@@ -234,6 +234,8 @@ def copied_fraction(
     border, _ = regions(geometry)
     detail = band_pass(light, geometry) if detail is None else detail
     made = searchable or [None] * len(sources)
+    if len(made) != len(sources):
+        raise InputError("searchable", len(made), f"one entry per source ({len(sources)})")
     sources = [
         found or _Searchable.of(band_pass(source, geometry))
         for source, found in zip(sources, made, strict=True)
