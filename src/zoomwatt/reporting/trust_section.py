@@ -162,7 +162,9 @@ def _targets(result: Any) -> str:
         else:
             value, limit = _pct(t.value, False), f"&le; {t.threshold:g}%"
         verdict = "<span class='ok'>met</span>" if t.met else "<span class='no'>not met</span>"
-        items.append(f"<li>{esc(t.name)} {limit}: {esc(value)}, {verdict}</li>")
+        caveat = getattr(t, "caveat", "")
+        caveat = f" <span class='note'>({esc(caveat)})</span>" if caveat else ""
+        items.append(f"<li>{esc(t.name)} {limit}: {esc(value)}, {verdict}{caveat}</li>")
     return "<ul>" + "".join(items) + "</ul>"
 
 
@@ -185,8 +187,9 @@ def trust_html(result: Any, note: str | None = None) -> str:
     predicted = sum(1 for c in result.cases if c.predictable)
     intro = (
         f"<p>Every published measurement of the evidence set ({len(result.cases)} figures: "
-        "Apple Core ML, Qualcomm AI Hub, ML.ENERGY, MLPerf, the diffusers benchmarks, "
-        f"StreamDiffusion) predicted for its exact workload on its device ({predicted} predicted, "
+        "Apple Core ML, Qualcomm AI Hub, ML.ENERGY, MLPerf, the diffusers benchmarks, fal-ai's "
+        "benchmarks, StreamDiffusion) predicted for its exact workload on its device "
+        f"({predicted} predicted, "
         f"{len(result.cases) - predicted} not predictable, with the reason). The software "
         "stacks' fitted figures are <b>held out</b>: each device is predicted by figures fitted "
         "without its own measurements (leave-one-device-out); in-sample and the profiles' own "
