@@ -214,11 +214,7 @@ def band_pass(light: np.ndarray, geometry: ZoomGeometry) -> np.ndarray:
 
 
 def copied_fraction(
-    light: np.ndarray,
-    geometry: ZoomGeometry,
-    sources: list[np.ndarray],
-    detail: np.ndarray | None = None,
-    searchable: list[_Searchable | None] | None = None,
+    light: np.ndarray, geometry: ZoomGeometry, sources: list[np.ndarray]
 ) -> tuple[float, int]:
     """(share of textured border blocks that are near-exact copies of a block of a source,
     blocks judged). Blocks tile the border; they and the sources are compared band-passed
@@ -228,18 +224,17 @@ def copied_fraction(
     not judged; nor is every second block (a checkerboard: half the work, and a copied
     region two blocks wide covers a judged one). The search runs at half size first (a
     quarter of the pixels); the best COPY_CANDIDATES places found there are scored at full
-    size. ``detail``: :func:`band_pass` of ``light``; ``searchable``: per source, its
-    :class:`_Searchable` (None: made here); both if already made."""
+    size."""
+    searchable = [_Searchable.of(band_pass(source, geometry)) for source in sources]
+    return _copied(band_pass(light, geometry), geometry, searchable)
+
+
+def _copied(
+    detail: np.ndarray, geometry: ZoomGeometry, sources: list[_Searchable]
+) -> tuple[float, int]:
+    """:func:`copied_fraction` on the band-passed keyframe and the searchable sources."""
     block = copy_block_px(geometry)
     border, _ = regions(geometry)
-    detail = band_pass(light, geometry) if detail is None else detail
-    made = searchable or [None] * len(sources)
-    if len(made) != len(sources):
-        raise InputError("searchable", len(made), f"one entry per source ({len(sources)})")
-    sources = [
-        found or _Searchable.of(band_pass(source, geometry))
-        for source, found in zip(sources, made, strict=True)
-    ]
     judged = copied = 0
     for row, y in enumerate(range(0, geometry.height - block + 1, block)):
         for col, x in enumerate(range(0, geometry.width - block + 1, block)):
@@ -556,12 +551,9 @@ def _checks(
     border_e, centre_e = band_energy(light, geometry, picture.detail)
     tensor = structure_tensor(light, geometry)
     border_c, centre_c = coherence(light, geometry, tensor)
-    sources = [light[g.border_y : g.height - g.border_y, g.border_x : g.width - g.border_x]]
-    searchable: list[_Searchable | None] = [None]
-    if prior is not None:
-        sources.append(prior.full)  # not read: its searchable is given
-        searchable.append(prior)
-    copied, judged = copied_fraction(light, geometry, sources, picture.detail, searchable)
+    centre = light[g.border_y : g.height - g.border_y, g.border_x : g.width - g.border_x]
+    sources = [_Searchable.of(band_pass(centre, geometry)), *([prior] if prior is not None else [])]
+    copied, judged = _copied(picture.detail, geometry, sources)
     result = KeyframeChecks(
         index=index,
         detail=DetailCheck(border_e, centre_e, border_e / max(centre_e, 1e-9)),
