@@ -44,7 +44,7 @@ from typing import Any, Protocol
 
 from zoomwatt.errors import InputError
 from zoomwatt.hardware.host_probe import BUSY_CPU_SHARE
-from zoomwatt.measurement.results import error_pct, write_dated_json
+from zoomwatt.measurement.results import error_pct, read_saved_json, write_dated_json
 
 log = logging.getLogger(__name__)
 
@@ -549,15 +549,11 @@ def save_host_check(check: HostCheck, folder: str | Path) -> Path:
 def load_host_check(path: str | Path) -> HostCheck:
     """A host check written by :func:`save_host_check`: a file, or a folder (its
     ``host_check.json``)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / HOST_CHECK_FILE
-    if not path.is_file():
-        raise InputError(
-            "host check", str(path), "a host-check file", "Run `zoomwatt measure --validate`."
-        )
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise InputError("host check", str(path), "a readable JSON file", str(exc)) from exc
+    data, _ = read_saved_json(
+        path,
+        HOST_CHECK_FILE,
+        argument="host check",
+        what="a host-check file",
+        hint="Run `zoomwatt measure --validate`.",
+    )
     return HostCheck.from_dict(data)

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from zoomwatt.errors import InputError
-from zoomwatt.measurement.results import write_dated_json
+from zoomwatt.measurement.results import error_pct, read_saved_json, write_dated_json
 from zoomwatt.pipeline.backends.levers import (
     RANDOM_QUALITY_NOTE,
     Lever,
@@ -274,13 +274,6 @@ def _per_frame(c: _Config) -> float:
     return (statistics.median(c.keyframe_s) + statistics.median(c.frames_s)) / n
 
 
-def _error_pct(predicted: float | None, measured: float | None) -> float | None:
-    """(predicted / measured - 1) x 100; None without both."""
-    if not predicted or not measured:
-        return None
-    return (predicted / measured - 1.0) * 100.0
-
-
 def _row(
     name: str,
     levers: tuple[Lever, ...],
@@ -305,9 +298,9 @@ def _row(
         samples = tuple(config.keyframe_s)
         if config.picture is not None and base.picture is not None and levers:
             nsr = picture_nsr_db(config.picture, base.picture)
-    err = _error_pct(p_speed, m_speed)
+    err = error_pct(p_speed, m_speed)
     p_key = None if predicted is None else predicted.keyframe_latency_s
-    judged = _error_pct(p_key, m_key) if on_keyframe else err
+    judged = error_pct(p_key, m_key) if on_keyframe else err
     if reason is not None:
         status = f"not measurable here: {reason}"
     elif judged is None:
@@ -453,7 +446,7 @@ def _result(
     combined = next((r for r in rows if r.name == "combined"), None)
     kf_err = None
     if combined is not None:  # judged on this (issue 15), not on its speed-up
-        kf_err = _error_pct(combined.predicted_keyframe_s, combined.measured_keyframe_s)
+        kf_err = error_pct(combined.predicted_keyframe_s, combined.measured_keyframe_s)
     settings = {
         "size": options.size,
         "steps": options.steps,
@@ -500,17 +493,16 @@ def save_lever_check(result: LeverCheckResult, folder: str | Path) -> Path:
 
 def load_lever_check(path: str | Path) -> LeverCheckResult:
     """A result of :func:`save_lever_check`: a file, or a folder (its ``levers-latest.json``)."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / LATEST
-    if not path.is_file():
-        raise InputError(
-            "measurements",
-            str(path),
-            "a lever measurement file",
-            "Run `zoomwatt measure --levers ... --validate` to make one.",
-        )
+    what = "a lever measurement file"
+    data, path = read_saved_json(
+        path,
+        LATEST,
+        argument="measurements",
+        what=what,
+        hint="Run `zoomwatt measure --levers ... --validate` to make one.",
+        unreadable=what,
+    )
     try:
-        return LeverCheckResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise InputError("measurements", str(path), "a lever measurement file", str(exc)) from exc
+        return LeverCheckResult.from_dict(data)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise InputError("measurements", str(path), what, str(exc)) from exc

@@ -222,20 +222,36 @@ def write_dated_json(folder: str | Path, prefix: str, date: str, text: str, late
     return path
 
 
-def load_result(path: str | Path) -> MeasureResult:
-    """A result written by :func:`save_result`: a file, or a folder (its ``latest.json``)."""
+def read_saved_json(
+    path: str | Path,
+    latest: str,
+    *,
+    argument: str,
+    what: str,
+    hint: str,
+    unreadable: str = "a readable JSON file",
+) -> tuple[Any, Path]:
+    """(data, file) of what :func:`write_dated_json` wrote: ``path`` a file, or a folder (its
+    ``latest``). A missing file is one InputError naming ``argument``, ``what`` was expected
+    and ``hint`` (how to make one); an unreadable one says ``unreadable`` was expected."""
     path = Path(path)
     if path.is_dir():
-        path = path / LATEST
+        path = path / latest
     if not path.is_file():
-        raise InputError(
-            "measurements",
-            str(path),
-            "a measurement file",
-            "Run `zoomwatt measure --validate` to make one.",
-        )
+        raise InputError(argument, str(path), what, hint)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8")), path
     except (OSError, ValueError) as exc:
-        raise InputError("measurements", str(path), "a readable JSON file", str(exc)) from exc
+        raise InputError(argument, str(path), unreadable, str(exc)) from exc
+
+
+def load_result(path: str | Path) -> MeasureResult:
+    """A result written by :func:`save_result`: a file, or a folder (its ``latest.json``)."""
+    data, _ = read_saved_json(
+        path,
+        LATEST,
+        argument="measurements",
+        what="a measurement file",
+        hint="Run `zoomwatt measure --validate` to make one.",
+    )
     return MeasureResult.from_dict(data)
