@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from zoomwatt.errors import InputError
+from zoomwatt.optimizer.plan import PREDICTED_FIELDS
 from zoomwatt.pipeline.backends.levers import (
     LEVERS,
     Lever,
@@ -215,18 +216,7 @@ def test_zoom_cli_applies_a_plan(tiny_sd2_dir, tmp_path, capsys):
             {"name": "deepcache", "value": 2},
             {"name": "2:4", "value": True},
         ],
-        "predicted": dict.fromkeys(
-            (
-                "output_fps",
-                "keyframe_latency_s",
-                "avg_power_w",
-                "ai_power_w",
-                "energy_per_frame_j",
-                "fps_per_watt",
-                "weight_bytes",
-            ),
-            1.0,
-        ),
+        "predicted": dict.fromkeys(PREDICTED_FIELDS, 1.0),
         "error_db": -0.3,
         "meets_targets": True,
         "made_by": "test",

@@ -7,7 +7,14 @@ import json
 import pytest
 
 from zoomwatt.errors import InputError
-from zoomwatt.optimizer.plan import levers_of, make_plan, pick_candidate, read_plan, write_plan
+from zoomwatt.optimizer.plan import (
+    PREDICTED_FIELDS,
+    levers_of,
+    make_plan,
+    pick_candidate,
+    read_plan,
+    write_plan,
+)
 from zoomwatt.optimizer.search import baseline_knobs
 
 
@@ -145,30 +152,8 @@ def test_measure_plan_names_levers_it_cannot_run(tmp_path, capsys):
             "target_fps": 30.0,
         },
         (Lever("no-cfg", True), Lever("2:4", True)),
-        dict.fromkeys(
-            (
-                "output_fps",
-                "keyframe_latency_s",
-                "avg_power_w",
-                "ai_power_w",
-                "energy_per_frame_j",
-                "fps_per_watt",
-                "weight_bytes",
-            ),
-            1.0,
-        ),
-        dict.fromkeys(
-            (
-                "output_fps",
-                "keyframe_latency_s",
-                "avg_power_w",
-                "ai_power_w",
-                "energy_per_frame_j",
-                "fps_per_watt",
-                "weight_bytes",
-            ),
-            1.0,
-        ),
+        dict.fromkeys(PREDICTED_FIELDS, 1.0),
+        dict.fromkeys(PREDICTED_FIELDS, 1.0),
         None,
         True,
         "test",

@@ -361,7 +361,7 @@ def _per_call_costs(grid: SearchGrid, device: _Device, pipeline: str, cache: boo
         key = cost_cache.cost_key(pipeline, grid_key, device.params, device.points)
         arrays = cost_cache.load_costs(key, shapes)
     if arrays is None:
-        arrays = _compute_per_call(grid, device, pipeline, cache)
+        arrays = _compute_per_call(grid, device, pipeline, cache, modes)
         if key is not None:
             cost_cache.save_costs(key, arrays)
     time_s, energy_j, calls = arrays["time_s"], arrays["energy_j"], arrays["calls"]
@@ -375,9 +375,10 @@ def _per_call_costs(grid: SearchGrid, device: _Device, pipeline: str, cache: boo
 
 
 def _compute_per_call(
-    grid: SearchGrid, device: _Device, pipeline: str, cache: bool
+    grid: SearchGrid, device: _Device, pipeline: str, cache: bool, modes: list[int]
 ) -> dict[str, np.ndarray]:
-    """:func:`_per_call_costs`' arrays, from the cost model (``cache``: the workload cache)."""
+    """:func:`_per_call_costs`' arrays, from the cost model (``cache``: the workload cache), at
+    the frequency ``modes`` asked for."""
     runs = grid.space["operating_point"]
     shape = (len(grid.structure), len(grid.compression), len(runs), 2, len(MODEL_STAGES))
     time_s, energy_j = np.full(shape, np.nan), np.full(shape, np.nan)
@@ -393,7 +394,6 @@ def _compute_per_call(
             ctable = compressed_table(table, quant, sparsity, share)
             time_s[i, j], energy_j[i, j] = _costs_per_mode(ctable, device, runs, sparsity == "2:4")
             weight_bytes[i, j], memory_bytes[i, j] = _footprint(stages, table, ctable, size, quant)
-    modes = [int(m) for m in grid.space["layerwise_frequency"]]
     return {
         "time_s": time_s[:, :, :, modes],
         "energy_j": energy_j[:, :, :, modes],
