@@ -492,7 +492,6 @@ class ZoomRun:
         self._sheet: SheetBuilder | None = None
         self._ahead = False  # run() makes the next keyframe while a segment is encoded
         self._observer: BackgroundWriter | None = None  # run(): the checks in their own thread
-        self._observed_all = False  # run() closed the checks' thread: nothing more is observed
         self.store = KeyframeStore(self.plan.work_dir, self._settings())
         self.store.check_writable()
         # One run at a time per work folder and per output file (taken when the work starts).
@@ -650,7 +649,7 @@ class ZoomRun:
         video), else here."""
         if self._observer is not None:
             self._observer.put((index, keyframe))
-        elif not self._observed_all:  # a keyframe made after run() closed the checks: dropped
+        elif not self._ahead:  # in run(), only through the thread (a late keyframe: dropped)
             self._observe_now((index, keyframe))
 
     def _observe_now(self, item: tuple[int, np.ndarray]) -> None:
@@ -735,7 +734,6 @@ class ZoomRun:
     def _close_observer(self, raise_error: bool) -> None:
         """Wait for the last keyframe's checks (their error raised only if ``raise_error``)."""
         observer, self._observer = self._observer, None
-        self._observed_all = observer is not None or self._observed_all
         if observer is None:
             return
         try:
