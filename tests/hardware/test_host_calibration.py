@@ -15,6 +15,7 @@ from zoomwatt.hardware.host_calibration import (
     load_host_profile,
 )
 from zoomwatt.hardware.host_probe import TorchCpuProbe
+from zoomwatt.hardware.schema import parse_profile
 
 
 class FakeProbe:
@@ -227,3 +228,76 @@ def test_an_emulated_bf16_reference_falls_back_to_fp32_and_says_so():
 def test_bad_reference_dtype_names_the_argument():
     with pytest.raises(InputError, match=r"^reference_dtype="):
         calibrate_host(FakeProbe(), "tiny", reference_dtype="fp64")
+
+
+class FakeStackProbe:
+    """A runtime that packs weights at compile time: conv at R = 0.6 x fp32 (1e11) with
+    reuse_half 8, linear at R = 0.9 x fp32 with reuse_half 4; 2 us per graph node."""
+
+    name = "openvino"
+    version = "0.0-test"
+
+    def __init__(self):
+        self.calls = 0
+
+    def conv_ops_per_s(self, dtype, shape, min_time_s, cold_bytes):
+        self.calls += 1
+        _channels, side, batch = shape
+        reuse = side * side * batch
+        return 0.6e11 * reuse / (reuse + 8)
+
+    def gemm_ops_per_s(self, dtype, shape, min_time_s, cold_bytes):
+        return 0.9e11 * shape[0] / (shape[0] + 4)
+
+    def kernel_overhead_s(self, min_time_s):
+        return 2e-6
+
+
+def test_a_stack_is_calibrated_against_the_same_peak():
+    probes = {"openvino": FakeStackProbe()}
+    data = calibrate_host(FakeProbe(), stacks=("openvino",), stack_probes=probes)
+    profile = parse_profile(data, "calibrated")
+    assert profile.stack_names == ("eager", "openvino") and profile.default_stack == "eager"
+    ov = profile.stack("openvino")
+    # conv: R / peak = 0.6e11 / 1e11 = 0.6 and reuse_half 8, fitted through the plan's shapes
+    assert ov.efficiency["conv"].si == pytest.approx(0.6)
+    assert ov.reuse_half["conv"].si == pytest.approx(8)
+    assert ov.efficiency["linear"].si == pytest.approx(0.9)
+    assert ov.reuse_half["linear"].si == pytest.approx(4)
+    assert ov.kernel_overhead.si == pytest.approx(2e-6)
+    assert ov.pointwise_chains and ov.elementwise_fused
+    assert "measured" in ov.efficiency["conv"].source and "0.0-test" in ov.efficiency["conv"].source
+    # the eager figures are the compute section's, unchanged by the stack
+    assert profile.reuse_half["conv"].si == pytest.approx(64)
+    assert data["calibration"]["stacks"] == ["openvino"]
+
+
+def test_a_cached_profile_without_a_stack_asked_for_is_recalibrated_with_it(monkeypatch):
+    import zoomwatt.hardware.openvino_probe as op
+
+    made = []
+
+    def make(name, threads):
+        made.append(name)
+        return FakeStackProbe(), None
+
+    monkeypatch.setattr(op, "make_stack_probe", make)
+    load_host_profile(probe=FakeProbe())
+    profile = load_host_profile(probe=FakeProbe(), stacks=("openvino",))
+    assert made == ["openvino"] and "openvino" in profile.stack_names
+    again = FakeProbe()
+    cached = load_host_profile(probe=again, stacks=("openvino",))
+    assert again.matmul_calls == 0 and "openvino" in cached.stack_names  # from the cache
+    # a recalibration keeps the stacks the cache had
+    kept = load_host_profile(probe=FakeProbe(), recalibrate=True)
+    assert made == ["openvino", "openvino"] and "openvino" in kept.stack_names
+
+
+def test_a_stack_that_cannot_run_here_says_why(monkeypatch):
+    import zoomwatt.hardware.openvino_probe as op
+
+    monkeypatch.setattr(op, "make_stack_probe", lambda name, threads: (None, "not installed"))
+    with pytest.raises(NotMeasurableError, match="openvino stack here: not installed"):
+        calibrate_host(FakeProbe(), stacks=("openvino",))
+    with pytest.raises(InputError, match="stacks"):
+        calibrate_host(FakeProbe(), stacks=("tensorrt",))

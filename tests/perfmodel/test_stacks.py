@@ -262,3 +262,36 @@ def test_fitted_figures_apply_to_the_shipped_profile_only(tmp_path, monkeypatch)
     mine = load_profile(str(copy_path))
     assert not is_shipped(mine)
     assert resolve_stack(mine, "compile").kernel_overhead == prior
+
+
+def test_a_stack_reuse_half_replaces_the_compute_sections_hand_computed():
+    """A stack that packs weights at compile time (OpenVINO on a CPU) has its own reuse_half:
+    the conv below (1e8 MACs on 1e5 B of fp16 weights: 5e4 weights, reuse 1e8 / 5e4 = 2000)
+    runs at 2000 / (2000 + half) of its rate."""
+    half = {"conv": {"value": 2000, "unit": "rows", "source": "test"}}
+    packed = {"conv": {"value": 0, "unit": "rows", "source": "test"}}
+    data = toy_data(stacks={"openvino": {"reuse_half": packed}})
+    data["compute"]["reuse_half"] = half
+    profile = parse_profile(data, "t.yaml")
+    assert profile.stack("openvino").reuse_half["conv"].si == 0.0
+    eager, ov = two_layers(profile), two_layers(profile, "openvino")
+    # eager: 2e8 ops / (1e12 x 0.5 x 2000 / 4000) = 8e-4 s; openvino: factor 1, 4e-4 s
+    assert eager.compute_time_s[0] == pytest.approx(8e-4)
+    assert ov.compute_time_s[0] == pytest.approx(4e-4)
+    assert ov.compute_time_s[1] == pytest.approx(eager.compute_time_s[1])  # SiLU: no weights
+    # merged over: the stack's classes replace, the others stay the compute section's
+    linear = {"linear": {"value": 30, "unit": "rows", "estimate": "t"}}
+    over = dataclasses.replace(profile.stack("openvino"), reuse_half={})
+    assert over.merged(profile.stack("openvino")).reuse_half == profile.stack("openvino").reuse_half
+    with_linear = parse_profile(toy_data(stacks={"openvino": {"reuse_half": linear}}), "t.yaml")
+    assert set(with_linear.stack("openvino").reuse_half) == {"linear"}
+    paths = [p for p, _q in with_linear.stack_quantities()]
+    assert "stacks.openvino.reuse_half.linear" in paths
+
+
+def test_the_default_stack_may_not_change_reuse_half():
+    data = toy_data(
+        stacks={"eager": {"reuse_half": {"conv": {"value": 1, "unit": "rows", "source": "t"}}}}
+    )
+    with pytest.raises(InputError, match="reuse_half"):
+        parse_profile(data, "t.yaml")

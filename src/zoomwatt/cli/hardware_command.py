@@ -48,6 +48,14 @@ def add_parser(subparsers) -> None:
         default="quick",
         help="quick: about a second or two; full: larger kernels, longer",
     )
+    q.add_argument(
+        "--stack",
+        action="append",
+        choices=["openvino"],
+        default=[],
+        help="calibrate this software stack too (openvino: its CPU plugin's conv and GEMM "
+        "rates, for predict --hw host --stack openvino and the openvino lever); repeatable",
+    )
     q.add_argument("--format", choices=["table", "json"], default="table")
     q.set_defaults(func=run_calibrate)
 
@@ -177,7 +185,9 @@ def run_calibrate(args: argparse.Namespace) -> int:
     from zoomwatt.hardware.host_cache import host_cache_path
     from zoomwatt.hardware.host_calibration import load_host_profile
 
-    profile = load_host_profile(recalibrate=True, plan=args.plan, device=args.device)
+    profile = load_host_profile(
+        recalibrate=True, plan=args.plan, device=args.device, stacks=tuple(args.stack)
+    )
     if args.format == "table":
         print(
             f"calibrated in {profile.calibration.get('seconds')} s, cached in {host_cache_path()}\n"

@@ -241,7 +241,12 @@ def counted_ops(op: str, shape: tuple[int, ...]) -> float:
 
 
 def _rounds(
-    probe: HostProbe, ref: str, steps: CalibrationPlan, cold: int, numel: int
+    probe: HostProbe,
+    ref: str,
+    steps: CalibrationPlan,
+    cold: int,
+    numel: int,
+    stack_probes: dict[str, Any] | None = None,
 ) -> dict[str, float]:
     """Median over ``steps.rounds`` interleaved rounds of each benchmark's OP/s (operations as
     the formula table counts them): matmul, conv and linear at large and small reuse (the
@@ -262,6 +267,11 @@ def _rounds(
             "linear_large": probe.gemm_ops_per_s(ref, steps.linear_large, t, 0),
             "linear_small": probe.gemm_ops_per_s(ref, steps.linear_small, t, cold),
         }
+        for name, other in (stack_probes or {}).items():  # the same layers, run by the stack
+            out[f"{name}:conv_large"] = other.conv_ops_per_s(ref, steps.conv_large, t, 0)
+            out[f"{name}:conv_small"] = other.conv_ops_per_s(ref, steps.conv_small, t, cold)
+            out[f"{name}:linear_large"] = other.gemm_ops_per_s(ref, steps.linear_large, t, 0)
+            out[f"{name}:linear_small"] = other.gemm_ops_per_s(ref, steps.linear_small, t, cold)
         for op in _ELEMENTWISE:
             per_s = probe.elementwise_elements_per_s(op, ref, numel, t)
             out[op] = None if per_s is None else per_s * per_element[op]
@@ -353,6 +363,9 @@ class _Run:
     kernel_overhead_s: float = 0.0
     wanted_ref: str | None = None  # the dtype asked for as the reference (None: the default)
     reference: dict[str, Any] = field(default_factory=dict)  # the reference kernel around it
+    stack_probes: dict[str, Any] = field(default_factory=dict)  # stack -> its probe
+    stack_rates: dict[str, dict[str, float]] = field(default_factory=dict)  # stack -> OP/s
+    stack_fits: dict[str, Any] = field(default_factory=dict)  # stack -> its raw measurements
 
 
 def reference_speed(probe: HostProbe) -> dict[str, float | None]:
@@ -375,22 +388,37 @@ def reference_speed(probe: HostProbe) -> dict[str, float | None]:
 
 
 def calibrate_host(
-    probe: HostProbe | None = None, plan: str = "quick", reference_dtype: str | None = None
+    probe: HostProbe | None = None,
+    plan: str = "quick",
+    reference_dtype: str | None = None,
+    stacks: tuple[str, ...] = (),
+    stack_probes: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the micro-benchmarks and return host profile data (not yet cached).
     ``reference_dtype``: the dtype the op classes are measured in (default: fp16 on a GPU,
-    fp32 on a CPU); kept only where that dtype is not slower than a wider one."""
+    fp32 on a CPU); kept only where that dtype is not slower than a wider one. ``stacks``:
+    software stacks besides eager PyTorch to calibrate too (``openvino``: its conv and GEMM
+    rates and per-node overhead, see :mod:`~zoomwatt.hardware.openvino_probe`);
+    ``stack_probes``: their probes (default: made here; a stack whose probe cannot run here
+    raises a :class:`NotMeasurableError` with the reason)."""
     # 1. inputs
     if plan not in PLANS:
         raise InputError("plan", plan, f"one of {sorted(PLANS)}")
     if reference_dtype not in (None, *_WIDER):
         raise InputError("reference_dtype", reference_dtype, f"None or one of {list(_WIDER)}")
+    unknown = [s for s in stacks if s not in CALIBRATED_STACKS]
+    if unknown:
+        raise InputError("stacks", unknown, f"stacks among {', '.join(CALIBRATED_STACKS)}")
     probe = probe or make_probe("auto")
+    if stacks and probe.kind != "cpu":
+        raise InputError("stacks", list(stacks), "stacks calibrated on a CPU probe only")
+    stack_probes = _stack_probes(stacks, probe, stack_probes)
     started = time.perf_counter()
     ident = _identity(probe)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     how = f"measured by zoomwatt host calibration ({plan} plan, {when})"
     run = _Run(probe, plan, PLANS[plan], ident, when, how, wanted_ref=reference_dtype)
+    run.stack_probes = stack_probes
     log.info("calibrating host %s with the %s plan", ident.get("device"), plan)
     # 2. throughput per dtype; 3. efficiency per op class; 4. memory and overhead; 5. power;
     # 6. the reference kernel after it all (before: after the warm-up, in step 2)
@@ -399,9 +427,100 @@ def calibrate_host(
     compute = _compute_section(run)
     memory = _memory_section(run, compute)
     power, cap_w = _power_section(run)
+    stack_section = {name: _calibrate_stack(run, p) for name, p in stack_probes.items()}
     after = reference_speed(probe)
     run.reference.update({f"after_{k}": v for k, v in after.items()})
-    return _profile_data(run, compute, memory, power, cap_w, time.perf_counter() - started)
+    data = _profile_data(run, compute, memory, power, cap_w, time.perf_counter() - started)
+    if stack_section:
+        data["stacks"] = {"eager": {"notes": _EAGER_NOTE}, **stack_section}
+        data["calibration"]["stacks"] = sorted(stack_section)
+    return data
+
+
+#: Stacks the host calibration can measure besides eager PyTorch.
+CALIBRATED_STACKS = ("openvino",)
+_EAGER_NOTE = "PyTorch eager: the compute section's figures (this calibration's)"
+
+
+def _stack_probes(stacks, probe: HostProbe, given: dict[str, Any] | None) -> dict[str, Any]:
+    """The probe of every stack asked for: given, or made (a NotMeasurableError with the
+    reason where the stack cannot run here)."""
+    from zoomwatt.hardware.openvino_probe import make_stack_probe
+
+    out = {}
+    for name in stacks:
+        if given and name in given:
+            out[name] = given[name]
+            continue
+        made, reason = make_stack_probe(name, int(_identity(probe).get("threads") or 1))
+        if made is None:
+            raise NotMeasurableError(f"cannot calibrate the {name} stack here: {reason}")
+        out[name] = made
+    return out
+
+
+def _calibrate_stack(run: _Run, stack_probe: Any) -> dict[str, Any]:
+    """``stacks.NAME`` of the host profile: conv and linear through the stack's runtime at the
+    plan's two reuses (measured in eager's rounds, see :func:`_rounds`), fitted
+    as the eager ones (:func:`fit_reuse`), against the same peak; its per-node overhead; the
+    fusion its compiled graphs do. Op classes it does not measure keep eager's figures."""
+    steps, name = run.steps, stack_probe.name
+    how = f"{run.how}, {name} {stack_probe.version} CPU plugin, fp32"
+    benches = {
+        "conv": (steps.conv_large, steps.conv_small),
+        "linear": (steps.linear_large, steps.linear_small),
+    }
+    rates = run.stack_rates.get(name, {})
+    efficiency, reuse_half, fits = {}, {}, {}
+    for op_class, (large, small) in benches.items():
+        if rates.get(f"{op_class}_large") is None or rates.get(f"{op_class}_small") is None:
+            continue
+        reuses = [_reuse(op_class, large), _reuse(op_class, small)]
+        top, half = fit_reuse(
+            rates[f"{op_class}_large"], reuses[0], rates[f"{op_class}_small"], reuses[1]
+        )
+        text = (
+            f"{how}: {op_class} at {tuple(large)} and {tuple(small)} (cold weights), weights "
+            "constants of the compiled graph, fitted to rate = R x reuse / (reuse + reuse_half); "
+            "R / the compute section's peak"
+        )
+        efficiency[op_class] = _quantity(
+            max(_MIN_EFFICIENCY, min(1.0, top / run.peak)), "1", text, True
+        )
+        reuse_half[op_class] = _quantity(half, "rows", text, True)
+        fits[op_class] = {
+            "ops_per_s": [_round(rates[f"{op_class}_{k}"]) for k in ("large", "small")],
+            "reuse": reuses,
+            "rate_at_full_reuse": _round(top),
+            "reuse_half": _round(half),
+        }
+    overhead = stack_probe.kernel_overhead_s(steps.min_time_s)
+    run.stack_fits[name] = {
+        "version": stack_probe.version,
+        "fits": fits,
+        "kernel_overhead_s": _round(overhead),
+    }
+    fused = (
+        "OpenVINO's CPU plugin fuses a convolution or MatMul with the bias, activation and "
+        "elementwise ops after it, and chains of elementwise ops (OpenVINO docs, CPU device: "
+        "'fusing' of the model's operations at compile time); not measured"
+    )
+    return {
+        "notes": (
+            f"OpenVINO {stack_probe.version}, CPU plugin, fp32, static shapes: conv and linear "
+            "rates and the per-node overhead measured here; the other op classes keep eager "
+            "PyTorch's figures (not measured through OpenVINO)"
+        ),
+        "efficiency": efficiency,
+        "reuse_half": reuse_half,
+        "kernel_overhead": _quantity(
+            overhead * 1e6, "us", f"{how}: a chain of 64 tiny 1x1 convs, time per node", True
+        ),
+        "fusion": {
+            "elementwise_fused": {"value": True, "estimate": fused},
+            "pointwise_chains": {"value": True, "estimate": fused},
+        },
+    }
 
 
 def _measure_matmuls(run: _Run) -> None:
@@ -453,7 +572,10 @@ def _measure_op_classes(run: _Run) -> None:
     # in-cache elementwise size: input + output (fp32) at most the cache
     numel = min(steps.elementwise_numel, cache // 8) if cache else steps.elementwise_numel
     run.numel = max(1024, numel)
-    rounds = _rounds(probe, ref, steps, cold, run.numel)
+    rounds = _rounds(probe, ref, steps, cold, run.numel, run.stack_probes)
+    for name in run.stack_probes:
+        keys = [k for k in rounds if k.startswith(f"{name}:")]
+        run.stack_rates[name] = {k.partition(":")[2]: rounds.pop(k) for k in keys}
     measured[ref] = rounds.pop("matmul", measured[ref])
     for op_class, shapes in (
         ("conv", (steps.conv_large, steps.conv_small)),
@@ -625,6 +747,7 @@ def _profile_data(run, compute, memory, power, cap_w, seconds) -> dict[str, Any]
                 "ops_per_s": {k: _round(v) for k, v in run.other.items()},
                 "copy_bytes_per_s": _round(run.copy_bytes_per_s),
                 "kernel_overhead_s": _round(run.kernel_overhead_s),
+                **({"stacks": run.stack_fits} if run.stack_fits else {}),
             },
         },
     }
@@ -637,30 +760,36 @@ def load_host_profile(
     plan: str = "quick",
     device: str = "auto",
     reference_dtype: str | None = None,
+    stacks: tuple[str, ...] = (),
 ) -> HardwareProfile:
-    """The host profile: from the cache when it matches this machine, else calibrated now.
-    With ``reference_dtype`` (op classes measured in that dtype, e.g. bf16 for a bf16 check)
-    it is always calibrated now and never cached: the cached profile is the one in the dtype
-    models run in here, which ``predict --hw host`` uses."""
+    """The host profile: from the cache when it matches this machine (and holds ``stacks``),
+    else calibrated now, with ``stacks`` and those the cached one had. With ``reference_dtype``
+    (op classes measured in that dtype, e.g. bf16 for a bf16 check) it is always calibrated
+    now and never cached: the cached profile is the one in the dtype models run in here,
+    which ``predict --hw host`` uses."""
     # 1. inputs and the probe
     if plan not in PLANS:
         raise InputError("plan", plan, f"one of {sorted(PLANS)}")
     probe = probe or make_probe(device)
     if reference_dtype is not None:
-        return parse_profile(calibrate_host(probe, plan, reference_dtype), "calibrated now")
+        data = calibrate_host(probe, plan, reference_dtype, stacks)
+        return parse_profile(data, "calibrated now")
     fingerprint = dict(_identity(probe), kind=probe.kind)
     origin = str(host_cache_path())
 
-    # 2. cache hit?
-    cached = None if recalibrate else read_host_cache()
-    if cached is not None:
-        cached_fp = (cached.get("calibration") or {}).get("fingerprint")
-        if cached_fp == fingerprint:
-            return parse_profile(cached, origin)
+    # 2. cache hit? (a recalibration keeps the stacks the cached profile had)
+    cached = read_host_cache()
+    record = (cached or {}).get("calibration") or {}
+    same_machine = record.get("fingerprint") == fingerprint
+    had = tuple(record.get("stacks") or ()) if same_machine else ()
+    if cached is not None and same_machine and not recalibrate and set(stacks) <= set(had):
+        return parse_profile(cached, origin)
+    if cached is not None and not same_machine:
         log.info("host cache is for another machine or library version; recalibrating")
 
     # 3. calibrate and cache
-    data = calibrate_host(probe, plan)
+    wanted = tuple(sorted(set(stacks) | {s for s in had if s in CALIBRATED_STACKS}))
+    data = calibrate_host(probe, plan, stacks=wanted)
     profile = parse_profile(data, origin)
     write_host_cache(data)
     return profile

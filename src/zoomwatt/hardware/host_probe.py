@@ -127,7 +127,7 @@ def _torch() -> Any:
     return torch
 
 
-def _best_time(fn: Callable[[], Any], sync: Callable[[], None], min_time_s: float) -> float:
+def best_time(fn: Callable[[], Any], sync: Callable[[], None], min_time_s: float) -> float:
     """Best time of one call of ``fn``, after a warm-up, repeating for about ``min_time_s``."""
     fn()
     sync()
@@ -171,7 +171,7 @@ class _TorchProbe:
             return None
         try:
             fn = self._matmul_fn(dtype, n)
-            seconds = _best_time(fn, self._sync, min_time_s)
+            seconds = best_time(fn, self._sync, min_time_s)
         except (RuntimeError, NotImplementedError) as exc:
             log.info("matmul %s not supported on %s: %s", dtype, self.device, exc)
             return None
@@ -191,7 +191,7 @@ class _TorchProbe:
             for call in calls:
                 call()
 
-        return _best_time(all_calls, self._sync, min_time_s) / copies
+        return best_time(all_calls, self._sync, min_time_s) / copies
 
     def gemm_ops_per_s(
         self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
@@ -266,7 +266,7 @@ class _TorchProbe:
             raise InputError("op", op, f"one of {sorted(fns)}")
         try:
             with torch.inference_mode():
-                seconds = _best_time(fns[op], self._sync, min_time_s)
+                seconds = best_time(fns[op], self._sync, min_time_s)
         except (RuntimeError, NotImplementedError) as exc:
             log.info("%s not supported on %s: %s", op, self.device, exc)
             return None
@@ -283,7 +283,7 @@ class _TorchProbe:
         q = torch.randn(1, heads, length, dim, device=self.device).to(tdtype)
         try:
             with torch.inference_mode():
-                return _best_time(
+                return best_time(
                     lambda: torch.nn.functional.scaled_dot_product_attention(q, q, q),
                     self._sync,
                     min_time_s,
@@ -296,12 +296,12 @@ class _TorchProbe:
         torch = self.torch
         src = torch.empty(nbytes // 4, dtype=torch.float32, device=self.device).fill_(1.0)
         dst = torch.empty_like(src)
-        seconds = _best_time(lambda: dst.copy_(src), self._sync, min_time_s)
+        seconds = best_time(lambda: dst.copy_(src), self._sync, min_time_s)
         return 2.0 * src.numel() * 4 / seconds  # read + write
 
     def kernel_overhead_s(self, min_time_s: float) -> float:
         x = self.torch.ones(1, device=self.device)
-        return _best_time(lambda: x.add_(1.0), self._sync, min_time_s)
+        return best_time(lambda: x.add_(1.0), self._sync, min_time_s)
 
 
 class TorchCpuProbe(_TorchProbe):

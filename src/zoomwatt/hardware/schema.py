@@ -62,7 +62,9 @@ FUSION_KEYS = ("elementwise_fused", "pointwise_chains")
 #: A stack's figures: ``host_issue`` is the host (CPU) time to issue one kernel (PyTorch
 #: eager's Python and dispatch work per op): a stage call takes at least its kernels x that
 #: (perfmodel.roofline.layer_costs); absent: 0, the host keeps ahead of the device.
-_STACK_FIGURES = ("efficiency", "kernel_overhead", "host_issue", "fusion")
+#: ``reuse_half``: per op class, the weight reuse at half efficiency under this stack (a runtime
+#: that packs the weights once, when the model is compiled, pays less per weight per call).
+_STACK_FIGURES = ("efficiency", "reuse_half", "kernel_overhead", "host_issue", "fusion")
 FITTED_SCHEMA_VERSION = 1
 
 _TOP_KEYS = {
@@ -109,6 +111,8 @@ class SoftwareStack:
     fusion: dict[str, StackSetting] = field(default_factory=dict)  # a key of FUSION_KEYS -> on
     notes: str = ""
     host_issue: Quantity | None = None  # s of host time per kernel issued; None: 0
+    reuse_half: dict[str, Quantity] = field(default_factory=dict)  # op class -> rows; over
+    # the compute section's
 
     @property
     def elementwise_fused(self) -> bool:
@@ -124,6 +128,8 @@ class SoftwareStack:
         """The numbers the stack gives, with their paths under ``stacks.NAME``."""
         for op_class, q in self.efficiency.items():
             yield f"efficiency.{op_class}", q
+        for op_class, q in self.reuse_half.items():
+            yield f"reuse_half.{op_class}", q
         if self.kernel_overhead is not None:
             yield "kernel_overhead", self.kernel_overhead
         if self.host_issue is not None:
@@ -140,6 +146,7 @@ class SoftwareStack:
             fusion=self.fusion | over.fusion,
             notes="; ".join(n for n in (self.notes, over.notes) if n),
             host_issue=self.host_issue if over.host_issue is None else over.host_issue,
+            reuse_half=self.reuse_half | over.reuse_half,
         )
 
 
@@ -638,6 +645,7 @@ def _stack_entry(
         for c in OP_CLASSES
         if c in eff_raw
     }
+    reuse_half = _reuse_half(entry.get("reuse_half"), f"{where}.reuse_half")
     overhead = _time_figure(entry, "kernel_overhead", where, provenance)
     host_issue = _time_figure(entry, "host_issue", where, provenance)
     fusion_raw = _keyed(entry.get("fusion"), f"{where}.fusion", FUSION_KEYS, "kind of fusion")
@@ -651,7 +659,8 @@ def _stack_entry(
         raise InputError(f"{where}.default", default, "true or false")
     notes = entry.get("notes")
     notes = "" if notes is None else _text(notes, f"{where}.notes")
-    return SoftwareStack(name, efficiency, overhead, fusion, notes, host_issue), default
+    stack = SoftwareStack(name, efficiency, overhead, fusion, notes, host_issue, reuse_half)
+    return stack, default
 
 
 def _time_figure(

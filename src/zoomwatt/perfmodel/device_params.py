@@ -179,11 +179,9 @@ def device_params(
     overhead = software.kernel_overhead
     if overhead is None:
         overhead = profile.kernel_overhead
+    per_class_half = profile.reuse_half | software.reuse_half
     half = np.array(
-        [
-            profile.reuse_half[c.value].si if c.value in profile.reuse_half else 0.0
-            for c in OP_CLASSES
-        ],
+        [per_class_half[c.value].si if c.value in per_class_half else 0.0 for c in OP_CLASSES],
         dtype=float,
     )
     params = DeviceParams(
