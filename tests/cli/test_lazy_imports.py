@@ -16,7 +16,9 @@ import pytest
 
 from zoomwatt.cli.main import COMMANDS
 
-HEAVY = ("torch", "transformers", "diffusers", "cv2", "av", "matplotlib", "zeus", "scipy")
+HEAVY = (
+    "torch", "transformers", "diffusers", "cv2", "av", "matplotlib", "zeus", "scipy", "openvino",
+)  # fmt: skip
 
 _RUN = r"""
 import contextlib, io, json, sys

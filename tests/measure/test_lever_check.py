@@ -119,3 +119,21 @@ def test_the_combined_plan_is_judged_on_its_keyframe_latency(tiny_check):
     assert tiny_check.combined_keyframe_error_pct == pytest.approx(error, rel=1e-12)
     within = abs(error) <= lever_check.COMBINED_TARGET_PCT
     assert c.status == ("within target" if within else "outside target")
+
+
+def test_openvino_lever_predicts_on_its_stack_without_eager_conv_kernels():
+    from zoomwatt.hardware import load_profile
+    from zoomwatt.measurement.lever_workload import lever_stack, predict_levers
+    from zoomwatt.pipeline.backends.levers import parse_levers
+    from zoomwatt.workload.spec import WorkloadSpec
+
+    assert lever_stack(parse_levers("openvino,taesd")) == "openvino"
+    assert lever_stack(parse_levers("compile")) == "compile"
+    assert lever_stack(parse_levers("taesd")) is None  # the profile's default stack
+    profile = load_profile("intel-meteorlake-npu")  # a shipped profile that lists openvino
+    base = WorkloadSpec(size=128, steps=2, cfg=False, dtype="fp16", every=8)  # an NPU's dtype
+    ov = parse_levers("openvino")
+    # eager PyTorch's conv kernel choice (im2col for small batch-1 convs) is not OpenVINO's:
+    # with host_kernels the openvino prediction is the same as without (exactly: one path)
+    assert predict_levers(base, ov, profile, True) == predict_levers(base, ov, profile, False)
+    assert predict_levers(base, (), profile, True) != predict_levers(base, (), profile, False)

@@ -38,6 +38,7 @@ from zoomwatt.measurement.results import error_pct, read_saved_json, write_dated
 from zoomwatt.pipeline.backends.levers import (
     RANDOM_QUALITY_NOTE,
     Lever,
+    check_together,
     quality_note,
     run_settings,
     unavailable_reason,
@@ -80,6 +81,7 @@ class LeverCheckOptions:
             raise InputError("size", self.size, "a multiple of 64")
         if not self.levers or not all(isinstance(lv, Lever) for lv in self.levers):
             raise InputError("levers", self.levers, "at least one Lever")
+        check_together(self.levers)  # the combined run applies them all
         if not math.isfinite(self.guidance) or self.guidance < 0:
             raise InputError("guidance", self.guidance, "a number >= 0")
 
@@ -332,12 +334,18 @@ def _predict_all(
     options: LeverCheckOptions, groups: list[tuple[str, tuple[Lever, ...]]], say: ProgressFn
 ) -> tuple[Any, dict[str, Any], dict[str, str], Any]:
     """Host profile and the prediction of each configuration (a reason where none exists)."""
-    from zoomwatt.hardware.host_calibration import load_host_profile
-    from zoomwatt.measurement.lever_workload import predict_levers
+    from zoomwatt.hardware.host_calibration import CALIBRATED_STACKS, load_host_profile
+    from zoomwatt.measurement.lever_workload import lever_stack, predict_levers
     from zoomwatt.workload.spec import WorkloadSpec
 
     say("calibrating this machine" if options.recalibrate else "loading the host profile")
-    profile = load_host_profile(device=options.device, recalibrate=options.recalibrate)
+    runnable = [
+        lv for _n, lv in groups if not any(unavailable_reason(x, options.device) for x in lv)
+    ]
+    runtimes = tuple(sorted({lever_stack(lv) for lv in runnable} & set(CALIBRATED_STACKS)))
+    profile = load_host_profile(
+        device=options.device, recalibrate=options.recalibrate, stacks=runtimes
+    )
     base = WorkloadSpec(
         size=options.size,
         steps=options.steps,

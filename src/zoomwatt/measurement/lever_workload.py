@@ -273,7 +273,16 @@ def predict_levers(
     from zoomwatt.perfmodel import PredictOptions, predict
 
     spec = lever_spec(base, levers)
-    stack = "compile" if lever_value(levers, "compile") else None
+    stack = lever_stack(levers)
     options = PredictOptions(frames_per_keyframe=spec.every, target_fps=spec.fps, stack=stack)
-    p = predict(lever_stages(base, levers, host_kernels), profile, options)
+    # OpenVINO runs every convolution in its own kernels, not eager PyTorch's choice of them
+    native = host_kernels and stack != "openvino"
+    p = predict(lever_stages(base, levers, native), profile, options)
     return LeverPrediction(p.keyframe_latency_s, p.frame_work_s, spec.every)
+
+
+def lever_stack(levers: tuple[Lever, ...]) -> str | None:
+    """The software stack ``levers`` run on, as a profile names it: ``openvino`` or
+    ``compile`` where that lever is on (levers.py refuses the two together), else None (the
+    profile's default stack: eager PyTorch for the host)."""
+    return next((name for name in ("openvino", "compile") if lever_value(levers, name)), None)

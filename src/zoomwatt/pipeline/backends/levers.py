@@ -10,8 +10,9 @@ Three kinds:
 - run settings (``no-cfg``, ``steps``, ``scheduler``, ``resolution``, ``every``): change what
   the zoom is asked to compute (:func:`run_settings`);
 - model switches (``taesd``, ``int8-dynamic``, ``int8-weight``, ``deepcache``, ``tome``,
-  ``bf16``, ``fp16``, ``compile``, ``tensorrt``): applied to the models by
-  :class:`LeverInpainter`;
+  ``bf16``, ``fp16``, ``compile``, ``tensorrt``, ``openvino``): applied to the models by
+  :class:`LeverInpainter`; some cannot go together (:data:`EXCLUSIVE`, checked by
+  :func:`check_together`);
 - not runnable as a speed change anywhere here (``2:4``, ``prune50``, ``share``, ``int4-weight``,
   ``w4a8``, ``operating-point``, ``layer-dfs``): :func:`unavailable_reason` says why.
 
@@ -139,12 +140,35 @@ LEVERS: dict[str, LeverSpec] = {
         _spec("share", int, 4, False, "weight sharing, 2^b values per layer (4 or 6 bits)"),
         _spec("compile", bool, True, True, "torch.compile (Inductor) of UNet and VAE stages"),
         _spec("tensorrt", bool, True, False, "TensorRT through torch_tensorrt (CUDA)"),
+        _spec(
+            "openvino",
+            bool,
+            True,
+            True,
+            "OpenVINO runtime (CPU plugin, fp32, static shapes) for the UNet and the VAE "
+            "encode/decode stages",
+        ),
         _spec("operating-point", str, None, True, "a clock/voltage operating point"),
         _spec("layer-dfs", bool, True, True, "layer-wise clock frequency"),
     )
 }
 RUN_LEVERS = ("no-cfg", "steps", "scheduler", "resolution", "every")
 BYTES_ONLY = ("2:4", "prune50", "share")
+#: Levers that cannot go with a lever, and why. OpenVINO converts the plain fp32 torch UNet and
+#: VAE stages: torch's quantized modules, Python-level changes of the UNet's forward and other
+#: compilers or dtypes are not what it would run.
+EXCLUSIVE: dict[str, dict[str, str]] = {
+    "openvino": {
+        "int8-dynamic": "torch quantized modules (OpenVINO's int8 is NNCF's, not these)",
+        "int8-weight": "torch quantized modules (OpenVINO's int8 is NNCF's, not these)",
+        "deepcache": "a Python-level change of the UNet's steps, lost in one converted graph",
+        "tome": "a Python-level patch of the UNet's blocks, lost in one converted graph",
+        "compile": "another compiler of the same stages (Inductor)",
+        "tensorrt": "another runtime of the same stages (TensorRT, CUDA)",
+        "bf16": "OpenVINO runs fp32 here (INFERENCE_PRECISION_HINT f32)",
+        "fp16": "OpenVINO runs fp32 here (INFERENCE_PRECISION_HINT f32)",
+    }
+}
 
 
 @dataclass(frozen=True)
@@ -188,6 +212,22 @@ def parse_levers(text: str, argument: str = "--levers") -> tuple[Lever, ...]:
 
 def lever_value(levers: tuple[Lever, ...], name: str, default: Any = None) -> Any:
     return next((lv.value for lv in levers if lv.name == name), default)
+
+
+def check_together(levers: tuple[Lever, ...], argument: str = "levers") -> None:
+    """One InputError naming the first pair of ``levers`` that cannot go together
+    (:data:`EXCLUSIVE`), and why; levers switched off (``openvino=false``) do not count."""
+    on = [lv.name for lv in levers if lv.value not in (False, None)]
+    for name in on:
+        for other in on:
+            why = EXCLUSIVE.get(name, {}).get(other)
+            if why is not None:
+                raise InputError(
+                    argument,
+                    f"{name} with {other}",
+                    f"levers that can go together ({name} excludes {', '.join(EXCLUSIVE[name])})",
+                    f"{other} is {why}; drop {other} or {name}",
+                )
 
 
 # --- what this machine can run -------------------------------------------------------------
@@ -235,6 +275,10 @@ def unavailable_reason(lever: Lever | str, device: str = "cpu") -> str | None:
         return "token merging needs the tomesd package (pip install tomesd), not installed"
     if name == "int8-dynamic" and cuda:
         return "torch.ao dynamic int8 runs on CPUs only (fbgemm/x86 kernels)"
+    if name == "openvino" and cuda:
+        return "OpenVINO runs here on the CPU (its GPU plugin drives Intel GPUs, not CUDA)"
+    if name == "openvino" and not _has_module("openvino"):
+        return "OpenVINO needs the openvino package (pip install openvino), not installed"
     return None
 
 

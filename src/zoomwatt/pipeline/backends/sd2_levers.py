@@ -6,13 +6,18 @@ The run levers (``no-cfg``, ``steps``, ``resolution``, ``every``) are settings o
 (:func:`~zoomwatt.pipeline.backends.levers.run_settings`); ``scheduler`` swaps the scheduler
 here. Model switches: ``taesd`` (encoder and decoder; random TAESD weights with
 ``taesd="random"``), ``int8-dynamic``, ``int8-weight``, ``deepcache``, ``tome``, ``bf16``/``fp16``
-(the pipeline in that dtype), ``compile`` (Inductor), ``tensorrt``.
+(the pipeline in that dtype), ``compile`` (Inductor), ``tensorrt``, ``openvino`` (the UNet and
+the encode and decode stages, TAESD's too when ``taesd`` is on, run by OpenVINO's CPU plugin in
+fp32: :mod:`.openvino_stage`; it excludes the levers of
+:data:`~zoomwatt.pipeline.backends.levers.EXCLUSIVE`, refused with the others up front).
 
 A given ``pipeline`` is shared, not changed: the switches work on a shallow copy of it (its own
 scheduler and UNet reference), and a model they rewrite (int8) is a copy, kept in ``shared`` so
 that several inpainters on one pipeline (the interleaved lever measurement) quantize once.
 Token merging patches the UNet's blocks in place, so it is applied around each keyframe and
-removed after it.
+removed after it. OpenVINO traces the models and shares their weights read-only; its converted
+UNet is kept in ``shared`` too (one conversion per input shape for all inpainters), the encode
+and decode stages (methods of each inpainter) are converted per inpainter.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from zoomwatt.pipeline.backends.levers import (
     SCHEDULERS,
     Lever,
     WeightOnlyInt8Linear,
+    check_together,
     lever_value,
     quantize_dynamic_int8,
     unavailable_reason,
@@ -47,6 +53,7 @@ MODEL_LEVERS = (
     "fp16",
     "compile",
     "tensorrt",
+    "openvino",
 )
 
 
@@ -76,11 +83,13 @@ class LeverInpainter(SD2FastInpainter):
         taesd: Any = None,
         shared: dict[str, Any] | None = None,
     ):
-        # 1. inputs: the levers, each runnable here
+        # 1. inputs: the levers, that can go together, each runnable here
         levers = tuple(levers)
         for lv in levers:
             if not isinstance(lv, Lever):
                 raise InputError("levers", lv, "Lever objects (zoomwatt.pipeline.backends.levers)")
+        check_together(levers)
+        for lv in levers:
             reason = unavailable_reason(lv, device or "cpu")
             if reason is not None:
                 raise InputError("levers", lv.text(), "a lever this machine can run", reason)
@@ -106,6 +115,8 @@ class LeverInpainter(SD2FastInpainter):
             fast=fast,
             taesd=taesd,
         )
+        if lever_value(levers, "openvino") and self.dtype != "fp32":
+            raise InputError("dtype", self.dtype, "fp32 with the openvino lever (it runs fp32)")
         self.levers = levers
         self._shared = {} if shared is None else shared
 
@@ -145,7 +156,22 @@ class LeverInpainter(SD2FastInpainter):
             import torch
 
             unet = torch.compile(unet, backend="torch_tensorrt", dynamic=False)
+        if lever_value(self.levers, "openvino"):
+            unet = self._openvino_stages(unet)
         self._unet = unet
+
+    def _openvino_stages(self, unet: Any) -> Any:
+        """The UNet (shared, see module doc) and this inpainter's encode and decode stages as
+        OpenVINO stages; each converts on its first call of a shape."""
+        from zoomwatt.pipeline.backends.openvino_stage import OpenVINOStage, OpenVINOUNet
+
+        key = ("openvino", id(unet))
+        if key not in self._shared:
+            self._shared[key] = OpenVINOUNet(unet)
+        modules = (self.pipe.vae, self._tiny)  # what the stages compute with
+        self._encode_stage = OpenVINOStage(self._encode_images, "encode stage", modules)
+        self._decode_stage = OpenVINOStage(self._decode_latents, "decode stage", modules)
+        return self._shared[key]
 
     def _shared_copy(self, key: str, unet: Any, make: Any) -> Any:
         """The rewritten UNet, made once per source UNet for every inpainter sharing ``shared``."""
