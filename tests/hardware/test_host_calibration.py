@@ -269,10 +269,11 @@ def test_a_stack_is_calibrated_against_the_same_peak():
     assert "measured" in ov.efficiency["conv"].source and "0.0-test" in ov.efficiency["conv"].source
     # the eager figures are the compute section's, unchanged by the stack
     assert profile.reuse_half["conv"].si == pytest.approx(64)
-    assert data["calibration"]["stacks"] == ["openvino"]
+    assert data["calibration"]["stacks"] == {"openvino": "0.0-test"}  # with its version
 
 
 def test_a_cached_profile_without_a_stack_asked_for_is_recalibrated_with_it(monkeypatch):
+    import zoomwatt.hardware.host_calibration as hc
     import zoomwatt.hardware.openvino_probe as op
 
     made = []
@@ -282,7 +283,10 @@ def test_a_cached_profile_without_a_stack_asked_for_is_recalibrated_with_it(monk
         return FakeStackProbe(), None
 
     monkeypatch.setattr(op, "make_stack_probe", make)
-    load_host_profile(probe=FakeProbe())
+    installed = {"openvino": "0.0-test"}
+    monkeypatch.setattr(hc, "stack_version", lambda name: installed.get(name))
+    load_host_profile(probe=FakeProbe(), recalibrate=True)  # no stack: none made
+    assert made == []
     profile = load_host_profile(probe=FakeProbe(), stacks=("openvino",))
     assert made == ["openvino"] and "openvino" in profile.stack_names
     again = FakeProbe()
@@ -290,7 +294,16 @@ def test_a_cached_profile_without_a_stack_asked_for_is_recalibrated_with_it(monk
     assert again.matmul_calls == 0 and "openvino" in cached.stack_names  # from the cache
     # a recalibration keeps the stacks the cache had
     kept = load_host_profile(probe=FakeProbe(), recalibrate=True)
-    assert made == ["openvino", "openvino"] and "openvino" in kept.stack_names
+    assert made == ["openvino"] * 2 and "openvino" in kept.stack_names
+    # another version of the runtime installed: the cached stack is stale, measured again
+    installed["openvino"] = "0.1-test"
+    later = FakeProbe()
+    load_host_profile(probe=later, stacks=("openvino",))
+    assert later.matmul_calls > 0 and made == ["openvino"] * 3
+    # the runtime uninstalled: a recalibration leaves the stack out instead of failing
+    del installed["openvino"]
+    plain = load_host_profile(probe=FakeProbe(), recalibrate=True)
+    assert made == ["openvino"] * 3 and plain.stack_names == ("eager",)
 
 
 def test_a_stack_that_cannot_run_here_says_why(monkeypatch):

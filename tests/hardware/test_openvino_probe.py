@@ -23,7 +23,10 @@ def test_tiny_real_rates():
     assert why is None and probe.identity()["openvino"] == probe.version
     # conv (8 channels, 8 px, batch 1): 8 x 8 x 9 x 64 = 36,864 MACs; linear 4 x 8 x 16
     assert probe.conv_ops_per_s("fp32", (8, 8, 1), 0.01, 0) > 0
-    assert probe.conv_ops_per_s("fp32", (8, 4, 2), 0.01, 4096) > 0  # cold: 2 copies of 2,304 B
+    assert probe.conv_ops_per_s("fp32", (8, 4, 2), 0.01, 4096) > 0
+    # cold weights: 8 x 8 x 9 x 4 B = 2,304 B per copy, ceil(4,096 / 2,304) = 2 copies compiled
+    copies = {key[-1]: len(reqs) for key, reqs in probe._requests.items() if "conv" in key[0]}
+    assert sorted(copies.items()) == [(1, 1), (2, 2)]
     assert probe.gemm_ops_per_s("fp32", (4, 8, 16), 0.01, 0) > 0
     assert probe.conv_ops_per_s("bf16", (8, 8, 1), 0.01, 0) is None  # fp32 only
     overhead = probe.kernel_overhead_s(0.01)

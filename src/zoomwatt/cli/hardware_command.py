@@ -8,6 +8,7 @@ from typing import Any
 
 from zoomwatt.hardware import HOST, HardwareProfile, load_profile, shipped_profile_names
 from zoomwatt.hardware.quantity import Quantity
+from zoomwatt.hardware.schema import CALIBRATED_STACKS
 
 _PREFIXES = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
 
@@ -51,7 +52,7 @@ def add_parser(subparsers) -> None:
     q.add_argument(
         "--stack",
         action="append",
-        choices=["openvino"],
+        choices=list(CALIBRATED_STACKS),
         default=[],
         help="calibrate this software stack too (openvino: its CPU plugin's conv and GEMM "
         "rates, for predict --hw host --stack openvino and the openvino lever); repeatable",

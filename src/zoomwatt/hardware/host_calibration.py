@@ -45,7 +45,8 @@ from zoomwatt.hardware.host_probe import (
     others_share,
     upsample_bilinear,
 )
-from zoomwatt.hardware.schema import HardwareProfile, parse_profile
+from zoomwatt.hardware.openvino_probe import OVERHEAD_NODES, stack_version
+from zoomwatt.hardware.schema import CALIBRATED_STACKS, HardwareProfile, parse_profile
 
 log = logging.getLogger(__name__)
 
@@ -433,12 +434,10 @@ def calibrate_host(
     data = _profile_data(run, compute, memory, power, cap_w, time.perf_counter() - started)
     if stack_section:
         data["stacks"] = {"eager": {"notes": _EAGER_NOTE}, **stack_section}
-        data["calibration"]["stacks"] = sorted(stack_section)
+        data["calibration"]["stacks"] = {n: p.version for n, p in sorted(stack_probes.items())}
     return data
 
 
-#: Stacks the host calibration can measure besides eager PyTorch.
-CALIBRATED_STACKS = ("openvino",)
 _EAGER_NOTE = "PyTorch eager: the compute section's figures (this calibration's)"
 
 
@@ -514,7 +513,10 @@ def _calibrate_stack(run: _Run, stack_probe: Any) -> dict[str, Any]:
         "efficiency": efficiency,
         "reuse_half": reuse_half,
         "kernel_overhead": _quantity(
-            overhead * 1e6, "us", f"{how}: a chain of 64 tiny 1x1 convs, time per node", True
+            overhead * 1e6,
+            "us",
+            f"{how}: a chain of {OVERHEAD_NODES} tiny 1x1 convs, time per node",
+            True,
         ),
         "fusion": {
             "elementwise_fused": {"value": True, "estimate": fused},
@@ -777,22 +779,33 @@ def load_host_profile(
     fingerprint = dict(_identity(probe), kind=probe.kind)
     origin = str(host_cache_path())
 
-    # 2. cache hit? (a recalibration keeps the stacks the cached profile had)
+    # 2. cache hit? (its stacks count where their runtime's version is still the installed one)
     cached = read_host_cache()
     record = (cached or {}).get("calibration") or {}
     same_machine = record.get("fingerprint") == fingerprint
-    had = tuple(record.get("stacks") or ()) if same_machine else ()
-    if cached is not None and same_machine and not recalibrate and set(stacks) <= set(had):
+    had = _cached_stacks(record) if same_machine else {}
+    current = {name for name, version in had.items() if stack_version(name) == version}
+    if cached is not None and same_machine and not recalibrate and set(stacks) <= current:
         return parse_profile(cached, origin)
     if cached is not None and not same_machine:
         log.info("host cache is for another machine or library version; recalibrating")
 
-    # 3. calibrate and cache
-    wanted = tuple(sorted(set(stacks) | {s for s in had if s in CALIBRATED_STACKS}))
-    data = calibrate_host(probe, plan, stacks=wanted)
+    # 3. calibrate and cache, with the stacks the cached profile had where they still run here
+    kept = {name for name in had if stack_version(name) is not None}
+    for name in set(had) - kept - set(stacks):
+        log.info("the cached host profile's %s stack no longer runs here: left out", name)
+    data = calibrate_host(probe, plan, stacks=tuple(sorted(set(stacks) | kept)))
     profile = parse_profile(data, origin)
     write_host_cache(data)
     return profile
+
+
+def _cached_stacks(record: dict[str, Any]) -> dict[str, str | None]:
+    """Stack name -> runtime version of a cached calibration record (older caches: a list)."""
+    stacks = record.get("stacks") or {}
+    if isinstance(stacks, list):
+        return {str(name): None for name in stacks}
+    return {str(k): str(v) for k, v in stacks.items()} if isinstance(stacks, dict) else {}
 
 
 def cached_host_profile() -> HardwareProfile | None:

@@ -37,13 +37,11 @@ class OpenVINOProbe:
         import numpy as np
         import openvino as ov
 
+        from zoomwatt.pipeline.backends.openvino_stage import cpu_config
+
         self.np, self.ov = np, ov
         self.core = ov.Core()
-        self.config = {
-            "INFERENCE_PRECISION_HINT": "f32",
-            "INFERENCE_NUM_THREADS": int(threads),
-            "PERFORMANCE_HINT": "LATENCY",
-        }
+        self.config = cpu_config(threads)  # as the openvino lever runs
         self.version = ov.__version__.split("-")[0]
         self._requests: dict[tuple, list[Any]] = {}  # (layer, shape, copies) -> compiled copies
 
@@ -69,9 +67,9 @@ class OpenVINOProbe:
         requests = self._requests[key]
         x = self.np.random.default_rng(0).standard_normal(shape_in).astype(self.np.float32)
 
-        def all_calls() -> None:
+        def all_calls() -> None:  # no copy of the input or the output: only the layer is timed
             for request in requests:
-                request.infer([x])
+                request.infer([x], share_inputs=True, share_outputs=True)
 
         seconds = best_time(all_calls, lambda: None, min_time_s) / copies
         return 2.0 * macs / seconds
@@ -128,13 +126,26 @@ class OpenVINOProbe:
 
         request = self._compiled(build, 0)
         x = np.ones((1, 8, 4, 4), np.float32)
-        return best_time(lambda: request.infer([x]), lambda: None, min_time_s) / OVERHEAD_NODES
+        run = lambda: request.infer([x], share_inputs=True, share_outputs=True)  # noqa: E731
+        return best_time(run, lambda: None, min_time_s) / OVERHEAD_NODES
 
     @staticmethod
     def _ops() -> Any:
         import openvino.opset13 as ops
 
         return ops
+
+
+def stack_version(name: str) -> str | None:
+    """The installed version of stack ``name``'s runtime (``openvino``), None if not installed."""
+    if name != STACK:
+        return None
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("openvino")
+    except importlib.metadata.PackageNotFoundError:
+        return None
 
 
 def make_stack_probe(name: str, threads: int) -> tuple[OpenVINOProbe | None, str | None]:
@@ -145,4 +156,8 @@ def make_stack_probe(name: str, threads: int) -> tuple[OpenVINOProbe | None, str
 
     if importlib.util.find_spec("openvino") is None:
         return None, "OpenVINO needs the openvino package (pip install openvino), not installed"
-    return OpenVINOProbe(threads), None
+    try:
+        return OpenVINOProbe(threads), None
+    except Exception as exc:  # a broken install (a missing shared library): said, not raised
+        first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+        return None, f"the openvino package does not load ({first}); reinstall it"

@@ -58,6 +58,8 @@ DEFAULT_STACK = "eager"
 #: activations stay on chip; ``pointwise_chains``: a run of consecutive elementwise, activation
 #: and norm ops is one kernel: the run pays one kernel overhead and the DRAM traffic of its first
 #: op, its other ops none.
+#: Stacks the host calibration measures besides eager PyTorch (hardware calibrate --stack).
+CALIBRATED_STACKS = ("openvino",)
 FUSION_KEYS = ("elementwise_fused", "pointwise_chains")
 #: A stack's figures: ``host_issue`` is the host (CPU) time to issue one kernel (PyTorch
 #: eager's Python and dispatch work per op): a stage call takes at least its kernels x that
@@ -217,7 +219,12 @@ class HardwareProfile:
         name = self.default_stack if name is None else name
         if name not in self.stack_names:
             has = ", ".join(self.stack_names)
-            raise InputError("stack", name, f"a stack {self.name} has: {has}")
+            hint = (
+                f"calibrate it here first: zoomwatt hardware calibrate --stack {name}"
+                if self.name == "host" and name in CALIBRATED_STACKS
+                else None
+            )
+            raise InputError("stack", name, f"a stack {self.name} has: {has}", hint)
         return self.stacks.get(name) or SoftwareStack(name)
 
     def stack_quantities(self) -> Iterator[tuple[str, Quantity]]:

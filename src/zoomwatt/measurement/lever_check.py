@@ -334,7 +334,8 @@ def _predict_all(
     options: LeverCheckOptions, groups: list[tuple[str, tuple[Lever, ...]]], say: ProgressFn
 ) -> tuple[Any, dict[str, Any], dict[str, str], Any]:
     """Host profile and the prediction of each configuration (a reason where none exists)."""
-    from zoomwatt.hardware.host_calibration import CALIBRATED_STACKS, load_host_profile
+    from zoomwatt.hardware.host_calibration import load_host_profile
+    from zoomwatt.hardware.schema import CALIBRATED_STACKS
     from zoomwatt.measurement.lever_workload import lever_stack, predict_levers
     from zoomwatt.workload.spec import WorkloadSpec
 

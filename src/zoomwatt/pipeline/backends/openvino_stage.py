@@ -32,6 +32,12 @@ DEVICE = "CPU"
 LEVER = "openvino"
 
 
+def cpu_config(threads: int) -> dict[str, Any]:
+    """The CPU plugin's settings, the lever's and the host calibration's alike: fp32 (a CPU with
+    AMX or AVX512-BF16 would otherwise run bf16) on ``threads`` threads."""
+    return {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": int(threads)}
+
+
 def _torch_module(fn: Any, modules: tuple = ()) -> Any:
     """``fn`` as an ``nn.Module`` OpenVINO can trace (a module is taken as it is); ``modules``:
     the modules ``fn`` computes with, registered so that their weights are the module's."""
@@ -167,7 +173,7 @@ class OpenVINOStage:
             ) from exc
         converted_s = time.perf_counter() - started
         threads = self._threads or torch.get_num_threads()
-        config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": threads}
+        config = cpu_config(threads)
         try:
             compiled = ov.Core().compile_model(model, DEVICE, config)
         except Exception as exc:
