@@ -370,7 +370,7 @@ class _Run:
 
 
 def reference_speed(probe: HostProbe) -> dict[str, float | None]:
-    """The reference kernel (:data:`REFERENCE_KERNEL`) now: its best OP/s, the process's
+    """The reference kernel (:data:`REFERENCE_KERNEL`) now: its OP/s (median call), the process's
     share of its threads' CPU time while it ran (None off a CPU), and the shares of all CPUs
     that other processes and the hypervisor took meanwhile (None where unreadable)."""
     dtype, n, seconds = REFERENCE_KERNEL
@@ -535,7 +535,7 @@ def _measure_matmuls(run: _Run) -> None:
         probe.matmul_ops_per_s("fp32", n, steps.warmup_s)
     dtype, size, seconds = REFERENCE_KERNEL
     before = reference_speed(probe)
-    run.reference["kernel"] = f"{dtype} {size}x{size}x{size} matmul, best of {seconds:g} s"
+    run.reference["kernel"] = f"{dtype} {size}x{size}x{size} matmul, median call over {seconds:g} s"
     run.reference.update({f"before_{k}": v for k, v in before.items()})
     for dtype in ("fp32", "bf16", "fp16", "int8"):
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -607,7 +607,7 @@ def _compute_section(run: _Run) -> dict[str, Any]:
         d: _quantity(
             r / 1e9,
             "GOP/s" if d.startswith("int") else "GFLOP/s",
-            f"{how}: {n}x{n}x{n} {d} matmul, best run"
+            f"{how}: {n}x{n}x{n} {d} matmul, median call"
             + (", or the fitted conv/linear rate at full reuse where higher" if d == ref else ""),
             True,
         )

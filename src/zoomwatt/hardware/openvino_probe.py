@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from zoomwatt.errors import NotMeasurableError
-from zoomwatt.hardware.host_probe import best_time
+from zoomwatt.hardware.host_probe import typical_time
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class OpenVINOProbe:
             for request in requests:
                 request.infer([x], share_inputs=True, share_outputs=True)
 
-        seconds = best_time(all_calls, lambda: None, min_time_s) / copies
+        seconds = typical_time(all_calls, lambda: None, min_time_s) / copies
         return 2.0 * macs / seconds
 
     def conv_ops_per_s(
@@ -127,7 +127,7 @@ class OpenVINOProbe:
         request = self._compiled(build, 0)
         x = np.ones((1, 8, 4, 4), np.float32)
         run = lambda: request.infer([x], share_inputs=True, share_outputs=True)  # noqa: E731
-        return best_time(run, lambda: None, min_time_s) / OVERHEAD_NODES
+        return typical_time(run, lambda: None, min_time_s) / OVERHEAD_NODES
 
     @staticmethod
     def _ops() -> Any:
