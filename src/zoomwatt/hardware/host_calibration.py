@@ -458,52 +458,55 @@ def _stack_probes(stacks, probe: HostProbe, given: dict[str, Any] | None) -> dic
     return out
 
 
+def _class_fit(op_class: str, shapes: tuple[Shape, Shape], rates: list[float]) -> dict[str, Any]:
+    """The conv or linear class's rates at a large and a small reuse, fitted (:func:`fit_reuse`)."""
+    reuses = [_reuse(op_class, shape) for shape in shapes]
+    top, half = fit_reuse(rates[0], reuses[0], rates[1], reuses[1])
+    return {
+        "shapes": [list(x) for x in shapes],
+        "reuse": reuses,
+        "ops_per_s": [_round(r) for r in rates],
+        "rate_at_full_reuse": _round(top),
+        "reuse_half": _round(half),
+    }
+
+
+_OPENVINO_FUSION = (
+    "OpenVINO's CPU plugin fuses a convolution or MatMul with the bias, activation and "
+    "elementwise ops after it, and chains of elementwise ops (OpenVINO docs, CPU device: "
+    "'fusing' of the model's operations at compile time); not measured"
+)
+
+
 def _calibrate_stack(run: _Run, stack_probe: Any) -> dict[str, Any]:
     """``stacks.NAME`` of the host profile: conv and linear through the stack's runtime at the
-    plan's two reuses (measured in eager's rounds, see :func:`_rounds`), fitted
-    as the eager ones (:func:`fit_reuse`), against the same peak; its per-node overhead; the
-    fusion its compiled graphs do. Op classes it does not measure keep eager's figures."""
+    plan's two reuses (measured in eager's rounds, see :func:`_rounds`), fitted as eager's,
+    against the same peak; its per-node overhead; the fusion its compiled graphs do. Op
+    classes it does not measure keep eager's figures."""
     steps, name = run.steps, stack_probe.name
     how = f"{run.how}, {name} {stack_probe.version} CPU plugin, fp32"
-    benches = {
-        "conv": (steps.conv_large, steps.conv_small),
-        "linear": (steps.linear_large, steps.linear_small),
-    }
     rates = run.stack_rates.get(name, {})
     efficiency, reuse_half, fits = {}, {}, {}
-    for op_class, (large, small) in benches.items():
-        if rates.get(f"{op_class}_large") is None or rates.get(f"{op_class}_small") is None:
+    for op_class, shapes in (
+        ("conv", (steps.conv_large, steps.conv_small)),
+        ("linear", (steps.linear_large, steps.linear_small)),
+    ):
+        pair = [rates.get(f"{op_class}_large"), rates.get(f"{op_class}_small")]
+        if None in pair:
             continue
-        reuses = [_reuse(op_class, large), _reuse(op_class, small)]
-        top, half = fit_reuse(
-            rates[f"{op_class}_large"], reuses[0], rates[f"{op_class}_small"], reuses[1]
-        )
+        fits[op_class] = fit = _class_fit(op_class, shapes, pair)
         text = (
-            f"{how}: {op_class} at {tuple(large)} and {tuple(small)} (cold weights), weights "
-            "constants of the compiled graph, fitted to rate = R x reuse / (reuse + reuse_half); "
-            "R / the compute section's peak"
+            f"{how}: {op_class} at {tuple(shapes[0])} and {tuple(shapes[1])} (cold weights), "
+            "weights constants of the compiled graph, fitted to rate = R x reuse / (reuse + "
+            "reuse_half); R / the compute section's peak"
         )
-        efficiency[op_class] = _quantity(
-            max(_MIN_EFFICIENCY, min(1.0, top / run.peak)), "1", text, True
-        )
-        reuse_half[op_class] = _quantity(half, "rows", text, True)
-        fits[op_class] = {
-            "ops_per_s": [_round(rates[f"{op_class}_{k}"]) for k in ("large", "small")],
-            "reuse": reuses,
-            "rate_at_full_reuse": _round(top),
-            "reuse_half": _round(half),
-        }
+        value = max(_MIN_EFFICIENCY, min(1.0, fit["rate_at_full_reuse"] / run.peak))
+        efficiency[op_class] = _quantity(value, "1", text, True)
+        reuse_half[op_class] = _quantity(fit["reuse_half"], "rows", text, True)
     overhead = stack_probe.kernel_overhead_s(steps.min_time_s)
-    run.stack_fits[name] = {
-        "version": stack_probe.version,
-        "fits": fits,
-        "kernel_overhead_s": _round(overhead),
-    }
-    fused = (
-        "OpenVINO's CPU plugin fuses a convolution or MatMul with the bias, activation and "
-        "elementwise ops after it, and chains of elementwise ops (OpenVINO docs, CPU device: "
-        "'fusing' of the model's operations at compile time); not measured"
-    )
+    run.stack_fits[name] = {"version": stack_probe.version, "fits": fits,
+                            "kernel_overhead_s": _round(overhead)}  # fmt: skip
+    node = f"{how}: a chain of {OVERHEAD_NODES} tiny 1x1 convs, time per node"
     return {
         "notes": (
             f"OpenVINO {stack_probe.version}, CPU plugin, fp32, static shapes: conv and linear "
@@ -512,15 +515,10 @@ def _calibrate_stack(run: _Run, stack_probe: Any) -> dict[str, Any]:
         ),
         "efficiency": efficiency,
         "reuse_half": reuse_half,
-        "kernel_overhead": _quantity(
-            overhead * 1e6,
-            "us",
-            f"{how}: a chain of {OVERHEAD_NODES} tiny 1x1 convs, time per node",
-            True,
-        ),
+        "kernel_overhead": _quantity(overhead * 1e6, "us", node, True),
         "fusion": {
-            "elementwise_fused": {"value": True, "estimate": fused},
-            "pointwise_chains": {"value": True, "estimate": fused},
+            key: {"value": True, "estimate": _OPENVINO_FUSION}
+            for key in ("elementwise_fused", "pointwise_chains")
         },
     }
 
@@ -586,15 +584,7 @@ def _measure_op_classes(run: _Run) -> None:
         rates = [rounds.pop(f"{op_class}_large", None), rounds.pop(f"{op_class}_small", None)]
         if None in rates:
             continue
-        reuses = [_reuse(op_class, shape) for shape in shapes]
-        top, half = fit_reuse(rates[0], reuses[0], rates[1], reuses[1])
-        run.fits[op_class] = {
-            "shapes": [list(x) for x in shapes],
-            "reuse": reuses,
-            "ops_per_s": [_round(r) for r in rates],
-            "rate_at_full_reuse": _round(top),
-            "reuse_half": _round(half),
-        }
+        run.fits[op_class] = _class_fit(op_class, shapes, rates)
     run.peak = max([measured[ref]] + [f["rate_at_full_reuse"] for f in run.fits.values()])
     measured[ref] = run.peak
     run.spill = _spill_fit(rounds.pop("silu_spill", None), rounds.get("silu"), steps, cache, ref)
