@@ -142,6 +142,18 @@ def test_fit_reuse_hand_computed():
     assert rate == pytest.approx(100.0)
     # the small-reuse point as fast per row as the large one: no penalty
     assert fit_reuse(90.0, 900, 95.0, 100) == (95.0, 0.0)
+    # a ceiling above the fit changes nothing; below it, R = the ceiling and h goes through the
+    # small point: 95 (the ceiling) -> h = 100 x (95 / 50 - 1) = 90
+    assert fit_reuse(90.0, 900, 50.0, 100, 120.0) == pytest.approx((100.0, 100.0))
+    assert fit_reuse(90.0, 900, 50.0, 100, 95.0) == pytest.approx((95.0, 90.0))
+    # the busy-machine case of 2026-12-01 17:44 (linear 89.5 GOP/s at 512 rows, 14.67 at 77):
+    # unbounded, R = 921 GOP/s (h = 4,760); bounded by its 189 GOP/s matmul, h = 77 x (189 /
+    # 14.67 - 1) = 915
+    unbounded, _h = fit_reuse(89.5, 512, 14.67, 77)
+    assert unbounded == pytest.approx(921.5, rel=1e-3)
+    assert fit_reuse(89.5, 512, 14.67, 77, 189.0) == pytest.approx((189.0, 915.0), rel=1e-3)
+    # a ceiling below the large point's own rate is not a bound (R is at least that rate)
+    assert fit_reuse(90.0, 900, 50.0, 100, 80.0) == pytest.approx((90.0, 80.0))
 
 
 def test_counted_ops_follow_the_formula_table():

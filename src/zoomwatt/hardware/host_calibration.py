@@ -143,17 +143,29 @@ def _identity(probe: HostProbe) -> dict[str, str]:
 
 
 def fit_reuse(
-    large: float, reuse_large: float, small: float, reuse_small: float
+    large: float,
+    reuse_large: float,
+    small: float,
+    reuse_small: float,
+    ceiling: float | None = None,
 ) -> tuple[float, float]:
     """(rate at unlimited reuse R, reuse_half h) of ``rate = R x reuse / (reuse + h)`` through
     two measured points. From r_l (m_l + h) / m_l = r_s (m_s + h) / m_s:
     h = (r_s - r_l) / (r_l / m_l - r_s / m_s). A small-reuse point no slower per row than the
-    large one means no penalty (h = 0, R = the faster rate)."""
+    large one means no penalty (h = 0, R = the faster rate). ``ceiling``: the most R can be (a
+    layer at unlimited reuse is a GEMM: it runs no faster than the fastest GEMM measured, or
+    its own large point); where the two points give more (their ratio near the reuses', as a
+    disturbed large point makes it), R is the ceiling and h goes through the small point:
+    h = m_s (R / r_s - 1)."""
     denominator = large / reuse_large - small / reuse_small
     half = (small - large) / denominator if denominator < 0 else 0.0
     if half <= 0:
         return max(large, small), 0.0
-    return large * (reuse_large + half) / reuse_large, half
+    top = large * (reuse_large + half) / reuse_large
+    limit = None if ceiling is None else max(ceiling, large, small)
+    if limit is not None and top > limit:
+        return limit, max(0.0, reuse_small * (limit / small - 1.0))
+    return top, half
 
 
 def _spill_fit(
@@ -364,6 +376,7 @@ class _Run:
     kernel_overhead_s: float = 0.0
     wanted_ref: str | None = None  # the dtype asked for as the reference (None: the default)
     reference: dict[str, Any] = field(default_factory=dict)  # the reference kernel around it
+    matmul_rate: float = 0.0  # OP/s, the reference dtype's matmul in the op-class rounds
     stack_probes: dict[str, Any] = field(default_factory=dict)  # stack -> its probe
     stack_rates: dict[str, dict[str, float]] = field(default_factory=dict)  # stack -> OP/s
     stack_fits: dict[str, Any] = field(default_factory=dict)  # stack -> its raw measurements
@@ -458,10 +471,13 @@ def _stack_probes(stacks, probe: HostProbe, given: dict[str, Any] | None) -> dic
     return out
 
 
-def _class_fit(op_class: str, shapes: tuple[Shape, Shape], rates: list[float]) -> dict[str, Any]:
-    """The conv or linear class's rates at a large and a small reuse, fitted (:func:`fit_reuse`)."""
+def _class_fit(
+    op_class: str, shapes: tuple[Shape, Shape], rates: list[float], gemm_peak: float
+) -> dict[str, Any]:
+    """The conv or linear class's rates at a large and a small reuse, fitted (:func:`fit_reuse`,
+    its rate at full reuse at most ``gemm_peak``, the matmul rate of the same rounds)."""
     reuses = [_reuse(op_class, shape) for shape in shapes]
-    top, half = fit_reuse(rates[0], reuses[0], rates[1], reuses[1])
+    top, half = fit_reuse(rates[0], reuses[0], rates[1], reuses[1], gemm_peak)
     return {
         "shapes": [list(x) for x in shapes],
         "reuse": reuses,
@@ -494,7 +510,7 @@ def _calibrate_stack(run: _Run, stack_probe: Any) -> dict[str, Any]:
         pair = [rates.get(f"{op_class}_large"), rates.get(f"{op_class}_small")]
         if None in pair:
             continue
-        fits[op_class] = fit = _class_fit(op_class, shapes, pair)
+        fits[op_class] = fit = _class_fit(op_class, shapes, pair, run.matmul_rate)
         text = (
             f"{how}: {op_class} at {tuple(shapes[0])} and {tuple(shapes[1])} (cold weights), "
             "weights constants of the compiled graph, fitted to rate = R x reuse / (reuse + "
@@ -576,7 +592,7 @@ def _measure_op_classes(run: _Run) -> None:
     for name in run.stack_probes:
         keys = [k for k in rounds if k.startswith(f"{name}:")]
         run.stack_rates[name] = {k.partition(":")[2]: rounds.pop(k) for k in keys}
-    measured[ref] = rounds.pop("matmul", measured[ref])
+    measured[ref] = run.matmul_rate = rounds.pop("matmul", measured[ref])
     for op_class, shapes in (
         ("conv", (steps.conv_large, steps.conv_small)),
         ("linear", (steps.linear_large, steps.linear_small)),
@@ -584,7 +600,7 @@ def _measure_op_classes(run: _Run) -> None:
         rates = [rounds.pop(f"{op_class}_large", None), rounds.pop(f"{op_class}_small", None)]
         if None in rates:
             continue
-        run.fits[op_class] = _class_fit(op_class, shapes, rates)
+        run.fits[op_class] = _class_fit(op_class, shapes, rates, measured[ref])
     run.peak = max([measured[ref]] + [f["rate_at_full_reuse"] for f in run.fits.values()])
     measured[ref] = run.peak
     run.spill = _spill_fit(rounds.pop("silu_spill", None), rounds.get("silu"), steps, cache, ref)
