@@ -264,7 +264,9 @@ def _rounds(
     """Median over ``steps.rounds`` interleaved rounds of each benchmark's OP/s (operations as
     the formula table counts them): matmul, conv and linear at large and small reuse (the
     small ones with cold weights), SiLU, group norm, add (on ``numel`` elements) and fused
-    attention; SiLU beyond the cache."""
+    attention; SiLU beyond the cache; and the conv and linear layers of each of
+    ``stack_probes`` in the same rounds (``NAME:conv_large``, ...): a machine whose speed moves
+    over seconds then moves both alike, and a stack's gain over eager is measured side by side."""
     shape = (1, 128, max(1, numel // 128))
     heads, length, dim = steps.attention
     per_element = {op: counted_ops(op, shape) / (shape[1] * shape[2]) for op in _ELEMENTWISE}
@@ -274,17 +276,14 @@ def _rounds(
     def one_round() -> dict[str, float | None]:
         out: dict[str, float | None] = {
             "matmul": probe.matmul_ops_per_s(ref, steps.matmul_n, t),
-            "conv_large": probe.conv_ops_per_s(ref, steps.conv_large, t, 0),
-            "conv_small": probe.conv_ops_per_s(ref, steps.conv_small, t, cold),
+            **_layer_rates(probe, ref, steps, cold, "conv"),
             "silu_spill": probe.elementwise_elements_per_s("silu", ref, steps.spill_numel, t),
-            "linear_large": probe.gemm_ops_per_s(ref, steps.linear_large, t, 0),
-            "linear_small": probe.gemm_ops_per_s(ref, steps.linear_small, t, cold),
+            **_layer_rates(probe, ref, steps, cold, "linear"),
         }
         for name, other in (stack_probes or {}).items():  # the same layers, run by the stack
-            out[f"{name}:conv_large"] = other.conv_ops_per_s(ref, steps.conv_large, t, 0)
-            out[f"{name}:conv_small"] = other.conv_ops_per_s(ref, steps.conv_small, t, cold)
-            out[f"{name}:linear_large"] = other.gemm_ops_per_s(ref, steps.linear_large, t, 0)
-            out[f"{name}:linear_small"] = other.gemm_ops_per_s(ref, steps.linear_small, t, cold)
+            for op_class, _shapes in _layer_classes(steps):
+                rates = _layer_rates(other, ref, steps, cold, op_class)
+                out.update({f"{name}:{key}": value for key, value in rates.items()})
         for op in _ELEMENTWISE:
             per_s = probe.elementwise_elements_per_s(op, ref, numel, t)
             out[op] = None if per_s is None else per_s * per_element[op]
@@ -298,6 +297,28 @@ def _rounds(
             if value is not None:
                 samples.setdefault(key, []).append(value)
     return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def _layer_classes(steps: CalibrationPlan) -> tuple[tuple[str, tuple[Shape, Shape]], ...]:
+    """The classes fitted at two reuses, with the plan's (large, small) shapes of each."""
+    return (
+        ("conv", (steps.conv_large, steps.conv_small)),
+        ("linear", (steps.linear_large, steps.linear_small)),
+    )
+
+
+def _layer_rates(
+    probe: Any, ref: str, steps: CalibrationPlan, cold: int, op_class: str
+) -> dict[str, Any]:
+    """OP/s of ``probe``'s ``op_class`` layer (conv or linear) at the plan's large reuse (warm
+    weights) and small reuse (``cold`` bytes of weights): ``{op_class}_large``, ``..._small``."""
+    large, small = dict(_layer_classes(steps))[op_class]
+    rate = probe.conv_ops_per_s if op_class == "conv" else probe.gemm_ops_per_s
+    t = steps.min_time_s
+    return {
+        f"{op_class}_large": rate(ref, large, t, 0),
+        f"{op_class}_small": rate(ref, small, t, cold),
+    }
 
 
 _ELEMENTWISE = ("silu", "group_norm", "add", "upsample_bilinear", "sum")
@@ -426,9 +447,10 @@ def calibrate_host(
     probe = probe or make_probe("auto")
     if stacks and probe.kind != "cpu":
         raise InputError("stacks", list(stacks), "stacks calibrated on a CPU probe only")
-    stack_probes = _stack_probes(stacks, probe, stack_probes)
-    started = time.perf_counter()
     ident = _identity(probe)
+    threads = int(ident.get("threads") or 1)
+    stack_probes = _stack_probes(stacks, threads, stack_probes)
+    started = time.perf_counter()
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     how = f"measured by zoomwatt host calibration ({plan} plan, {when})"
     run = _Run(probe, plan, PLANS[plan], ident, when, how, wanted_ref=reference_dtype)
@@ -454,9 +476,9 @@ def calibrate_host(
 _EAGER_NOTE = "PyTorch eager: the compute section's figures (this calibration's)"
 
 
-def _stack_probes(stacks, probe: HostProbe, given: dict[str, Any] | None) -> dict[str, Any]:
-    """The probe of every stack asked for: given, or made (a NotMeasurableError with the
-    reason where the stack cannot run here)."""
+def _stack_probes(stacks, threads: int, given: dict[str, Any] | None) -> dict[str, Any]:
+    """The probe of every stack asked for, on ``threads`` threads: given, or made (a
+    NotMeasurableError with the reason where the stack cannot run here)."""
     from zoomwatt.hardware.openvino_probe import make_stack_probe
 
     out = {}
@@ -464,7 +486,7 @@ def _stack_probes(stacks, probe: HostProbe, given: dict[str, Any] | None) -> dic
         if given and name in given:
             out[name] = given[name]
             continue
-        made, reason = make_stack_probe(name, int(_identity(probe).get("threads") or 1))
+        made, reason = make_stack_probe(name, threads)
         if made is None:
             raise NotMeasurableError(f"cannot calibrate the {name} stack here: {reason}")
         out[name] = made
@@ -503,10 +525,7 @@ def _calibrate_stack(run: _Run, stack_probe: Any) -> dict[str, Any]:
     how = f"{run.how}, {name} {stack_probe.version} CPU plugin, fp32"
     rates = run.stack_rates.get(name, {})
     efficiency, reuse_half, fits = {}, {}, {}
-    for op_class, shapes in (
-        ("conv", (steps.conv_large, steps.conv_small)),
-        ("linear", (steps.linear_large, steps.linear_small)),
-    ):
+    for op_class, shapes in _layer_classes(steps):
         pair = [rates.get(f"{op_class}_large"), rates.get(f"{op_class}_small")]
         if None in pair:
             continue
@@ -593,10 +612,7 @@ def _measure_op_classes(run: _Run) -> None:
         keys = [k for k in rounds if k.startswith(f"{name}:")]
         run.stack_rates[name] = {k.partition(":")[2]: rounds.pop(k) for k in keys}
     measured[ref] = run.matmul_rate = rounds.pop("matmul", measured[ref])
-    for op_class, shapes in (
-        ("conv", (steps.conv_large, steps.conv_small)),
-        ("linear", (steps.linear_large, steps.linear_small)),
-    ):
+    for op_class, shapes in _layer_classes(steps):
         rates = [rounds.pop(f"{op_class}_large", None), rounds.pop(f"{op_class}_small", None)]
         if None in rates:
             continue
@@ -790,14 +806,15 @@ def load_host_profile(
     record = (cached or {}).get("calibration") or {}
     same_machine = record.get("fingerprint") == fingerprint
     had = _cached_stacks(record) if same_machine else {}
-    current = {name for name, version in had.items() if stack_version(name) == version}
+    installed = {name: stack_version(name) for name in had}
+    current = {name for name, version in had.items() if installed[name] == version}
     if cached is not None and same_machine and not recalibrate and set(stacks) <= current:
         return parse_profile(cached, origin)
     if cached is not None and not same_machine:
         log.info("host cache is for another machine or library version; recalibrating")
 
     # 3. calibrate and cache, with the stacks the cached profile had where they still run here
-    kept = {name for name in had if stack_version(name) is not None}
+    kept = {name for name, version in installed.items() if version is not None}
     for name in set(had) - kept - set(stacks):
         log.info("the cached host profile's %s stack no longer runs here: left out", name)
     data = calibrate_host(probe, plan, stacks=tuple(sorted(set(stacks) | kept)))

@@ -147,6 +147,16 @@ def typical_time(fn: Callable[[], Any], sync: Callable[[], None], min_time_s: fl
     return statistics.median(times)
 
 
+#: Most weight copies a small-reuse micro-benchmark cycles through (small weights matter little).
+MAX_COLD_COPIES = 8
+
+
+def cold_copies(cold_bytes: int, weight_bytes: int) -> int:
+    """Weight copies that fill ``cold_bytes`` (so each call brings its weights from beyond the
+    cache, as a model's layers do): at least one, at most :data:`MAX_COLD_COPIES`."""
+    return min(MAX_COLD_COPIES, max(1, -(-cold_bytes // max(1, weight_bytes))))
+
+
 class _TorchProbe:
     kind = "cpu"
 
@@ -184,8 +194,8 @@ class _TorchProbe:
         cold_bytes: int, min_time_s: float,
     ) -> float:  # fmt: skip
         """Median time per call (see typical_time), cycling through enough weight copies to fill
-        ``cold_bytes`` (at least one, at most 8: small weights matter little)."""
-        copies = min(8, max(1, -(-cold_bytes // max(1, wbytes))))
+        ``cold_bytes`` (:func:`cold_copies`)."""
+        copies = cold_copies(cold_bytes, wbytes)
         weights = [make_weight() for _ in range(copies)]
         calls = [lambda w=w: run(w) for w in weights]
 

@@ -19,12 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 from zoomwatt.errors import NotMeasurableError
-from zoomwatt.hardware.host_probe import typical_time
+from zoomwatt.hardware.host_probe import cold_copies, typical_time
 
 log = logging.getLogger(__name__)
 
 STACK = "openvino"
-MAX_COPIES = 8  # compiled copies of a small-reuse layer (cold weights), as the torch probe's
 OVERHEAD_NODES = 64  # 1x1 convs in the graph whose time per node is the per-node overhead
 
 
@@ -60,7 +59,7 @@ class OpenVINOProbe:
     def _rate(self, build, shape_in, macs: int, wbytes: int, cold_bytes: int, min_time_s: float):
         """OP/s of the layer ``build`` makes, cycling through enough compiled copies (each its
         own weights) to fill ``cold_bytes``; the copies are compiled once per probe."""
-        copies = min(MAX_COPIES, max(1, -(-cold_bytes // max(1, wbytes)))) if cold_bytes else 1
+        copies = cold_copies(cold_bytes, wbytes)
         key = (build.__qualname__, tuple(shape_in), macs, copies)
         if key not in self._requests:
             self._requests[key] = [self._compiled(build, seed) for seed in range(copies)]

@@ -58,9 +58,9 @@ DEFAULT_STACK = "eager"
 #: activations stay on chip; ``pointwise_chains``: a run of consecutive elementwise, activation
 #: and norm ops is one kernel: the run pays one kernel overhead and the DRAM traffic of its first
 #: op, its other ops none.
+FUSION_KEYS = ("elementwise_fused", "pointwise_chains")
 #: Stacks the host calibration measures besides eager PyTorch (hardware calibrate --stack).
 CALIBRATED_STACKS = ("openvino",)
-FUSION_KEYS = ("elementwise_fused", "pointwise_chains")
 #: A stack's figures: ``host_issue`` is the host (CPU) time to issue one kernel (PyTorch
 #: eager's Python and dispatch work per op): a stage call takes at least its kernels x that
 #: (perfmodel.roofline.layer_costs); absent: 0, the host keeps ahead of the device.
@@ -349,9 +349,12 @@ def _efficiency(raw: Any, where: str) -> dict[str, Quantity]:
     return {c: parsed.get(c, parsed.get("default")) for c in OP_CLASSES}
 
 
-def _reuse_half(raw: Any, where: str) -> dict[str, Quantity]:
+def _reuse_half(
+    raw: Any, where: str, provenance: tuple[str, ...] = PROVENANCE_KEYS
+) -> dict[str, Quantity]:
     """Optional: per op class, the weight reuse (MACs per weight, i.e. rows sharing each
-    weight) at which a layer reaches half its efficiency; absent classes have no penalty."""
+    weight) at which a layer reaches half its efficiency; absent classes have no penalty.
+    ``provenance``: the kinds its figures may carry (a stack's: those of the stack's entry)."""
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -360,7 +363,9 @@ def _reuse_half(raw: Any, where: str) -> dict[str, Quantity]:
     if unknown:
         raise InputError(where, _sorted(unknown), f"op classes among {', '.join(OP_CLASSES)}")
     return {
-        key: parse_quantity(value, where=f"{where}.{key}", dimension="count", allow_zero=True)
+        key: parse_quantity(
+            value, where=f"{where}.{key}", dimension="count", allow_zero=True, provenance=provenance
+        )
         for key, value in raw.items()
     }
 
@@ -652,7 +657,7 @@ def _stack_entry(
         for c in OP_CLASSES
         if c in eff_raw
     }
-    reuse_half = _reuse_half(entry.get("reuse_half"), f"{where}.reuse_half")
+    reuse_half = _reuse_half(entry.get("reuse_half"), f"{where}.reuse_half", provenance)
     overhead = _time_figure(entry, "kernel_overhead", where, provenance)
     host_issue = _time_figure(entry, "host_issue", where, provenance)
     fusion_raw = _keyed(entry.get("fusion"), f"{where}.fusion", FUSION_KEYS, "kind of fusion")

@@ -331,18 +331,21 @@ def _row(
 
 
 def _predict_all(
-    options: LeverCheckOptions, groups: list[tuple[str, tuple[Lever, ...]]], say: ProgressFn
+    options: LeverCheckOptions,
+    groups: list[tuple[str, tuple[Lever, ...]]],
+    reasons: dict[str, str],
+    say: ProgressFn,
 ) -> tuple[Any, dict[str, Any], dict[str, str], Any]:
-    """Host profile and the prediction of each configuration (a reason where none exists)."""
+    """Host profile (with the stacks of the configurations that can run here: ``reasons``
+    names the levers that cannot) and the prediction of each configuration (a reason where
+    none exists)."""
     from zoomwatt.hardware.host_calibration import load_host_profile
     from zoomwatt.hardware.schema import CALIBRATED_STACKS
     from zoomwatt.measurement.lever_workload import lever_stack, predict_levers
     from zoomwatt.workload.spec import WorkloadSpec
 
     say("calibrating this machine" if options.recalibrate else "loading the host profile")
-    runnable = [
-        lv for _n, lv in groups if not any(unavailable_reason(x, options.device) for x in lv)
-    ]
+    runnable = [lv for _n, lv in groups if not any(x.name in reasons for x in lv)]
     runtimes = tuple(sorted({lever_stack(lv) for lv in runnable} & set(CALIBRATED_STACKS)))
     profile = load_host_profile(
         device=options.device, recalibrate=options.recalibrate, stacks=runtimes
@@ -382,7 +385,7 @@ def check_levers(
         groups.append(("combined", runnable))
 
     # 2. predictions on the host profile
-    profile, predicted, no_prediction, _spec = _predict_all(options, groups, say)
+    profile, predicted, no_prediction, _spec = _predict_all(options, groups, reasons, say)
 
     # 3. the runs, interleaved
     notes = [RANDOM_QUALITY_NOTE]

@@ -164,26 +164,13 @@ class OpenVINOStage:
         except ZoomwattError:
             raise
         except Exception as exc:  # tracing or an operation OpenVINO cannot convert
-            raise InputError(
-                "levers",
-                LEVER,
-                f"a {self.stage} OpenVINO can convert",
-                f"converting the {self.stage} failed ({shorten(str(exc), 160)}): the openvino "
-                f"lever cannot apply to it; run without openvino",
-            ) from exc
+            raise self._cannot_apply("converting", "OpenVINO can convert", exc) from exc
         converted_s = time.perf_counter() - started
         threads = self._threads or torch.get_num_threads()
-        config = cpu_config(threads)
         try:
-            compiled = ov.Core().compile_model(model, DEVICE, config)
+            compiled = ov.Core().compile_model(model, DEVICE, cpu_config(threads))
         except Exception as exc:
-            raise InputError(
-                "levers",
-                LEVER,
-                f"a {self.stage} OpenVINO's CPU plugin can compile",
-                f"compiling the {self.stage} failed ({shorten(str(exc), 160)}): the openvino "
-                f"lever cannot apply to it; run without openvino",
-            ) from exc
+            raise self._cannot_apply("compiling", "OpenVINO's CPU plugin can compile", exc) from exc
         self.conversions += 1
         self.convert_s[key] = time.perf_counter() - started
         log.info(
@@ -195,6 +182,16 @@ class OpenVINOStage:
             self.convert_s[key] - converted_s,
         )
         return compiled.create_infer_request()
+
+    def _cannot_apply(self, doing: str, able: str, exc: Exception) -> InputError:
+        """The error of a stage OpenVINO could not take, translated where it entered."""
+        return InputError(
+            "levers",
+            LEVER,
+            f"a {self.stage} {able}",
+            f"{doing} the {self.stage} failed ({shorten(str(exc), 160)}): the openvino "
+            f"lever cannot apply to it; run without openvino",
+        )
 
 
 class _UNetForward:
