@@ -71,12 +71,15 @@ def test_another_device_or_a_changed_parameter_is_another_entry():
 
     device = _Device.of(load_profile("jetson-orin-nano"))
     grid = {"structure": [[512, True, "default"]]}
-    key = cost_cache.cost_key("sd2-inpaint", grid, device.params, device.points)
+    key = cost_cache.cost_key("sd2-inpaint", grid, [device.params], device.points)
     faster = dataclasses.replace(device.params, bandwidth_bytes_per_s=2e11)
-    assert cost_cache.cost_key("sd2-inpaint", grid, faster, device.points) != key
+    assert cost_cache.cost_key("sd2-inpaint", grid, [faster], device.points) != key
     other = _Device.of(load_profile("jetson-orin-nx"))
-    assert cost_cache.cost_key("sd2-inpaint", grid, other.params, other.points) != key
-    assert cost_cache.cost_key("sd2-inpaint", grid, device.params, device.points) == key
+    assert cost_cache.cost_key("sd2-inpaint", grid, [other.params], other.points) != key
+    assert cost_cache.cost_key("sd2-inpaint", grid, [device.params], device.points) == key
+    # a second stack searched is another entry
+    two = [device.params, faster]
+    assert cost_cache.cost_key("sd2-inpaint", grid, two, device.points) != key
 
 
 def test_the_key_covers_the_architecture_configs_and_the_cost_model():

@@ -33,3 +33,13 @@ def test_json_and_studies(orin_result, capsys):
 def test_bad_error_limit(capsys):
     assert main(["optimize", "--hw", "jetson-orin-nano", "--max-error-db", "30"]) == 2
     assert "--max-error-db=30.0: expected" in capsys.readouterr().err
+
+
+def test_stack_option(capsys):
+    argv = ["optimize", "--hw", "nvidia-a100-sxm4-80gb", "--target-fps", "1", "--format", "json"]
+    assert main([*argv, "--stack", "compile"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["space"]["stack"] == ["eager", "compile"]  # the default stack always tried
+    assert main(["optimize", "--hw", "jetson-orin-nano", "--stack", "openvino"]) == 2
+    err = capsys.readouterr().err
+    assert "--stack='openvino': expected values among ['eager']" in err

@@ -29,6 +29,7 @@ def test_levers_of_knobs_names_every_change():
         "quant": "w8a8",
         "sparsity": "2:4",
         "share_bits": 4,
+        "stack": "openvino",
         "operating_point": "7W",
         "layerwise_frequency": True,
     }
@@ -42,15 +43,19 @@ def test_levers_of_knobs_names_every_change():
         "int8-dynamic",
         "2:4",
         "share=4",
+        "openvino",
         "operating-point=7W",
         "layer-dfs",
     ]
     assert levers_of(base, base) == ()  # the baseline: no lever
+    # a stack without a lever of this package (Core ML) is the plan's stack, not a lever
+    assert levers_of(base | {"stack": "coreml"}, base) == ()
 
 
 def test_plan_round_trip_and_picks(orin_result, tmp_path):
-    plan = make_plan(orin_result, "least-change", stack="eager")
+    plan = make_plan(orin_result, "least-change")
     assert plan.label == orin_result.least_change.label
+    assert plan.stack == orin_result.least_change.knobs["stack"]
     assert plan.predicted["output_fps"] == orin_result.least_change.output_fps
     assert plan.baseline_predicted["output_fps"] == orin_result.baseline.output_fps
     path = write_plan(plan, tmp_path / "p.json")

@@ -103,3 +103,88 @@ def test_fast_once_traced(orin_result):
 def test_bad_options(options, argument):
     with pytest.raises(InputError, match=argument):
         explore("jetson-orin-nano", options)
+
+
+# --- the stack axis -----------------------------------------------------------------------------
+
+ONE_WORKLOAD = SearchSpace(
+    resolution_px=(512,),
+    cfg=(True,),
+    vae=("default",),
+    quant=("fp16",),
+    sparsity=("dense",),
+    share_bits=(0,),
+    layerwise_frequency=(False,),
+    steps=(20,),
+    every=(30,),
+)
+
+
+def test_each_stack_is_zoomwatt_predict_on_that_stack():
+    """Every stack of the A100 profile at the baseline workload: the search's figures are
+    `zoomwatt predict --stack NAME`'s (the same roll-up on the same parameters: 1e-9)."""
+    from zoomwatt.hardware import load_profile
+    from zoomwatt.optimizer.plan import make_plan
+    from zoomwatt.perfmodel import PredictOptions, predict, stages_from_workload
+    from zoomwatt.workload import characterize
+
+    r = explore(
+        "nvidia-a100-sxm4-80gb",
+        OptimizeOptions(target_fps=1.0, space=ONE_WORKLOAD, studies=False),
+    )
+    assert r.space["stack"] == ["eager", "compile"]  # the baseline's first
+    assert r.candidates_evaluated == 2  # 2 stacks x 1 operating point x 1 workload
+    assert r.baseline.knobs["stack"] == "eager"
+    stages = stages_from_workload(characterize())
+    profile = load_profile("nvidia-a100-sxm4-80gb")
+    for c in (r.baseline, *r.pareto):
+        options = PredictOptions(frames_per_keyframe=30, target_fps=1.0, stack=c.knobs["stack"])
+        p = predict(stages, profile, options)
+        assert c.keyframe_latency_s == pytest.approx(p.keyframe_latency_s, rel=1e-9)
+        assert c.avg_power_w == pytest.approx(p.avg_power_w, rel=1e-9)
+    fastest = r.fastest
+    assert fastest.knobs["stack"] != "eager"  # compiled graphs beat eager launches
+    assert fastest.give_ups == ()  # a stack changes no picture knob
+    plan = make_plan(r, "fastest")
+    assert plan.stack == fastest.knobs["stack"]
+    assert [lv.name for lv in plan.levers] == [fastest.knobs["stack"]]
+
+
+def test_stack_applies_follows_the_levers_exclusions():
+    from zoomwatt.optimizer.search import stack_applies
+
+    assert not stack_applies("openvino", "w8a8", "dense", 0)  # torch's dynamic int8 modules
+    assert not stack_applies("openvino", "w8a16", "dense", 0)
+    assert stack_applies("openvino", "fp16", "dense", 0)
+    assert stack_applies("compile", "w8a8", "dense", 0)  # torchao + compile go together
+    assert stack_applies("eager", "w8a8", "2:4", 4)
+
+
+def test_openvino_stack_has_no_point_with_torch_int8():
+    """A profile with an OpenVINO stack (the host's once calibrated): its int8 points exist on
+    eager only."""
+    import dataclasses
+
+    from zoomwatt.hardware import load_profile
+    from zoomwatt.hardware.schema import SoftwareStack
+
+    base = load_profile("jetson-orin-nano")
+    profile = dataclasses.replace(
+        base, stacks={**base.stacks, "openvino": SoftwareStack("openvino")}
+    )
+    space = dataclasses.replace(ONE_WORKLOAD, quant=("fp16", "w8a8", "w8a16"))
+    r = explore(profile, OptimizeOptions(target_fps=1.0, space=space, studies=False))
+    assert r.space["stack"] == ["eager", "openvino"]
+    points = len(r.space["operating_point"])
+    # eager: 3 quantizations; openvino: fp16 only -> 4 per operating point
+    assert r.candidates_evaluated == 4 * points
+    for c in (r.baseline, *r.pareto, r.fastest):
+        assert c.knobs["stack"] == "eager" or c.knobs["quant"] == "fp16"
+
+
+def test_unknown_stack_names_the_profiles():
+    with pytest.raises(InputError, match=r"space\.stack.*eager"):
+        explore(
+            "jetson-orin-nano",
+            OptimizeOptions(space=SearchSpace(stack=("openvino",)), studies=False),
+        )

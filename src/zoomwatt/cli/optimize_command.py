@@ -38,10 +38,10 @@ def add_parser(subparsers) -> None:
         "optimize",
         help="what must be given up to run the zoom in real time on a device",
         description="Explore every combination of quantization, pruning/2:4 sparsity, weight "
-        "sharing, operating point and layer-wise frequency, and pipeline knobs (resolution, "
-        "CFG, TAESD, steps, 1-in-N keyframes) on a device; print the Pareto front of output "
-        "fps vs average power and the cheapest combination that meets the targets. Figures "
-        "are predictions of the performance model; errors are measured on real weights.",
+        "sharing, software stack, operating point and layer-wise frequency, and pipeline knobs "
+        "(resolution, CFG, TAESD, steps, 1-in-N keyframes) on a device; print the Pareto front "
+        "of output fps vs average power and the cheapest combination that meets the targets. "
+        "Figures are predictions of the performance model; errors are measured on real weights.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--hw", required=True, metavar="NAME", help="profile name, 'host' or a .yaml")
@@ -68,6 +68,13 @@ def add_parser(subparsers) -> None:
         help="search: the Pareto front and the answer; offchip: tiling/loop-order study; "
         "frequency: DVFS vs layer-wise frequency; sharing: weight sharing and measured errors",
     )
+    p.add_argument(
+        "--stack",
+        default=None,
+        metavar="NAME[,NAME]",
+        help="the software stacks to try (the profile's default stack is always tried) "
+        "[default: every stack the profile describes: `zoomwatt hardware show NAME`]",
+    )
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument(
         "--plan-out",
@@ -93,7 +100,7 @@ def add_parser(subparsers) -> None:
 
 
 def compute(args: argparse.Namespace) -> ExploreResult:
-    from zoomwatt.optimizer import OptimizeOptions, explore
+    from zoomwatt.optimizer import OptimizeOptions, SearchSpace, explore
 
     # 1. inputs
     if not math.isfinite(args.target_fps) or args.target_fps <= 0:
@@ -110,29 +117,49 @@ def compute(args: argparse.Namespace) -> ExploreResult:
         )
     if getattr(args, "plan_out", None) is not None and args.study != "search":
         raise InputError("--plan-out", args.plan_out, "the search study (no --study)")
+    stacks = _stacks(getattr(args, "stack", None))
     # 2. search
     options = OptimizeOptions(
         target_fps=args.target_fps,
         power_cap_w=args.power_cap,
         max_error_db=e,
+        space=SearchSpace(stack=stacks),
         studies=args.study != "search" or args.format == "json",
     )
-    result = explore(args.hw, options, cache=not getattr(args, "no_cache", False))
+    try:
+        result = explore(args.hw, options, cache=not getattr(args, "no_cache", False))
+    except InputError as exc:
+        if exc.argument != "space.stack":
+            raise
+        hint = "calibrate a stack here first: zoomwatt hardware calibrate --stack openvino"
+        raise InputError(
+            "--stack", args.stack, exc.expected, hint if args.hw == "host" else None
+        ) from None
     if getattr(args, "plan_out", None) is not None and args.study == "search":
         _plan(args, result)  # 3. the plan file of the picked point
     return result
 
 
+def _stacks(text: str | None) -> tuple[str, ...] | None:
+    """``--stack``'s names (None: every stack of the profile); names the profile lacks are the
+    search's error, which lists the profile's."""
+    if text is None:
+        return None
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not names:
+        raise InputError("--stack", text, "one or more stack names, comma-separated")
+    return names
+
+
 def _plan(args: argparse.Namespace, result: ExploreResult, write: bool = True) -> Plan | None:
     """The plan of the picked point (None when nothing can be picked and none was asked for)."""
-    from zoomwatt.hardware import load_profile
     from zoomwatt.optimizer.plan import make_plan, write_plan
 
     pick = getattr(args, "pick", "best")
     out = getattr(args, "plan_out", None)
     if out is None and pick == "best" and result.best is None:
         return None
-    plan = make_plan(result, pick, stack=load_profile(args.hw).default_stack)
+    plan = make_plan(result, pick)
     if out is not None and write:
         write_plan(plan, out)
     return plan
@@ -240,7 +267,8 @@ def render_search(result: ExploreResult) -> str:
         f"  {_limits(result)}; {result.candidates_evaluated} combinations in "
         f"{result.seconds:.1f} s (predictions)",
         f"  baseline: 512 px, fp16, 20 steps, CFG, VAE, 1 keyframe in 30, "
-        f"{b.knobs['operating_point']}: {_num(b.output_fps)} fps, {_num(b.avg_power_w)} W, "
+        f"{b.knobs['stack']} stack, {b.knobs['operating_point']}: {_num(b.output_fps)} fps, "
+        f"{_num(b.avg_power_w)} W, "
         f"{_num(b.energy_per_frame_j)} J/frame"
         + ("" if b.meets_targets else f" ({_num(target / b.output_fps)}x short of {target:g} fps)"),
         "",
@@ -262,7 +290,7 @@ def readout(result: ExploreResult) -> list[str]:
     if free:
         top = max(free, key=lambda c: c.output_fps)
         out.append(
-            f"Without changing the picture (operating point, layer-wise frequency): at most "
+            f"Without changing the picture (stack, operating point, layer-wise frequency): at most "
             f"{_num(top.output_fps)} fps ({top.label})."
         )
     within = "" if result.power_cap_w is None else f" within {result.power_cap_w:g} W"

@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import logging
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -81,8 +82,11 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def cost_key(pipeline: str, grid_key: dict[str, Any], params: Any, points: list[Any]) -> str:
-    """The entry name of these costs (see module doc)."""
+def cost_key(
+    pipeline: str, grid_key: dict[str, Any], params: Sequence[Any], points: list[Any]
+) -> str:
+    """The entry name of these costs (see module doc): ``params``, the device's parameters
+    of each stack searched."""
     from zoomwatt.workload.trace_cache import library_versions
     from zoomwatt.workload.trace_cache import source_digest as trace_sources
 
@@ -94,7 +98,9 @@ def cost_key(pipeline: str, grid_key: dict[str, Any], params: Any, points: list[
         "cost_sources": source_digest(),
         "pipeline": pipeline,
         "grid": grid_key,
-        "params": {f.name: _plain(getattr(params, f.name)) for f in dataclasses.fields(params)},
+        "params": [
+            {f.name: _plain(getattr(p, f.name)) for f in dataclasses.fields(p)} for p in params
+        ],
         "points": [_plain(dataclasses.astuple(p)) for p in points],
     }
     text = json.dumps(key, sort_keys=True, separators=(",", ":"), default=repr)

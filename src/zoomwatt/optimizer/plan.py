@@ -10,8 +10,8 @@ the field.
 
 The optimizer's knobs map to levers (:func:`levers_of`): lower resolution, no CFG, TAESD, fewer
 steps, rarer keyframes, int8 (``w8a8``: dynamic int8; ``w8a16``: weight-only int8), int4, 2:4,
-pruning, sharing, operating point and layer-wise frequency. The baseline's fp16 is the run's
-default precision (fp16 on CUDA, fp32 on a CPU), not a lever.
+pruning, sharing, a stack (:data:`STACK_LEVERS`), operating point and layer-wise frequency. The
+baseline's fp16 is the run's default precision (fp16 on CUDA, fp32 on a CPU), not a lever.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ QUANT_LEVERS = {
     "w4a16": "int4-weight",
     "w4a8": "w4a8",
 }
+#: The lever that applies a stack; the profile's default stack is the baseline's and needs
+#: none; a stack missing here (Core ML, QNN, ...) has no lever in this package: a plan names it
+#: as its ``stack`` only.
+STACK_LEVERS = {"compile": "compile", "openvino": "openvino", "tensorrt": "tensorrt"}
 MAX_PLAN_BYTES = 1 << 20
 PREDICTED_FIELDS = (
     "output_fps",
@@ -118,6 +122,8 @@ def levers_of(knobs: dict[str, Any], base: dict[str, Any]) -> tuple[Lever, ...]:
         out.append(Lever(knobs["sparsity"], True))
     if knobs["share_bits"]:
         out.append(Lever("share", int(knobs["share_bits"])))
+    if knobs["stack"] != base["stack"] and knobs["stack"] in STACK_LEVERS:
+        out.append(Lever(STACK_LEVERS[knobs["stack"]], True))
     if knobs["operating_point"] != base["operating_point"]:
         out.append(Lever("operating-point", str(knobs["operating_point"])))
     if knobs["layerwise_frequency"]:
@@ -151,8 +157,8 @@ def _figures(c: Candidate) -> dict[str, float]:
     return {name: float(getattr(c, name)) for name in PREDICTED_FIELDS}
 
 
-def make_plan(result: ExploreResult, pick: str = "best", stack: str = "default") -> Plan:
-    """The plan of the point ``pick`` of ``result``."""
+def make_plan(result: ExploreResult, pick: str = "best") -> Plan:
+    """The plan of the point ``pick`` of ``result``, on the stack of that point."""
     chosen = pick_candidate(result, pick)
     base = result.baseline.knobs
     workload = {
@@ -170,7 +176,7 @@ def make_plan(result: ExploreResult, pick: str = "best", stack: str = "default")
         pick=pick,
         hardware=result.hardware,
         description=result.description,
-        stack=stack,
+        stack=str(chosen.knobs["stack"]),
         workload=workload,
         levers=levers_of(chosen.knobs, base),
         predicted=_figures(chosen),

@@ -1,10 +1,14 @@
 """The search: every combination of the optimizations, predicted on one device at once.
 
 Knobs (``SearchSpace``): resolution, classifier-free guidance, VAE (default or TAESD),
-quantization, sparsity, weight sharing, operating point, layer-wise frequency, denoising steps
-and 1-in-N keyframe sampling. They span a grid with named axes (:class:`SearchGrid`):
-structure (resolution, CFG, VAE), compression (quantization, sparsity, sharing), operating
-point, layer-wise frequency, steps and N.
+quantization, sparsity, weight sharing, software stack, operating point, layer-wise frequency,
+denoising steps and 1-in-N keyframe sampling. They span a grid with named axes
+(:class:`SearchGrid`): structure (resolution, CFG, VAE), compression (quantization, sparsity,
+sharing), stack (the profile's stacks: eager, torch.compile, OpenVINO, TensorRT, ...; a stack
+runs the same traced layers with its own efficiencies, kernel overhead and fusion), operating
+point, layer-wise frequency, steps and N. A stack whose lever cannot go with a compression's
+lever (:data:`zoomwatt.pipeline.backends.levers.EXCLUSIVE`: OpenVINO with torch's int8
+modules) has no prediction there.
 
 :func:`explore` reads in four steps, as a prediction does:
 
@@ -53,6 +57,7 @@ from zoomwatt.optimizer.frequency import (
     operating_points,
     scaled_params,
 )
+from zoomwatt.optimizer.plan import QUANT_LEVERS, STACK_LEVERS
 from zoomwatt.optimizer.results import Candidate, ExploreResult
 from zoomwatt.perfmodel import (
     DeviceParams,
@@ -68,6 +73,7 @@ from zoomwatt.perfmodel import (
 from zoomwatt.perfmodel.layer_table import LayerTable
 from zoomwatt.perfmodel.non_ai_budget import non_ai_budget
 from zoomwatt.perfmodel.stage import Stage
+from zoomwatt.pipeline.backends.levers import EXCLUSIVE
 from zoomwatt.workload.characterize_pipeline import frame_ops_workload
 from zoomwatt.workload.records import DTYPE_BYTES
 from zoomwatt.workload.spec import WorkloadSpec
@@ -76,7 +82,17 @@ from zoomwatt.workload.stages import MODEL_STAGES, StageName
 log = logging.getLogger(__name__)
 
 #: The axes of the search grid, in order.
-AXES = ("structure", "compression", "operating_point", "layerwise_frequency", "steps", "every")
+AXES = (
+    "structure",
+    "compression",
+    "stack",
+    "operating_point",
+    "layerwise_frequency",
+    "steps",
+    "every",
+)
+#: The AXES of one call of a model stage (before steps and N).
+CALL_AXES = AXES[:5]
 ASSUMPTIONS = (
     "figures are predictions of the roofline + energy model (zoomwatt predict), not measurements",
     "keyframes and in-between frames run one after the other on the same device",
@@ -103,6 +119,7 @@ class SearchSpace:
     quant: tuple[str, ...] = tuple(QUANT_DTYPES)
     sparsity: tuple[str, ...] = SPARSITIES
     share_bits: tuple[int, ...] = (0, 4)
+    stack: tuple[str, ...] | None = None  # None: every stack of the profile
     operating_point: tuple[str, ...] | None = None  # None: every point of the profile
     layerwise_frequency: tuple[bool, ...] = (False, True)
     steps: tuple[int, ...] = (5, 10, 15, 20)
@@ -122,9 +139,9 @@ class OptimizeOptions:
     studies: bool = True  # add the off-chip and frequency study summaries (~1 s)
 
 
-def baseline_knobs(nominal_point: str) -> dict[str, Any]:
+def baseline_knobs(nominal_point: str, stack: str = "eager") -> dict[str, Any]:
     """The unmodified default pipeline (the default workload, as ``zoomwatt predict`` runs
-    it), at the profile's nominal operating point."""
+    it), on the profile's default stack at its nominal operating point."""
     spec = WorkloadSpec()
     return {
         "resolution_px": spec.size,
@@ -133,6 +150,7 @@ def baseline_knobs(nominal_point: str) -> dict[str, Any]:
         "quant": "fp16",
         "sparsity": "dense",
         "share_bits": 0,
+        "stack": stack,
         "operating_point": nominal_point,
         "layerwise_frequency": False,
         "steps": spec.steps,
@@ -179,15 +197,20 @@ def _check(options: OptimizeOptions) -> None:
             raise InputError(f"space.{name}", values, "a non-empty tuple of valid values")
 
 
-def _with_baseline(space: SearchSpace, base: dict[str, Any], points: list[str]) -> dict:
+def _with_baseline(
+    space: SearchSpace, base: dict[str, Any], points: list[str], stacks: tuple[str, ...]
+) -> dict:
+    """The values tried per knob: the space's, the baseline's first; operating points and
+    stacks (None: all of them) among the profile's."""
     out = {}
     for f in fields(SearchSpace):
         values = getattr(space, f.name)
-        if f.name == "operating_point":
-            values = tuple(points) if values is None else values
-            unknown = [v for v in values if v not in points]
+        known = {"operating_point": list(points), "stack": list(stacks)}.get(f.name)
+        if known is not None:
+            values = tuple(known) if values is None else values
+            unknown = [v for v in values if v not in known]
             if unknown:
-                raise InputError("space.operating_point", unknown, f"points among {points}")
+                raise InputError(f"space.{f.name}", unknown, f"values among {known}")
         merged = list(dict.fromkeys([base[f.name], *values]))
         if f.name in ("resolution_px", "steps", "every"):
             merged.sort()
@@ -220,6 +243,10 @@ class SearchGrid:
             *(len(self.space[axis]) for axis in AXES[2:]),
         )
 
+    @property
+    def stacks(self) -> list[str]:
+        return self.space["stack"]
+
     def along(self, values: Any, *axes: str) -> np.ndarray:
         """``values``, whose dimensions are the named ``axes`` (in grid order), shaped to
         broadcast over the whole grid."""
@@ -248,17 +275,28 @@ class SearchGrid:
 
 @dataclass(frozen=True)
 class _Device:
-    """The device the search runs on: its profile, parameters and operating points."""
+    """The device the search runs on: its profile, its parameters per stack (``params``: the
+    default stack's) and its operating points."""
 
     profile: HardwareProfile
     params: DeviceParams
     points: list[FrequencyPoint]
     nominal: FrequencyPoint
+    stack_params: dict[str, DeviceParams]
 
     @classmethod
     def of(cls, profile: HardwareProfile) -> _Device:
         points, nominal = operating_points(profile)
-        return cls(profile, device_params(profile), points, nominal)
+        stacks = {name: device_params(profile, stack=name) for name in profile.stack_names}
+        return cls(profile, stacks[profile.default_stack], points, nominal, stacks)
+
+
+def stack_applies(stack: str, quant: str, sparsity: str, share: int) -> bool:
+    """Whether ``stack``'s lever can go with the compression's levers (:data:`EXCLUSIVE`)."""
+    lever = STACK_LEVERS.get(stack)
+    excluded = EXCLUSIVE.get(lever, {}) if lever else {}
+    others = [QUANT_LEVERS.get(quant), None if sparsity == "dense" else sparsity]
+    return not any(o in excluded for o in others if o) and not (share and "share" in excluded)
 
 
 # --- 1. per-call costs -------------------------------------------------------------------------
@@ -287,11 +325,12 @@ def _frame_stage(size: int, every: int, act_dtype: str) -> Stage:
 
 
 def _costs_per_mode(
-    table: LayerTable, device: _Device, runs: list[str], sparse: bool
+    table: LayerTable, device: _Device, runs: list[str], sparse: bool, stack: str | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-stage latency and energy of one call, per run point and frequency mode (fixed,
-    layer-wise): two arrays (run point, mode, stage)."""
-    params0 = device.params.replace(use_sparse=sparse)
+    """Per-stage latency and energy of one call on ``stack`` (None: the default), per run
+    point and frequency mode (fixed, layer-wise): two arrays (run point, mode, stage)."""
+    params = device.params if stack is None else device.stack_params[stack]
+    params0 = params.replace(use_sparse=sparse)
     time_s = np.full((len(runs), 2, table.n_stages), np.nan)
     energy_j = np.full_like(time_s, np.nan)
     idx, n = table.stage_index, table.n_stages
@@ -320,7 +359,7 @@ def _costs_per_mode(
 
 @dataclass(frozen=True)
 class _PerCall:
-    """One call of each model stage over (structure, compression, operating_point,
+    """One call of each model stage over (structure, compression, stack, operating_point,
     layerwise_frequency), and what each structure and compression holds in memory."""
 
     time_s: dict[StageName, np.ndarray]
@@ -344,21 +383,22 @@ def _footprint(
 
 
 def _per_call_costs(grid: SearchGrid, device: _Device, pipeline: str, cache: bool) -> _PerCall:
-    """Step 1: per structure (traced once) and compression (the layer arrays rewritten), the
-    latency and energy of one call of each model stage at every point and mode; kept on disk
-    when ``cache`` (:mod:`.cost_cache`: a second run on the same device reads them)."""
+    """Step 1: per structure (traced once), compression (the layer arrays rewritten) and stack,
+    the latency and energy of one call of each model stage at every point and mode; kept on
+    disk when ``cache`` (:mod:`.cost_cache`: a second run on the same device reads them)."""
     modes = [int(m) for m in grid.space["layerwise_frequency"]]
     n_s, n_c, n_k = len(grid.structure), len(grid.compression), len(MODEL_STAGES)
-    shape = (n_s, n_c, len(grid.space["operating_point"]), len(modes), n_k)
+    shape = (n_s, n_c, len(grid.stacks), len(grid.space["operating_point"]), len(modes), n_k)
     shapes = {"time_s": shape, "energy_j": shape, "calls": (n_s, n_k),
               "weight_bytes": (n_s, n_c), "memory_bytes": (n_s, n_c)}  # fmt: skip
     key = None
     arrays = None
     if cache:
         grid_key = {"structure": grid.structure, "compression": grid.compression,
-                    "operating_point": grid.space["operating_point"], "modes": modes,
-                    "nominal": device.nominal.name}  # fmt: skip
-        key = cost_cache.cost_key(pipeline, grid_key, device.params, device.points)
+                    "stack": grid.stacks, "operating_point": grid.space["operating_point"],
+                    "modes": modes, "nominal": device.nominal.name}  # fmt: skip
+        params = [device.stack_params[name] for name in grid.stacks]
+        key = cost_cache.cost_key(pipeline, grid_key, params, device.points)
         arrays = cost_cache.load_costs(key, shapes)
     if arrays is None:
         arrays = _compute_per_call(grid, device, pipeline, cache, modes)
@@ -379,8 +419,9 @@ def _compute_per_call(
 ) -> dict[str, np.ndarray]:
     """:func:`_per_call_costs`' arrays, from the cost model (``cache``: the workload cache), at
     the frequency ``modes`` asked for."""
-    runs = grid.space["operating_point"]
-    shape = (len(grid.structure), len(grid.compression), len(runs), 2, len(MODEL_STAGES))
+    runs, stacks = grid.space["operating_point"], grid.stacks
+    shape = (len(grid.structure), len(grid.compression), len(stacks), len(runs), 2,
+             len(MODEL_STAGES))  # fmt: skip
     time_s, energy_j = np.full(shape, np.nan), np.full(shape, np.nan)
     calls = np.zeros((len(grid.structure), len(MODEL_STAGES)))
     weight_bytes, memory_bytes = np.full(shape[:2], np.nan), np.full(shape[:2], np.nan)
@@ -392,11 +433,15 @@ def _compute_per_call(
             if share and not sharing_applies(quant, share):
                 continue
             ctable = compressed_table(table, quant, sparsity, share)
-            time_s[i, j], energy_j[i, j] = _costs_per_mode(ctable, device, runs, sparsity == "2:4")
+            for k, stack in enumerate(stacks):
+                if stack_applies(stack, quant, sparsity, share):
+                    time_s[i, j, k], energy_j[i, j, k] = _costs_per_mode(
+                        ctable, device, runs, sparsity == "2:4", stack
+                    )
             weight_bytes[i, j], memory_bytes[i, j] = _footprint(stages, table, ctable, size, quant)
     return {
-        "time_s": time_s[:, :, :, modes],
-        "energy_j": energy_j[:, :, :, modes],
+        "time_s": time_s[:, :, :, :, modes],
+        "energy_j": energy_j[:, :, :, :, modes],
         "calls": calls,
         "weight_bytes": weight_bytes,
         "memory_bytes": memory_bytes,
@@ -421,10 +466,11 @@ def _keyframe(
     grid: SearchGrid, per_call: _PerCall, costs: dict[StageName, np.ndarray]
 ) -> np.ndarray:
     """Calls x per-call cost of the model stages: the UNet once per step, the others as the
-    workload counts them per keyframe; over (structure, compression, point, mode, steps)."""
+    workload counts them per keyframe; over (structure, compression, stack, point, mode,
+    steps)."""
 
     def on_grid(stage: StageName) -> np.ndarray:
-        return grid.along(costs[stage], *AXES[:4])
+        return grid.along(costs[stage], *CALL_AXES)
 
     calls = {s: grid.along(per_call.calls[s], "structure") for s in MODEL_STAGES}
     fixed = sum(calls[s] * on_grid(s) for s in MODEL_STAGES if not s.per_step)
@@ -433,25 +479,27 @@ def _keyframe(
 
 
 def _frame_work(grid: SearchGrid, device: _Device) -> tuple[np.ndarray, np.ndarray]:
-    """The per-frame work of N frames, over (structure, compression, point, mode, every)."""
+    """The per-frame work of N frames, over (structure, compression, stack, point, mode,
+    every); on each stack as ``zoomwatt predict --stack`` prices it (one stack per device)."""
     sizes, every = grid.space["resolution_px"], grid.space["every"]
     a_dtypes = sorted({QUANT_DTYPES[q][1] for q in grid.space["quant"]})
-    runs = grid.space["operating_point"]
-    shape = (len(sizes), len(every), len(a_dtypes), len(runs), 2)
+    runs, stacks = grid.space["operating_point"], grid.stacks
+    shape = (len(sizes), len(every), len(a_dtypes), len(stacks), len(runs), 2)
     time_s, energy_j = np.full(shape, np.nan), np.full(shape, np.nan)
     for (si, size), (ei, n), (ai, adt) in itertools.product(
         enumerate(sizes), enumerate(every), enumerate(a_dtypes)
     ):
         ftable = build_layer_table([_frame_stage(size, n, adt)])
-        t, e = _costs_per_mode(ftable, device, runs, False)
-        time_s[si, ei, ai], energy_j[si, ei, ai] = t[..., 0], e[..., 0]
+        for k, stack in enumerate(stacks):
+            t, e = _costs_per_mode(ftable, device, runs, False, stack)
+            time_s[si, ei, ai, k], energy_j[si, ei, ai, k] = t[..., 0], e[..., 0]
     size_idx = [sizes.index(s[0]) for s in grid.structure]
     a_idx = [a_dtypes.index(QUANT_DTYPES[c[0]][1]) for c in grid.compression]
     modes = [int(m) for m in grid.space["layerwise_frequency"]]
-    axes = (*AXES[:4], "every")
+    axes = (*CALL_AXES, "every")
 
     def on_grid(values: np.ndarray) -> np.ndarray:
-        picked = values[size_idx][:, :, a_idx][:, :, :, :, modes]  # (S, E, C, R, M)
+        picked = values[size_idx][:, :, a_idx][..., modes]  # (S, E, C, K, R, M)
         return grid.along(np.moveaxis(picked, 1, -1), *axes)
 
     return on_grid(time_s), on_grid(energy_j)
@@ -609,7 +657,7 @@ def _candidate(
 ) -> Candidate:
     """The point at ``index`` of the grid, with its figures."""
     knobs = grid.knobs_at(index)
-    s, c, point, mode, steps, _ = index
+    s, c, k, point, mode, steps, _ = index
     e_db = sc.error_db[c]
     lossy = _lossy(knobs["quant"], knobs["sparsity"], knobs["share_bits"])
     return Candidate(
@@ -619,7 +667,7 @@ def _candidate(
         avg_power_w=float(r.avg_power_w[index]),
         energy_per_frame_j=float(r.energy_per_frame_j[index]),
         fps_per_watt=float(r.fps_per_watt[index]),
-        keyframe_latency_s=float(frame.keyframe_s[s, c, point, mode, steps, 0]),
+        keyframe_latency_s=float(frame.keyframe_s[s, c, k, point, mode, steps, 0]),
         error_db=None if np.isnan(e_db) else float(e_db),
         meets_targets=bool(sc.meets[index]),
         ai_power_w=float(r.ai_power_w[index]),
@@ -647,8 +695,9 @@ def explore(
     _check(options)
     profile = hardware if isinstance(hardware, HardwareProfile) else load_profile(hardware)
     device = _Device.of(profile)
-    base = baseline_knobs(device.nominal.name)
-    grid = SearchGrid.of(_with_baseline(options.space, base, [p.name for p in device.points]))
+    base = baseline_knobs(device.nominal.name, profile.default_stack)
+    points = [p.name for p in device.points]
+    grid = SearchGrid.of(_with_baseline(options.space, base, points, profile.stack_names))
     errors = shipped_error_table()
 
     # 1-4. per-call costs, frame costs, roll-up, answers
@@ -755,6 +804,7 @@ def label(knobs: dict[str, Any], base: dict[str, Any]) -> str:
                 "quant": str(value),
                 "sparsity": str(value),
                 "share_bits": f"share{value}" if value else "no-share",
+                "stack": str(value),
                 "operating_point": f"@{value}",
                 "layerwise_frequency": "layer-DFS" if value else "fixed-f",
                 "steps": f"{value} steps",

@@ -161,6 +161,8 @@ EXCLUSIVE: dict[str, dict[str, str]] = {
     "openvino": {
         "int8-dynamic": "torch quantized modules (OpenVINO's int8 is NNCF's, not these)",
         "int8-weight": "torch quantized modules (OpenVINO's int8 is NNCF's, not these)",
+        "int4-weight": "torch quantized modules (OpenVINO's int4 is NNCF's, not these)",
+        "w4a8": "torch quantized modules (OpenVINO's int4 is NNCF's, not these)",
         "deepcache": "a Python-level change of the UNet's steps, lost in one converted graph",
         "tome": "a Python-level patch of the UNet's blocks, lost in one converted graph",
         "compile": "another compiler of the same stages (Inductor)",
