@@ -36,7 +36,7 @@ from functools import lru_cache
 from typing import Any
 
 from zoomwatt.errors import InputError
-from zoomwatt.pipeline.backends.levers import Lever, lever_value
+from zoomwatt.pipeline.backends.levers import STACK_LEVERS, Lever, lever_value
 from zoomwatt.workload.records import LayerRecord, OpClass
 from zoomwatt.workload.spec import WorkloadSpec
 from zoomwatt.workload.stages import StageName
@@ -282,7 +282,7 @@ def predict_levers(
 
 
 def lever_stack(levers: tuple[Lever, ...]) -> str | None:
-    """The software stack ``levers`` run on, as a profile names it: ``openvino`` or
-    ``compile`` where that lever is on (levers.py refuses the two together), else None (the
-    profile's default stack: eager PyTorch for the host)."""
-    return next((name for name in ("openvino", "compile") if lever_value(levers, name)), None)
+    """The software stack ``levers`` run on, as a profile names it (:data:`STACK_LEVERS`:
+    ``openvino``, ``compile`` or ``tensorrt`` where that lever is on; levers.py refuses two
+    together), else None (the profile's default stack: eager PyTorch for the host)."""
+    return next((s for s, lever in STACK_LEVERS.items() if lever_value(levers, lever)), None)

@@ -25,7 +25,7 @@ from typing import Any
 
 from zoomwatt.errors import InputError, WriteError, shorten
 from zoomwatt.optimizer.results import Candidate, ExploreResult
-from zoomwatt.pipeline.backends.levers import LEVERS, Lever
+from zoomwatt.pipeline.backends.levers import LEVERS, STACK_LEVERS, Lever
 
 SCHEMA = "zoomwatt-plan"
 SCHEMA_VERSION = 1
@@ -36,10 +36,6 @@ QUANT_LEVERS = {
     "w4a16": "int4-weight",
     "w4a8": "w4a8",
 }
-#: The lever that applies a stack; the profile's default stack is the baseline's and needs
-#: none; a stack missing here (Core ML, QNN, ...) has no lever in this package: a plan names it
-#: as its ``stack`` only.
-STACK_LEVERS = {"compile": "compile", "openvino": "openvino", "tensorrt": "tensorrt"}
 MAX_PLAN_BYTES = 1 << 20
 PREDICTED_FIELDS = (
     "output_fps",

@@ -57,7 +57,7 @@ from zoomwatt.optimizer.frequency import (
     operating_points,
     scaled_params,
 )
-from zoomwatt.optimizer.plan import QUANT_LEVERS, STACK_LEVERS
+from zoomwatt.optimizer.plan import QUANT_LEVERS
 from zoomwatt.optimizer.results import Candidate, ExploreResult
 from zoomwatt.perfmodel import (
     DeviceParams,
@@ -73,7 +73,7 @@ from zoomwatt.perfmodel import (
 from zoomwatt.perfmodel.layer_table import LayerTable
 from zoomwatt.perfmodel.non_ai_budget import non_ai_budget
 from zoomwatt.perfmodel.stage import Stage
-from zoomwatt.pipeline.backends.levers import EXCLUSIVE
+from zoomwatt.pipeline.backends.levers import EXCLUSIVE, STACK_LEVERS
 from zoomwatt.workload.characterize_pipeline import frame_ops_workload
 from zoomwatt.workload.records import DTYPE_BYTES
 from zoomwatt.workload.spec import WorkloadSpec

@@ -152,6 +152,10 @@ LEVERS: dict[str, LeverSpec] = {
         _spec("layer-dfs", bool, True, True, "layer-wise clock frequency"),
     )
 }
+#: The software stack (as a hardware profile names it) each stack lever runs on: the one map
+#: between them. A profile's default stack is the baseline's and needs no lever; a stack missing
+#: here (Core ML, QNN, ...) has no lever in this package: a plan names it as its stack only.
+STACK_LEVERS = {"compile": "compile", "openvino": "openvino", "tensorrt": "tensorrt"}
 RUN_LEVERS = ("no-cfg", "steps", "scheduler", "resolution", "every")
 BYTES_ONLY = ("2:4", "prune50", "share")
 #: Levers that cannot go with a lever, and why. OpenVINO converts the plain fp32 torch UNet and
