@@ -137,3 +137,59 @@ def test_openvino_lever_predicts_on_its_stack_without_eager_conv_kernels():
     # with host_kernels the openvino prediction is the same as without (exactly: one path)
     assert predict_levers(base, ov, profile, True) == predict_levers(base, ov, profile, False)
     assert predict_levers(base, (), profile, True) != predict_levers(base, (), profile, False)
+
+
+class _FakeMeter:
+    """An energy counter that reads 10 J for every baseline period and 5 J for any other."""
+
+    available, name, reason = True, "fake counter", None
+
+    def begin(self, window):
+        self.window = window
+
+    def end(self, window):
+        from zoomwatt.measurement.energy_meter import EnergyReading
+
+        return EnergyReading(window, 0.0, 10.0 if window == "baseline" else 5.0)
+
+
+def test_energy_per_lever_where_a_counter_reads(tiny_sd2_dir, monkeypatch):
+    from diffusers import StableDiffusionInpaintPipeline
+
+    from zoomwatt.cli.measure_levers import render, to_json
+    from zoomwatt.hardware import host_calibration, load_profile
+
+    pipe = StableDiffusionInpaintPipeline.from_pretrained(tiny_sd2_dir)
+    monkeypatch.setattr(host_calibration, "load_host_profile", lambda **_: load_profile("rpi5"))
+    options = lever_check.LeverCheckOptions(
+        levers=parse_levers("every=16,2:4"), size=64, steps=1, rounds=1, recalibrate=False
+    )
+    result = lever_check.check_levers(options, pipeline=pipe, meter=_FakeMeter())
+    assert result.energy_meter == "fake counter"
+    assert result.baseline.measured_energy_per_frame_j == pytest.approx(10 / 8)  # N = 8
+    every, sparse = result.levers
+    assert every.measured_energy_per_frame_j == pytest.approx(5 / 16)  # N = 16
+    assert every.measured_energy_saving == pytest.approx((10 / 8) / (5 / 16))  # = 4.0
+    # every=16 shares the keyframe by twice the frames: the model's saving is about 2x
+    assert every.predicted_energy_saving == pytest.approx(2.0, rel=0.05)
+    assert every.energy_error_pct == pytest.approx(
+        (every.predicted_energy_saving / every.measured_energy_saving - 1) * 100, rel=1e-12
+    )
+    assert every.energy_status == "measured"
+    assert sparse.energy_status.startswith("not measurable here: ")  # 2:4 cannot run here
+    text = render(result)
+    assert "energy (fake counter):" in text
+    assert to_json(result)["levers"][0]["measured_energy_saving"] == pytest.approx(4.0)
+
+
+def test_energy_says_why_without_a_counter(tiny_check):
+    from zoomwatt.cli.measure_levers import render
+
+    if tiny_check.baseline.energy_status == "measured":
+        pytest.skip("this machine has an energy counter")
+    assert tiny_check.energy_meter.startswith("not measurable here: ")
+    for row in (tiny_check.baseline, *tiny_check.levers):
+        assert row.energy_status.startswith("not measurable here: ")
+        assert row.measured_energy_saving is None
+    assert row.predicted_energy_saving is not None or row.predicted_speedup is None
+    assert f"energy: {tiny_check.energy_meter}" in " ".join(render(tiny_check).split())

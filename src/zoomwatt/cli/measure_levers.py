@@ -127,6 +127,12 @@ def _lever_json(row: LeverRow) -> dict[str, Any]:
         "measured_keyframe_s": row.measured_keyframe_s,
         "picture_nsr_db": row.picture_nsr_db,
         "quality": row.quality,
+        "predicted_energy_per_frame_j": row.predicted_energy_per_frame_j,
+        "measured_energy_per_frame_j": row.measured_energy_per_frame_j,
+        "predicted_energy_saving": row.predicted_energy_saving,
+        "measured_energy_saving": row.measured_energy_saving,
+        "energy_error_pct": row.energy_error_pct,
+        "energy_status": row.energy_status,
     }
 
 
@@ -152,7 +158,7 @@ def to_json(result: LeverCheckResult) -> dict[str, Any]:
             "plan": result.plan,
             "wall_s": result.wall_s,
             "notes": list(result.notes),
-            "energy": "not measured by the lever check",
+            "energy": result.energy_meter,
         }
     )
 
@@ -163,6 +169,31 @@ def _x(v: float | None) -> str:
 
 def _s(v: float | None) -> str:
     return "-" if v is None else (f"{v:.2f} s" if v >= 1 else f"{v * 1e3:.3g} ms")
+
+
+def _energy_lines(result: LeverCheckResult) -> list[str]:
+    """Energy per output frame and the saving per lever, or why none was measured."""
+    rows = [r for r in (*result.levers, *([result.combined] if result.combined else []))]
+    if result.baseline.measured_energy_per_frame_j is None:
+        return textwrap.wrap(f"energy: {result.energy_meter or 'not measured'}", 100)
+
+    def j(v: float | None) -> str:
+        return "-" if v is None else f"{v:.3g} J"
+
+    table = [
+        [
+            r.name,
+            j(r.predicted_energy_per_frame_j),
+            j(r.measured_energy_per_frame_j),
+            _x(r.predicted_energy_saving),
+            _x(r.measured_energy_saving),
+            "-" if r.energy_error_pct is None else f"{r.energy_error_pct:+.0f}%",
+        ]
+        for r in (result.baseline, *rows)
+    ]
+    header = ["energy", "predicted/frame", "measured/frame", "saving pred.", "saving meas.",
+              "error"]  # fmt: skip
+    return [f"energy ({result.energy_meter}):", *text_table(header, table, right={1, 2, 3, 4, 5})]
 
 
 def render(result: LeverCheckResult) -> str:
@@ -200,7 +231,7 @@ def render(result: LeverCheckResult) -> str:
             f"combined keyframe latency: predicted vs measured "
             f"{result.combined_keyframe_error_pct:+.0f}%"
         )
-    lines.append("")
+    lines += ["", *_energy_lines(result), ""]
     for r in (*result.levers, *([result.combined] if result.combined else [])):
         lines += textwrap.wrap(f"{r.name}: {r.quality}", 100)
     lines += ["", *textwrap.wrap("Notes: " + "; ".join(result.notes), 100)]

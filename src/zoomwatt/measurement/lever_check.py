@@ -12,6 +12,12 @@ zoom's geometry) and predicted by the performance model on the host profile for 
 traced workload (:mod:`.lever_workload`). Speed-up = baseline time / lever time; error =
 predicted / measured speed-up - 1.
 
+Energy, where the machine has a counter (:mod:`.energy_meter`: NVML on an NVIDIA GPU, RAPL on
+a CPU that exposes it), is measured over the same keyframe periods and compared the same way:
+energy saving = baseline energy per output frame / the lever's, predicted (the model's energy
+of the period's work, no idle time) against measured; without a counter every row says "not
+measurable here: reason".
+
 A lever this machine cannot run is listed with "not measurable here: reason" (never dropped).
 The picture each lever makes is compared with the baseline's as a noise-to-signal ratio, on
 random weights, which says nothing of picture quality (every row says so).
@@ -34,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from zoomwatt.errors import InputError
+from zoomwatt.measurement.energy_meter import EnergyMeter, make_energy_meter
 from zoomwatt.measurement.results import error_pct, read_saved_json, write_dated_json
 from zoomwatt.pipeline.backends.levers import (
     RANDOM_QUALITY_NOTE,
@@ -71,6 +78,7 @@ class LeverCheckOptions:
     recalibrate: bool = True  # calibrate the host profile at the start (as --validate does)
     plan: dict[str, Any] | None = None  # the plan the levers came from (its JSON), if any
     combined_only: bool = False  # the levers together against the baseline, not each alone
+    energy: bool = True  # read the energy counter where there is one (False: --no-energy)
 
     def check(self) -> None:
         for name, low in (("size", 64), ("steps", 1), ("frames_per_keyframe", 1), ("rounds", 1)):
@@ -103,6 +111,13 @@ class LeverRow:
     measured_keyframe_samples_s: tuple[float, ...] = ()
     picture_nsr_db: float | None = None  # against the baseline's picture, random weights
     quality: str = ""
+    # energy per output frame (keyframe period / N), and the saving (baseline's / this one's)
+    predicted_energy_per_frame_j: float | None = None
+    measured_energy_per_frame_j: float | None = None
+    predicted_energy_saving: float | None = None
+    measured_energy_saving: float | None = None
+    energy_error_pct: float | None = None  # predicted / measured saving - 1, in percent
+    energy_status: str = ""  # "measured", or "not measurable here: reason"
 
     @property
     def measured(self) -> bool:
@@ -124,6 +139,7 @@ class LeverCheckResult:
     plan: dict[str, Any] | None
     wall_s: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    energy_meter: str = ""  # the counters read, or "not measurable here: reason"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -179,6 +195,7 @@ class _Config:
     backend: Any = None
     keyframe_s: list[float] = field(default_factory=list)
     frames_s: list[float] = field(default_factory=list)
+    energy_j: list[float | None] = field(default_factory=list)  # per keyframe period
     picture: np.ndarray | None = None
 
 
@@ -200,8 +217,11 @@ def _start_picture(size: int, seed: int) -> np.ndarray:
     return np.clip(base + 20, 0, 255).astype(np.uint8)
 
 
-def _run_once(config: _Config, options: LeverCheckOptions) -> tuple[float, float, np.ndarray]:
-    """One keyframe period of ``config``: the keyframe (backend) and its in-between frames."""
+def _run_once(
+    config: _Config, options: LeverCheckOptions, meter: EnergyMeter
+) -> tuple[float, float, float | None, np.ndarray]:
+    """One keyframe period of ``config``: the keyframe (backend) and its in-between frames;
+    their seconds, the period's energy (None without a counter) and the keyframe."""
     from zoomwatt.pipeline.geometry import ZoomGeometry
 
     size = config.settings["size"][0]
@@ -209,6 +229,7 @@ def _run_once(config: _Config, options: LeverCheckOptions) -> tuple[float, float
     geometry = ZoomGeometry.from_border(size, size, size // 4)
     previous = _start_picture(size, options.seed)
     canvas, mask = geometry.canvas(previous)
+    meter.begin(config.name)
     started = time.perf_counter()
     out = config.backend.inpaint(canvas, mask, PROMPT, "", options.seed).image
     keyframe_s = time.perf_counter() - started
@@ -216,7 +237,8 @@ def _run_once(config: _Config, options: LeverCheckOptions) -> tuple[float, float
     current = geometry.paste_back(out, previous)
     for j in range(1, n):
         geometry.inbetween(current, previous, j, n)
-    return keyframe_s, time.perf_counter() - started, out
+    frames_s = time.perf_counter() - started
+    return keyframe_s, frames_s, meter.end(config.name).energy_j, out
 
 
 def _backend(config: _Config, pipeline: Any, options: LeverCheckOptions, shared: dict) -> Any:
@@ -238,19 +260,24 @@ def _backend(config: _Config, pipeline: Any, options: LeverCheckOptions, shared:
 
 
 def _measure(
-    configs: list[_Config], pipeline: Any, options: LeverCheckOptions, say: ProgressFn
+    configs: list[_Config],
+    pipeline: Any,
+    options: LeverCheckOptions,
+    say: ProgressFn,
+    meter: EnergyMeter,
 ) -> None:
     shared: dict = {}
     for c in configs:  # warm-up: loads, quantizes, encodes the prompt once per configuration
         say(f"warming up {c.name}")
         c.backend = _backend(c, pipeline, options, shared)
-        _run_once(c, options)
+        _run_once(c, options, meter)
     for r in range(options.rounds):
         say(f"round {r + 1} of {options.rounds}: {', '.join(c.name for c in configs)}")
         for c in configs:
-            keyframe_s, frames_s, picture = _run_once(c, options)
+            keyframe_s, frames_s, energy_j, picture = _run_once(c, options, meter)
             c.keyframe_s.append(keyframe_s)
             c.frames_s.append(frames_s)
+            c.energy_j.append(energy_j)
             c.picture = picture
     for c in configs:
         c.backend.close()
@@ -276,6 +303,48 @@ def _per_frame(c: _Config) -> float:
     return (statistics.median(c.keyframe_s) + statistics.median(c.frames_s)) / n
 
 
+def _energy_per_frame(c: _Config | None) -> float | None:
+    """Median energy of ``c``'s keyframe periods / N (None: not every period was read)."""
+    if c is None or not c.energy_j or any(e is None for e in c.energy_j):
+        return None
+    return statistics.median(c.energy_j) / c.settings["frames_per_keyframe"]
+
+
+def _energy(
+    predicted: Any,
+    base_pred: Any,
+    config: _Config | None,
+    base: _Config | None,
+    meter_reason: str | None,
+) -> dict[str, Any]:
+    """A row's energy fields: per output frame and the saving against the baseline,
+    predicted and measured; the status says why nothing was measured."""
+
+    def ratio(a: float | None, b: float | None) -> float | None:
+        ok = a is not None and b is not None and math.isfinite(a) and math.isfinite(b) and b > 0
+        return a / b if ok else None
+
+    p_j = None if predicted is None else predicted.energy_per_output_frame_j
+    p_j = p_j if p_j is not None and math.isfinite(p_j) else None
+    m_j, m_base = _energy_per_frame(config), _energy_per_frame(base)
+    p_save = ratio(None if base_pred is None else base_pred.energy_per_output_frame_j, p_j)
+    m_save = ratio(m_base, m_j)
+    if meter_reason is not None:
+        status = f"not measurable here: {meter_reason}"
+    elif config is None:
+        status = "not run"
+    else:
+        status = "measured" if m_j is not None else "not measured: the counter read nothing"
+    return {
+        "predicted_energy_per_frame_j": p_j,
+        "measured_energy_per_frame_j": m_j,
+        "predicted_energy_saving": p_save,
+        "measured_energy_saving": m_save,
+        "energy_error_pct": error_pct(p_save, m_save),
+        "energy_status": status,
+    }
+
+
 def _row(
     name: str,
     levers: tuple[Lever, ...],
@@ -286,9 +355,10 @@ def _row(
     reason: str | None,
     target: float,
     on_keyframe: bool = False,
+    meter_reason: str | None = None,
 ) -> LeverRow:
     """A lever's row, judged against ``target`` on its speed-up error (``on_keyframe``: on its
-    keyframe latency's, as the combined plan is)."""
+    keyframe latency's, as the combined plan is); its energy where ``meter_reason`` is None."""
     p_speed = (
         None if predicted is None else base_pred.per_output_frame_s / predicted.per_output_frame_s
     )
@@ -327,6 +397,7 @@ def _row(
         samples,
         None if nsr is None or not math.isfinite(nsr) else nsr,
         quality,
+        **_energy(predicted, base_pred, config, base, meter_reason if reason is None else reason),
     )
 
 
@@ -370,10 +441,15 @@ def _predict_all(
 
 
 def check_levers(
-    options: LeverCheckOptions, *, pipeline: Any = None, progress: ProgressFn | None = None
+    options: LeverCheckOptions,
+    *,
+    pipeline: Any = None,
+    progress: ProgressFn | None = None,
+    meter: EnergyMeter | None = None,
 ) -> LeverCheckResult:
     """Predict, run interleaved, compare (see module doc). ``pipeline``: an inpainting pipeline
-    to run on (tests pass a tiny one); by default the full-size random-weight SD2 pipeline."""
+    to run on (tests pass a tiny one); by default the full-size random-weight SD2 pipeline.
+    ``meter``: the energy counter (by default Zeus's for the device, or the stand-in)."""
     # 1. inputs: which levers can run here
     options.check()
     say = progress or (lambda _text: None)
@@ -403,8 +479,10 @@ def check_levers(
         for n, lv in groups
         if n == "combined" or lv[0].name not in reasons
     ]
+    if meter is None:
+        meter = make_energy_meter(options.device, options.energy)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    _measure(configs, pipeline, options, say)
+    _measure(configs, pipeline, options, say, meter)
     share = (time.process_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
     notes.append(
         f"this process used {share:.2f} CPU cores on average while measuring "
@@ -422,11 +500,23 @@ def check_levers(
         groups,
         notes,
         time.perf_counter() - started,
+        None if meter.available else meter.reason,
+        meter.name,
     )
 
 
 def _result(
-    options, profile, predicted, no_prediction, reasons, configs, groups, notes, wall_s
+    options,
+    profile,
+    predicted,
+    no_prediction,
+    reasons,
+    configs,
+    groups,
+    notes,
+    wall_s,
+    meter_reason=None,
+    meter_name="",
 ) -> LeverCheckResult:
     from zoomwatt.measurement.validation import describe_device
 
@@ -448,12 +538,21 @@ def _result(
                 reason,
                 target,
                 on_keyframe=is_combined,
+                meter_reason=meter_reason,
             )
         )
         if name in no_prediction:
             notes.append(f"{name}: {no_prediction[name]}")
     baseline = _row(
-        "baseline", (), base_pred, base_pred, base_cfg, base_cfg, None, LEVER_TARGET_PCT
+        "baseline",
+        (),
+        base_pred,
+        base_pred,
+        base_cfg,
+        base_cfg,
+        None,
+        LEVER_TARGET_PCT,
+        meter_reason=meter_reason,
     )
     combined = next((r for r in rows if r.name == "combined"), None)
     kf_err = None
@@ -484,6 +583,7 @@ def _result(
         plan=options.plan,
         wall_s=wall_s,
         notes=tuple(notes),
+        energy_meter=meter_name if meter_reason is None else f"not measurable here: {meter_reason}",
     )
 
 

@@ -32,6 +32,7 @@ operating points) are predicted as the baseline's time, and their status says wh
 from __future__ import annotations
 
 import dataclasses
+import math
 from functools import lru_cache
 from typing import Any
 
@@ -52,10 +53,15 @@ class LeverPrediction:
     keyframe_latency_s: float  # model stages of one keyframe
     frame_work_s: float  # the per-frame work of one keyframe period
     every: int
+    busy_energy_j: float = math.nan  # the device's energy over that period (no idle time)
 
     @property
     def per_output_frame_s(self) -> float:
         return (self.keyframe_latency_s + self.frame_work_s) / self.every
+
+    @property
+    def energy_per_output_frame_j(self) -> float:
+        return self.busy_energy_j / self.every
 
 
 def lever_spec(base: WorkloadSpec, levers: tuple[Lever, ...]) -> WorkloadSpec:
@@ -278,7 +284,8 @@ def predict_levers(
     # OpenVINO runs every convolution in its own kernels, not eager PyTorch's choice of them
     native = host_kernels and stack != "openvino"
     p = predict(lever_stages(base, levers, native), profile, options)
-    return LeverPrediction(p.keyframe_latency_s, p.frame_work_s, spec.every)
+    busy_j = sum(s.energy_j for s in p.per_stage)  # keyframe stages + the period's frame work
+    return LeverPrediction(p.keyframe_latency_s, p.frame_work_s, spec.every, busy_j)
 
 
 def lever_stack(levers: tuple[Lever, ...]) -> str | None:

@@ -59,6 +59,19 @@ def levers_chart(result: Any) -> str:
     return to_svg(fig)
 
 
+def _energy_cell(r: Any) -> str:
+    """The energy saving, predicted / measured, or why it was not measured."""
+    saving = getattr(r, "measured_energy_saving", None)
+    if saving is None:
+        status = getattr(r, "energy_status", "") or "not measured"
+        return _esc("-" if status.startswith("not measurable here") else status)
+    err = r.energy_error_pct
+    return _esc(
+        f"{_x(r.predicted_energy_saving)} / {_x(saving)}"
+        + ("" if err is None else f" ({err:+.0f}%)")
+    )
+
+
 def _row(r: Any) -> tuple[list[str], str]:
     err = "-" if r.error_pct is None else f"{r.error_pct:+.0f}%"
     ok = r.status == "within target"  # as the check judged it (the combined: keyframe latency)
@@ -67,6 +80,7 @@ def _row(r: Any) -> tuple[list[str], str]:
         _x(r.predicted_speedup),
         _x(r.measured_speedup),
         err,
+        _energy_cell(r),
         _esc(r.status),
         _esc(r.quality),
     ]
@@ -101,7 +115,9 @@ def levers_html(result: Any, note: str | None) -> str:
         cells, cls = _row(r)
         rows.append(cells)
         classes.append(cls)
-    table = _table(["lever", "predicted", "measured", "error", "status", "picture"], rows, classes)
+    header = ["lever", "predicted", "measured", "error", "energy saving (pred. / meas.)",
+              "status", "picture"]  # fmt: skip
+    table = _table(header, rows, classes)
     kf = result.combined_keyframe_error_pct
     settings = ", ".join(f"{k} {v}" for k, v in result.settings.items())
     return (
@@ -116,5 +132,6 @@ def levers_html(result: Any, note: str | None) -> str:
         + levers_chart(result)
         + table
         + _plan_html(result.plan)
-        + f"<p class='note'>{_esc('; '.join(result.notes))}</p>"
+        + f"<p class='note'>Energy: {_esc(getattr(result, 'energy_meter', '') or 'not measured')}."
+        f" {_esc('; '.join(result.notes))}</p>"
     )
