@@ -46,6 +46,12 @@ def apply_plan(args: argparse.Namespace) -> None:
     runnable, reasons = check_runnable(plan.levers, device, args.skip_unavailable)
     for name, why in reasons.items():
         print(f"zoom: plan lever {name} left out: {why}", file=sys.stderr)
+    applied = ",".join(lv.text() for lv in runnable) or "none"
+    print(
+        f"zoom: plan {args.plan} ({plan.label}; made for {plan.hardware}, {plan.stack} stack): "
+        f"levers {applied}",
+        file=sys.stderr,
+    )
     width, height = (int(v) for v in args.size.lower().split("x"))
     settings = run_settings(
         runnable,
