@@ -500,8 +500,7 @@ def check_levers(
         groups,
         notes,
         time.perf_counter() - started,
-        None if meter.available else meter.reason,
-        meter.name,
+        meter,
     )
 
 
@@ -515,11 +514,11 @@ def _result(
     groups,
     notes,
     wall_s,
-    meter_reason=None,
-    meter_name="",
+    meter: EnergyMeter,
 ) -> LeverCheckResult:
     from zoomwatt.measurement.validation import describe_device
 
+    meter_reason = None if meter.available else meter.reason
     by_name = {c.name: c for c in configs}
     base_cfg, base_pred = by_name["baseline"], predicted["baseline"]
     rows = []
@@ -583,7 +582,7 @@ def _result(
         plan=options.plan,
         wall_s=wall_s,
         notes=tuple(notes),
-        energy_meter=meter_name if meter_reason is None else f"not measurable here: {meter_reason}",
+        energy_meter=meter.name if meter_reason is None else f"not measurable here: {meter_reason}",
     )
 
 
