@@ -193,3 +193,43 @@ def test_energy_says_why_without_a_counter(tiny_check):
         assert row.measured_energy_saving is None
     assert row.predicted_energy_saving is not None or row.predicted_speedup is None
     assert f"energy: {tiny_check.energy_meter}" in " ".join(render(tiny_check).split())
+
+
+def test_machine_drift_against_the_calibration_speed():
+    cal = {"reference_kernel": {"before_ops_per_s": 200e9, "after_ops_per_s": 210e9}}
+    # calibration's own move: (210 - 200) / 200 = +5%; its median speed 205e9
+    assert lever_check.machine_drift_pct(cal, []) == pytest.approx(5.0)
+    # after the rounds 205 (0%) and 164 GOP/s: (164 - 205) / 205 = -20%, the worst
+    assert lever_check.machine_drift_pct(cal, [205e9, 164e9]) == pytest.approx(-20.0)
+    assert lever_check.machine_drift_pct(None, [164e9]) is None  # not calibrated here
+    assert lever_check.machine_drift_pct({"reference_kernel": {}}, [1e9]) is None
+
+
+def test_a_shipped_profile_is_not_watched(tiny_check):
+    # the tiny check runs on a shipped profile (no calibration here): nothing to watch
+    assert tiny_check.reference_drift_pct is None
+    assert tiny_check.combined.status in ("within target", "outside target")
+
+
+def test_a_moved_machine_makes_the_combined_latency_not_comparable(tiny_sd2_dir, monkeypatch):
+    import dataclasses
+
+    from diffusers import StableDiffusionInpaintPipeline
+
+    from zoomwatt.hardware import host_calibration, load_profile
+
+    ref = {"kernel": "fp32 512x512x512 matmul", "before_ops_per_s": 2e11, "after_ops_per_s": 2e11}
+    profile = dataclasses.replace(load_profile("rpi5"), calibration={"reference_kernel": ref})
+    monkeypatch.setattr(host_calibration, "load_host_profile", lambda **_: profile)
+    monkeypatch.setattr(lever_check, "_reference_fn", lambda *_: lambda: 1.5e11)  # -25%
+    pipe = StableDiffusionInpaintPipeline.from_pretrained(tiny_sd2_dir)
+    options = lever_check.LeverCheckOptions(
+        levers=parse_levers("every=16,no-cfg"), size=64, steps=1, rounds=1, recalibrate=False
+    )
+    result = lever_check.check_levers(options, pipeline=pipe)
+    assert result.reference_drift_pct == pytest.approx(-25.0)  # (150 - 200) / 200
+    assert result.combined.status == (
+        "not comparable: machine speed moved (reference kernel -25% from its calibration speed)"
+    )
+    assert result.levers[0].status in ("within target", "outside target")  # ratios: judged
+    assert any("after each round 150 GOP/s" in n for n in result.notes)

@@ -159,6 +159,7 @@ def to_json(result: LeverCheckResult) -> dict[str, Any]:
             "wall_s": result.wall_s,
             "notes": list(result.notes),
             "energy": result.energy_meter,
+            "reference_drift_pct": result.reference_drift_pct,
         }
     )
 
@@ -227,9 +228,11 @@ def render(result: LeverCheckResult) -> str:
         f"speed-up), the combined plan's keyframe latency within {result.combined_target_pct:g}%",
     ]
     if result.combined_keyframe_error_pct is not None:
+        drift = result.reference_drift_pct
         lines.append(
             f"combined keyframe latency: predicted vs measured "
             f"{result.combined_keyframe_error_pct:+.0f}%"
+            + ("" if drift is None else f"; the machine's speed moved {drift:+.0f}% at most")
         )
     lines += ["", *_energy_lines(result), ""]
     for r in (*result.levers, *([result.combined] if result.combined else [])):

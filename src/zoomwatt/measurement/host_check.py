@@ -324,13 +324,15 @@ def _got(window: Window) -> float | None:
     return min(share, 1.0 - steal)
 
 
-def _drift_pct(rate: float | None, reference: float | None) -> float | None:
+def drift_pct(rate: float | None, reference: float | None) -> float | None:
+    """How far ``rate`` is from ``reference``, in percent (None where either is unknown)."""
     if not rate or not reference:
         return None
     return 100.0 * (rate - reference) / reference
 
 
-def _worst(values: Sequence[float | None]) -> float | None:
+def worst_move(values: Sequence[float | None]) -> float | None:
+    """The value furthest from 0 (None where none is known)."""
     known = [v for v in values if v is not None]
     return max(known, key=abs) if known else None
 
@@ -347,7 +349,7 @@ def judge_calibration(cal: Calibration, index: int, plan: CheckPlan) -> Calibrat
         got = "CPU time stolen" if low is None else f"the process got {low:.0%} of its CPU"
         problem, note = BUSY, f"calibrated while busy ({got})"
     else:
-        drift = _drift_pct(after.ops_per_s if after else None, before.ops_per_s if before else None)
+        drift = drift_pct(after.ops_per_s if after else None, before.ops_per_s if before else None)
         if drift is not None and abs(drift) > plan.drift_pct:
             problem = DRIFTING
             note = f"the reference kernel moved {drift:+.0f}% during calibration"
@@ -363,9 +365,9 @@ def judge_sample(
     where calibration has none), or the calibration's own problem; else clean."""
     base = cal.reference_ops_per_s
     if base:
-        drift = _worst([_drift_pct(w.ops_per_s, base) for w in (before, after)])
+        drift = worst_move([drift_pct(w.ops_per_s, base) for w in (before, after)])
     else:
-        drift = _drift_pct(after.ops_per_s, before.ops_per_s)
+        drift = drift_pct(after.ops_per_s, before.ops_per_s)
     problem, note, busy_share = "", "", None
     if _busy(window, plan) or _busy(before, plan) or _busy(after, plan):
         shares = [_got(w) for w in (window, before, after) if _got(w) is not None]
@@ -493,7 +495,7 @@ def stage_check(
         cpu_share=_median([s.cpu_share for s in behind]),
         others_cpu_share=_median([s.others_cpu_share for s in behind]),
         steal_share=_median([s.steal_share for s in behind]),
-        reference_drift_pct=_worst([s.reference_drift_pct for s in behind]),
+        reference_drift_pct=worst_move([s.reference_drift_pct for s in behind]),
         clean_samples=clean,
         calibration=epoch,
         samples=tuple(samples),
@@ -522,7 +524,7 @@ def verdict(
         text = "?" if share is None else f"{share:.0%}"
         return BUSY, f"not comparable: machine busy ({text} of CPU)"
     if drifting:
-        drift = _worst([s.reference_drift_pct for s in drifting])
+        drift = worst_move([s.reference_drift_pct for s in drifting])
         text = "?" if drift is None else f"{drift:+.0f}%"
         return DRIFTING, (
             f"not comparable: machine speed drifting (reference kernel {text} from its calibration)"

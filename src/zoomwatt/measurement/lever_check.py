@@ -18,6 +18,14 @@ energy saving = baseline energy per output frame / the lever's, predicted (the m
 of the period's work, no idle time) against measured; without a counter every row says "not
 measurable here: reason".
 
+Speed-ups are ratios of configurations measured side by side, so a machine whose speed drifts
+moves them little; the combined plan's keyframe latency is an absolute time against a
+prediction from the calibration, so the check watches the machine as the host check does: the
+reference kernel (:data:`~zoomwatt.hardware.host_calibration.REFERENCE_KERNEL`) before and after
+calibration and after every round; when it moved more than
+:data:`~zoomwatt.measurement.host_check.REFERENCE_DRIFT_PCT` from its calibration speed, the
+combined row says "not comparable: machine speed moved" instead of blaming the model.
+
 A lever this machine cannot run is listed with "not measurable here: reason" (never dropped).
 The picture each lever makes is compared with the baseline's as a noise-to-signal ratio, on
 random weights, which says nothing of picture quality (every row says so).
@@ -32,7 +40,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -41,6 +49,7 @@ import numpy as np
 
 from zoomwatt.errors import InputError
 from zoomwatt.measurement.energy_meter import EnergyMeter, make_energy_meter
+from zoomwatt.measurement.host_check import REFERENCE_DRIFT_PCT
 from zoomwatt.measurement.results import error_pct, read_saved_json, write_dated_json
 from zoomwatt.pipeline.backends.levers import (
     RANDOM_QUALITY_NOTE,
@@ -140,6 +149,8 @@ class LeverCheckResult:
     wall_s: float
     notes: tuple[str, ...] = field(default_factory=tuple)
     energy_meter: str = ""  # the counters read, or "not measurable here: reason"
+    # the reference kernel's worst move from its calibration speed (None: not watched)
+    reference_drift_pct: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -265,8 +276,12 @@ def _measure(
     options: LeverCheckOptions,
     say: ProgressFn,
     meter: EnergyMeter,
-) -> None:
+    reference: Callable[[], float | None] | None = None,
+) -> list[float | None]:
+    """Warm-up, then the interleaved rounds; the reference kernel's OP/s after each round
+    (none without ``reference``)."""
     shared: dict = {}
+    speeds: list[float | None] = []
     for c in configs:  # warm-up: loads, quantizes, encodes the prompt once per configuration
         say(f"warming up {c.name}")
         c.backend = _backend(c, pipeline, options, shared)
@@ -279,8 +294,38 @@ def _measure(
             c.frames_s.append(frames_s)
             c.energy_j.append(energy_j)
             c.picture = picture
+        if reference is not None:
+            speeds.append(reference())
     for c in configs:
         c.backend.close()
+    return speeds
+
+
+def machine_drift_pct(
+    calibration: dict[str, Any] | None, speeds: list[float | None]
+) -> float | None:
+    """The reference kernel's worst move, in percent: after calibration against before it,
+    and after each round against calibration's median; None where nothing was watched."""
+    from zoomwatt.measurement.host_check import drift_pct, worst_move
+
+    ref = (calibration or {}).get("reference_kernel") or {}
+    before, after = ref.get("before_ops_per_s"), ref.get("after_ops_per_s")
+    known = [v for v in (before, after) if v]
+    if not known:
+        return None
+    base = statistics.median(known)
+    return worst_move([drift_pct(after, before), *(drift_pct(s, base) for s in speeds)])
+
+
+def _reference_fn(profile: Any, device: str) -> Callable[[], float | None] | None:
+    """The reference kernel's OP/s now, where ``profile`` was calibrated here (else None)."""
+    if not (getattr(profile, "calibration", None) or {}).get("reference_kernel"):
+        return None
+    from zoomwatt.hardware.host_calibration import reference_speed
+    from zoomwatt.hardware.host_probe import make_probe
+
+    probe = make_probe(device)
+    return lambda: reference_speed(probe)["ops_per_s"]
 
 
 def picture_nsr_db(picture: np.ndarray, reference: np.ndarray) -> float | None:
@@ -482,7 +527,9 @@ def check_levers(
     if meter is None:
         meter = make_energy_meter(options.device, options.energy)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    _measure(configs, pipeline, options, say, meter)
+    speeds = _measure(
+        configs, pipeline, options, say, meter, _reference_fn(profile, options.device)
+    )
     share = (time.process_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
     notes.append(
         f"this process used {share:.2f} CPU cores on average while measuring "
@@ -501,6 +548,7 @@ def check_levers(
         notes,
         time.perf_counter() - started,
         meter,
+        speeds,
     )
 
 
@@ -515,6 +563,7 @@ def _result(
     notes,
     wall_s,
     meter: EnergyMeter,
+    speeds: list[float | None],
 ) -> LeverCheckResult:
     from zoomwatt.measurement.validation import describe_device
 
@@ -555,8 +604,18 @@ def _result(
     )
     combined = next((r for r in rows if r.name == "combined"), None)
     kf_err = None
+    drift = machine_drift_pct(getattr(profile, "calibration", None), speeds)
     if combined is not None:  # judged on this (issue 15), not on its speed-up
         kf_err = error_pct(combined.predicted_keyframe_s, combined.measured_keyframe_s)
+        if drift is not None and abs(drift) > REFERENCE_DRIFT_PCT and combined.measured:
+            combined = replace(
+                combined,
+                status="not comparable: machine speed moved (reference kernel "
+                f"{drift:+.0f}% from its calibration speed)",
+            )
+            rows = [combined if r.name == "combined" else r for r in rows]
+    if speeds:
+        notes.append(_speed_note(getattr(profile, "calibration", None), speeds))
     settings = {
         "size": options.size,
         "steps": options.steps,
@@ -583,6 +642,20 @@ def _result(
         wall_s=wall_s,
         notes=tuple(notes),
         energy_meter=meter.name if meter_reason is None else f"not measurable here: {meter_reason}",
+        reference_drift_pct=drift,
+    )
+
+
+def _speed_note(calibration: dict[str, Any] | None, speeds: list[float | None]) -> str:
+    ref = (calibration or {}).get("reference_kernel") or {}
+
+    def g(v: float | None) -> str:
+        return "?" if not v else f"{v / 1e9:.0f}"
+
+    return (
+        f"reference kernel ({ref.get('kernel', 'matmul')}): calibration before/after "
+        f"{g(ref.get('before_ops_per_s'))}/{g(ref.get('after_ops_per_s'))} GOP/s, after each "
+        f"round {', '.join(g(s) for s in speeds)} GOP/s"
     )
 
 
