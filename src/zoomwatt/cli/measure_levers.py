@@ -172,9 +172,13 @@ def _s(v: float | None) -> str:
     return "-" if v is None else (f"{v:.2f} s" if v >= 1 else f"{v * 1e3:.3g} ms")
 
 
+def _rows(result: LeverCheckResult) -> tuple[LeverRow, ...]:
+    """Each lever's row, then the combined plan's where there is one."""
+    return (*result.levers, *([result.combined] if result.combined else []))
+
+
 def _energy_lines(result: LeverCheckResult) -> list[str]:
     """Energy per output frame and the saving per lever, or why none was measured."""
-    rows = [r for r in (*result.levers, *([result.combined] if result.combined else []))]
     if result.baseline.measured_energy_per_frame_j is None:
         return textwrap.wrap(f"energy: {result.energy_meter or 'not measured'}", 100)
 
@@ -190,7 +194,7 @@ def _energy_lines(result: LeverCheckResult) -> list[str]:
             _x(r.measured_energy_saving),
             "-" if r.energy_error_pct is None else f"{r.energy_error_pct:+.0f}%",
         ]
-        for r in (result.baseline, *rows)
+        for r in (result.baseline, *_rows(result))
     ]
     header = ["energy", "predicted/frame", "measured/frame", "saving pred.", "saving meas.",
               "error"]  # fmt: skip
@@ -199,7 +203,7 @@ def _energy_lines(result: LeverCheckResult) -> list[str]:
 
 def render(result: LeverCheckResult) -> str:
     rows = []
-    for r in (*result.levers, *([result.combined] if result.combined else [])):
+    for r in _rows(result):
         err = "-" if r.error_pct is None else f"{r.error_pct:+.0f}%"
         rows.append(
             [
@@ -235,7 +239,7 @@ def render(result: LeverCheckResult) -> str:
             + ("" if drift is None else f"; the machine's speed moved {drift:+.0f}% at most")
         )
     lines += ["", *_energy_lines(result), ""]
-    for r in (*result.levers, *([result.combined] if result.combined else [])):
+    for r in _rows(result):
         lines += textwrap.wrap(f"{r.name}: {r.quality}", 100)
     lines += ["", *textwrap.wrap("Notes: " + "; ".join(result.notes), 100)]
     return "\n".join(lines)

@@ -151,10 +151,11 @@ def make_stack_probe(name: str, threads: int) -> tuple[OpenVINOProbe | None, str
     """The probe of stack ``name`` on this CPU and None, or None and why it cannot run here."""
     if name != STACK:
         return None, f"stack {name} cannot be calibrated on this machine (only {STACK})"
-    import importlib.util
+    from zoomwatt.pipeline.backends.levers import unavailable_reason
 
-    if importlib.util.find_spec("openvino") is None:
-        return None, "OpenVINO needs the openvino package (pip install openvino), not installed"
+    reason = unavailable_reason("openvino", "cpu")  # the lever's: the package is installed
+    if reason is not None:
+        return None, reason
     try:
         return OpenVINOProbe(threads), None
     except Exception as exc:  # a broken install (a missing shared library): said, not raised

@@ -49,7 +49,12 @@ import numpy as np
 
 from zoomwatt.errors import InputError
 from zoomwatt.measurement.energy_meter import EnergyMeter, make_energy_meter
-from zoomwatt.measurement.host_check import REFERENCE_DRIFT_PCT
+from zoomwatt.measurement.host_check import (
+    REFERENCE_DRIFT_PCT,
+    Calibration,
+    drift_pct,
+    worst_move,
+)
 from zoomwatt.measurement.results import error_pct, read_saved_json, write_dated_json
 from zoomwatt.pipeline.backends.levers import (
     RANDOM_QUALITY_NOTE,
@@ -301,25 +306,42 @@ def _measure(
     return speeds
 
 
+def _calibration_reference(calibration: dict[str, Any] | None) -> Calibration:
+    """The reference kernel before and after a host profile's calibration (its record), as the
+    host check reads it."""
+    from zoomwatt.measurement.stage_replay import reference_window
+
+    record = calibration or {}
+    before, after = (reference_window(record, when) for when in ("before", "after"))
+    return Calibration({}, None, before, after)
+
+
+def _before_after(cal: Calibration) -> tuple[float | None, float | None]:
+    """The reference kernel's OP/s before and after calibration (None where not read)."""
+    windows = (cal.reference_before, cal.reference_after)
+    before, after = (w.ops_per_s if w else None for w in windows)
+    return before, after
+
+
 def machine_drift_pct(
     calibration: dict[str, Any] | None, speeds: list[float | None]
 ) -> float | None:
     """The reference kernel's worst move, in percent: after calibration against before it,
-    and after each round against calibration's median; None where nothing was watched."""
-    from zoomwatt.measurement.host_check import drift_pct, worst_move
-
-    ref = (calibration or {}).get("reference_kernel") or {}
-    before, after = ref.get("before_ops_per_s"), ref.get("after_ops_per_s")
-    known = [v for v in (before, after) if v]
-    if not known:
+    and after each round against calibration's speed (the host check's
+    :attr:`~zoomwatt.measurement.host_check.Calibration.reference_ops_per_s`); None where
+    nothing was watched."""
+    cal = _calibration_reference(calibration)
+    base = cal.reference_ops_per_s
+    if base is None:
         return None
-    base = statistics.median(known)
+    before, after = _before_after(cal)
     return worst_move([drift_pct(after, before), *(drift_pct(s, base) for s in speeds)])
 
 
 def _reference_fn(profile: Any, device: str) -> Callable[[], float | None] | None:
     """The reference kernel's OP/s now, where ``profile`` was calibrated here (else None)."""
-    if not (getattr(profile, "calibration", None) or {}).get("reference_kernel"):
+    calibration = getattr(profile, "calibration", None)
+    if _calibration_reference(calibration).reference_ops_per_s is None:
         return None
     from zoomwatt.hardware.host_calibration import reference_speed
     from zoomwatt.hardware.host_probe import make_probe
@@ -604,7 +626,8 @@ def _result(
     )
     combined = next((r for r in rows if r.name == "combined"), None)
     kf_err = None
-    drift = machine_drift_pct(getattr(profile, "calibration", None), speeds)
+    calibration = getattr(profile, "calibration", None)
+    drift = machine_drift_pct(calibration, speeds)
     if combined is not None:  # judged on this (issue 15), not on its speed-up
         kf_err = error_pct(combined.predicted_keyframe_s, combined.measured_keyframe_s)
         if drift is not None and abs(drift) > REFERENCE_DRIFT_PCT and combined.measured:
@@ -615,7 +638,7 @@ def _result(
             )
             rows = [combined if r.name == "combined" else r for r in rows]
     if speeds:
-        notes.append(_speed_note(getattr(profile, "calibration", None), speeds))
+        notes.append(_speed_note(calibration, speeds))
     settings = {
         "size": options.size,
         "steps": options.steps,
@@ -647,15 +670,16 @@ def _result(
 
 
 def _speed_note(calibration: dict[str, Any] | None, speeds: list[float | None]) -> str:
-    ref = (calibration or {}).get("reference_kernel") or {}
+    kernel = ((calibration or {}).get("reference_kernel") or {}).get("kernel", "matmul")
+    cal = _calibration_reference(calibration)
 
     def g(v: float | None) -> str:
         return "?" if not v else f"{v / 1e9:.0f}"
 
+    before, after = (g(v) for v in _before_after(cal))
     return (
-        f"reference kernel ({ref.get('kernel', 'matmul')}): calibration before/after "
-        f"{g(ref.get('before_ops_per_s'))}/{g(ref.get('after_ops_per_s'))} GOP/s, after each "
-        f"round {', '.join(g(s) for s in speeds)} GOP/s"
+        f"reference kernel ({kernel}): calibration before/after {before}/{after} GOP/s, after "
+        f"each round {', '.join(g(s) for s in speeds)} GOP/s"
     )
 
 

@@ -147,8 +147,8 @@ class TorchCheckMachine:
         return Calibration(
             predicted_s=self._per_keyframe(prediction),
             cpu_share=record.get("cpu_share"),
-            reference_before=_reference_window(record, "before"),
-            reference_after=_reference_window(record, "after"),
+            reference_before=reference_window(record, "before"),
+            reference_after=reference_window(record, "after"),
             date=str(record.get("date", "")),
             profile=profile,
         )
@@ -199,7 +199,7 @@ class TorchCheckMachine:
         return timed_window(work, self.threads, self.sync)
 
 
-def _reference_window(record: Mapping[str, Any], when: str) -> Window | None:
+def reference_window(record: Mapping[str, Any], when: str) -> Window | None:
     """The reference kernel ``when`` ('before', 'after') calibration, from its record (None
     for a profile calibrated before zoomwatt ran one)."""
     kernel = record.get("reference_kernel") or {}

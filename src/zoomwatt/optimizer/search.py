@@ -73,7 +73,7 @@ from zoomwatt.perfmodel import (
 from zoomwatt.perfmodel.layer_table import LayerTable
 from zoomwatt.perfmodel.non_ai_budget import non_ai_budget
 from zoomwatt.perfmodel.stage import Stage
-from zoomwatt.pipeline.backends.levers import EXCLUSIVE, STACK_LEVERS
+from zoomwatt.pipeline.backends.levers import STACK_LEVERS, exclusion
 from zoomwatt.workload.characterize_pipeline import frame_ops_workload
 from zoomwatt.workload.records import DTYPE_BYTES
 from zoomwatt.workload.spec import WorkloadSpec
@@ -292,11 +292,11 @@ class _Device:
 
 
 def stack_applies(stack: str, quant: str, sparsity: str, share: int) -> bool:
-    """Whether ``stack``'s lever can go with the compression's levers (:data:`EXCLUSIVE`)."""
-    lever = STACK_LEVERS.get(stack)
-    excluded = EXCLUSIVE.get(lever, {}) if lever else {}
-    others = [QUANT_LEVERS.get(quant), None if sparsity == "dense" else sparsity]
-    return not any(o in excluded for o in others if o) and not (share and "share" in excluded)
+    """Whether ``stack``'s lever can go with the compression's levers (the levers' own
+    :func:`~zoomwatt.pipeline.backends.levers.exclusion`)."""
+    names = [STACK_LEVERS.get(stack), QUANT_LEVERS.get(quant)]
+    names += [None if sparsity == "dense" else sparsity, "share" if share else None]
+    return exclusion([n for n in names if n]) is None
 
 
 # --- 1. per-call costs -------------------------------------------------------------------------
@@ -325,12 +325,11 @@ def _frame_stage(size: int, every: int, act_dtype: str) -> Stage:
 
 
 def _costs_per_mode(
-    table: LayerTable, device: _Device, runs: list[str], sparse: bool, stack: str | None = None
+    table: LayerTable, device: _Device, runs: list[str], sparse: bool, stack: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-stage latency and energy of one call on ``stack`` (None: the default), per run
-    point and frequency mode (fixed, layer-wise): two arrays (run point, mode, stage)."""
-    params = device.params if stack is None else device.stack_params[stack]
-    params0 = params.replace(use_sparse=sparse)
+    """Per-stage latency and energy of one call on ``stack``, per run point and frequency mode
+    (fixed, layer-wise): two arrays (run point, mode, stage)."""
+    params0 = device.stack_params[stack].replace(use_sparse=sparse)
     time_s = np.full((len(runs), 2, table.n_stages), np.nan)
     energy_j = np.full_like(time_s, np.nan)
     idx, n = table.stage_index, table.n_stages

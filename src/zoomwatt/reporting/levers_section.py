@@ -61,9 +61,9 @@ def levers_chart(result: Any) -> str:
 
 def _energy_cell(r: Any) -> str:
     """The energy saving, predicted / measured, or why it was not measured."""
-    saving = getattr(r, "measured_energy_saving", None)
+    saving = r.measured_energy_saving
     if saving is None:
-        status = getattr(r, "energy_status", "") or "not measured"
+        status = r.energy_status or "not measured"
         return _esc("-" if status.startswith("not measurable here") else status)
     err = r.energy_error_pct
     return _esc(
@@ -132,6 +132,6 @@ def levers_html(result: Any, note: str | None) -> str:
         + levers_chart(result)
         + table
         + _plan_html(result.plan)
-        + f"<p class='note'>Energy: {_esc(getattr(result, 'energy_meter', '') or 'not measured')}."
+        + f"<p class='note'>Energy: {_esc(result.energy_meter or 'not measured')}."
         f" {_esc('; '.join(result.notes))}</p>"
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,20 +221,29 @@ def lever_value(levers: tuple[Lever, ...], name: str, default: Any = None) -> An
     return next((lv.value for lv in levers if lv.name == name), default)
 
 
-def check_together(levers: tuple[Lever, ...], argument: str = "levers") -> None:
-    """One InputError naming the first pair of ``levers`` that cannot go together
-    (:data:`EXCLUSIVE`), and why; levers switched off (``openvino=false``) do not count."""
-    on = [lv.name for lv in levers if lv.value not in (False, None)]
-    for name in on:
-        for other in on:
+def exclusion(names: Sequence[str]) -> tuple[str, str, str] | None:
+    """The first pair of lever ``names`` that cannot go together (:data:`EXCLUSIVE`): the lever,
+    the one it excludes and why; None where all can."""
+    for name in names:
+        for other in names:
             why = EXCLUSIVE.get(name, {}).get(other)
             if why is not None:
-                raise InputError(
-                    argument,
-                    f"{name} with {other}",
-                    f"levers that can go together ({name} excludes {', '.join(EXCLUSIVE[name])})",
-                    f"{other} is {why}; drop {other} or {name}",
-                )
+                return name, other, why
+    return None
+
+
+def check_together(levers: tuple[Lever, ...], argument: str = "levers") -> None:
+    """One InputError naming the first pair of ``levers`` that cannot go together
+    (:func:`exclusion`), and why; levers switched off (``openvino=false``) do not count."""
+    found = exclusion([lv.name for lv in levers if lv.value not in (False, None)])
+    if found is not None:
+        name, other, why = found
+        raise InputError(
+            argument,
+            f"{name} with {other}",
+            f"levers that can go together ({name} excludes {', '.join(EXCLUSIVE[name])})",
+            f"{other} is {why}; drop {other} or {name}",
+        )
 
 
 # --- what this machine can run -------------------------------------------------------------
