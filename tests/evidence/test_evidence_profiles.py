@@ -15,6 +15,10 @@ HEADLINES = [
     ("nvidia-a100-sxm4-40gb", "memory.capacity", 40e9, "source"),
     ("nvidia-a100-sxm4-40gb", "power.cap", 400.0, "source"),
     ("nvidia-a100-sxm4-80gb", "memory.bandwidth", 2039e9, "source"),
+    ("nvidia-a100-pcie-40gb", "compute.dense.fp16", 312e12, "source"),
+    ("nvidia-a100-pcie-40gb", "memory.bandwidth", 1555e9, "source"),
+    ("nvidia-a100-pcie-40gb", "power.cap", 250.0, "source"),  # the one figure that sets it apart
+    ("nvidia-a100-pcie-40gb", "power.static", 60.0, "estimate"),
     ("nvidia-a100-sxm4-80gb", "memory.capacity", 80e9, "source"),
     ("nvidia-v100-sxm2", "compute.dense.fp16", 125e12, "source"),
     ("nvidia-v100-sxm2", "compute.dense.fp32", 15.7e12, "source"),

@@ -210,6 +210,7 @@ DEFAULT_STACKS = {
     "intel-meteorlake-npu": "openvino",
     "jetson-orin-nano": "eager",
     "jetson-orin-nx": "eager",
+    "nvidia-a100-pcie-40gb": "eager",
     "nvidia-a100-sxm4-40gb": "eager",
     "nvidia-a100-sxm4-80gb": "eager",
     "nvidia-rtx-4090": "eager",
@@ -221,6 +222,7 @@ DEFAULT_STACKS = {
 }
 NVIDIA_STACKS = {
     "h100-sxm": ("eager", "compile", "tensorrt"),
+    "nvidia-a100-pcie-40gb": ("eager", "compile"),
     "nvidia-a100-sxm4-40gb": ("eager", "compile"),
     "nvidia-a100-sxm4-80gb": ("eager", "compile"),
     "nvidia-v100-sxm2": ("eager", "compile"),

@@ -25,13 +25,26 @@ def table():
     return build_layer_table(sd_like_stages())
 
 
+# Host-bound stages (a fitted eager host issue) take host issue x kernels whatever the device
+# does: the host's wait is spread over the stage's kernels, so a layer the device runs faster
+# takes a larger share of it (per-layer checks are of the device's own time, host issue 0), and
+# equal stage totals summed from different shares may differ in the last bits (1e-12 relative;
+# rounding ~700 additions of 1e-4 s terms is ~1e-16 relative).
+REL = 1e-12
+
+
+def _not_slower(totals: np.ndarray) -> bool:
+    return bool(np.all(np.diff(totals) <= REL * totals[:-1]))
+
+
 @pytest.mark.parametrize("name", PROFILES)
 def test_more_bandwidth_is_never_slower(name, table):
     params = device_params(load_profile(name))
     bandwidths = params.bandwidth_bytes_per_s * np.array([0.25, 0.5, 1, 2, 4, 16])
+    device_only = params.replace(bandwidth_bytes_per_s=bandwidths[:, None], host_issue_s=0.0)
+    assert np.all(np.diff(layer_costs(table, device_only).time_s, axis=0) <= 1e-15)  # per layer
     costs = layer_costs(table, params.replace(bandwidth_bytes_per_s=bandwidths[:, None]))
-    assert np.all(np.diff(costs.time_s, axis=0) <= 1e-15)  # per layer
-    assert np.all(np.diff(costs.time_s.sum(axis=1)) <= 0)
+    assert _not_slower(costs.time_s.sum(axis=1))
 
 
 @pytest.mark.parametrize("name", PROFILES)
@@ -40,7 +53,7 @@ def test_bigger_buffer_never_more_dram_traffic(name, table):
     buffers = np.array([0, 1e6, 4e6, 32e6, 1e9])
     costs = layer_costs(table, params.replace(on_chip_buffer_bytes=buffers[:, None]))
     assert np.all(np.diff(costs.dram_bytes, axis=0) <= 0)
-    assert np.all(np.diff(costs.time_s.sum(axis=1)) <= 0)
+    assert _not_slower(costs.time_s.sum(axis=1))
 
 
 @pytest.mark.parametrize("name", PROFILES)
@@ -48,7 +61,7 @@ def test_lower_cap_is_never_faster(name, table):
     params = device_params(load_profile(name))
     caps = float(params.static_power_w) + np.array([0.1, 1, 10, 100, 1000])
     costs = layer_costs(table, params.replace(power_cap_w=caps[:, None]))
-    assert np.all(np.diff(costs.time_s.sum(axis=1)) <= 0)
+    assert _not_slower(costs.time_s.sum(axis=1))
     assert np.all(costs.power_w <= caps[:, None] * (1 + 1e-9))
 
 
@@ -65,7 +78,7 @@ def test_lower_precision_never_more_energy_or_time(name, wide, narrow, target_fp
     options = PredictOptions(target_fps=target_fps)
     hi = predict(sd_like_stages(wide, BYTES[wide]), profile, options)
     lo = predict(sd_like_stages(narrow, BYTES[narrow]), profile, options)
-    assert lo.keyframe_latency_s <= hi.keyframe_latency_s
+    assert lo.keyframe_latency_s <= hi.keyframe_latency_s * (1 + REL)
     assert lo.ai_energy_per_frame_j <= hi.ai_energy_per_frame_j * (1 + 1e-12)
     assert lo.energy_per_frame_j <= hi.energy_per_frame_j * (1 + 1e-12)
     for s_lo, s_hi in zip(lo.per_stage, hi.per_stage, strict=True):
