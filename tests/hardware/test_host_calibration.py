@@ -83,6 +83,13 @@ def test_cache_dir_env(tmp_path):
     assert host_cache_path() == tmp_path / "cache" / "host.yaml"
 
 
+def test_the_kernel_overhead_says_what_the_probe_timed():
+    probe = FakeProbe()
+    basis = "the tiny models' calls, time per counted kernel"
+    probe.kernel_overhead_basis = basis
+    assert load_host_profile(probe=probe).kernel_overhead.source.endswith(basis)
+
+
 def test_calibration_builds_a_valid_profile():
     profile = load_host_profile(probe=FakeProbe())
     assert profile.name == "host"
@@ -127,6 +134,7 @@ def test_calibration_builds_a_valid_profile():
     assert profile.spill_bandwidth.si == pytest.approx(spilled / extra_s, rel=1e-3)
     assert profile.memory_bandwidth.si == pytest.approx(2e10)
     assert profile.kernel_overhead.si == pytest.approx(4e-6)
+    assert profile.kernel_overhead.source.endswith("one tiny add")  # the probe's basis
     assert profile.power_cap.si == 65.0
     assert profile.power_cap.source.startswith("RAPL")
     assert profile.on_chip_buffer.si == 8 * 2**20

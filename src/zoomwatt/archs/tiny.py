@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 TINY_TEXT_WIDTH = 32
 
@@ -74,18 +75,15 @@ def sd2_pndm_scheduler():
     )
 
 
-def write_tiny_sd2_inpaint(folder: str | Path, seed: int = 0) -> Path:
-    """Build the tiny pipeline with weights drawn from ``seed`` and save it (safetensors) to
-    ``folder``, which must not exist yet or be empty. Returns the folder."""
+def tiny_sd2_inpaint_models(seed: int = 0) -> tuple[Any, Any, Any]:
+    """The tiny pipeline's (text encoder, UNet, VAE), in memory, weights drawn from ``seed``:
+    the SD 2 inpainting classes at widths 16-64 (also what the host calibration times for the
+    per-kernel cost of the pipeline's own code)."""
     import torch
-    from diffusers import AutoencoderKL, StableDiffusionInpaintPipeline, UNet2DConditionModel
+    from diffusers import AutoencoderKL, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel
 
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     vocab = _byte_vocab()
-    tokenizer = byte_clip_tokenizer()
-
     torch.manual_seed(seed)
     unet = UNet2DConditionModel(
         sample_size=8,
@@ -126,6 +124,18 @@ def write_tiny_sd2_inpaint(folder: str | Path, seed: int = 0) -> Path:
             pad_token_id=vocab["<|endoftext|>"],
         )
     )
+    return text_encoder, unet, vae
+
+
+def write_tiny_sd2_inpaint(folder: str | Path, seed: int = 0) -> Path:
+    """Build the tiny pipeline with weights drawn from ``seed`` and save it (safetensors) to
+    ``folder``, which must not exist yet or be empty. Returns the folder."""
+    from diffusers import StableDiffusionInpaintPipeline
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = byte_clip_tokenizer()
+    text_encoder, unet, vae = tiny_sd2_inpaint_models(seed)
     scheduler = sd2_pndm_scheduler()
     pipe = StableDiffusionInpaintPipeline(
         vae=vae,

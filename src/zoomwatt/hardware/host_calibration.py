@@ -5,7 +5,9 @@ small weight reuse (rows per weight), with cold weights as in a model, giving ea
 efficiency and the reuse at which it halves (``compute.reuse_half``, see
 :mod:`zoomwatt.perfmodel.roofline`); SiLU, group norm, add, 2x bilinear upsampling, a sum and
 fused attention (the activation, norm, elementwise, resample, other, attention and softmax
-efficiencies); copy bandwidth; the time of a tiny kernel (per-layer overhead); memory size,
+efficiencies); copy bandwidth; the per-kernel overhead (on a CPU: the time per counted kernel
+of the tiny SD 2 inpainting models' calls, :mod:`~zoomwatt.hardware.model_code_overhead`, so the
+Python of the pipeline's own code is in it; on a GPU: one tiny add); memory size,
 largest cache, and the power limit where the OS exposes one. The operations of each
 micro-benchmark are counted by the workload's own formula table
 (:func:`zoomwatt.workload.tracer.trace_call` on the ``meta`` device), so an efficiency means
@@ -645,7 +647,8 @@ def _memory_section(run: _Run, compute: dict[str, Any]) -> dict[str, Any]:
     probe, steps, how = run.probe, run.steps, run.how
     run.copy_bytes_per_s = bandwidth = probe.copy_bytes_per_s(steps.copy_bytes, steps.min_time_s)
     run.kernel_overhead_s = overhead = probe.kernel_overhead_s(steps.min_time_s)
-    compute["kernel_overhead"] = _quantity(overhead * 1e6, "us", f"{how}: one tiny add", True)
+    basis = getattr(probe, "kernel_overhead_basis", "one tiny add")
+    compute["kernel_overhead"] = _quantity(overhead * 1e6, "us", f"{how}: {basis}", True)
     cache = run.cache_bytes
     on_chip = (
         _quantity(cache / 2**20, "MiB", "largest cache level reported by the OS", True)

@@ -311,6 +311,8 @@ class _TorchProbe:
         seconds = typical_time(lambda: dst.copy_(src), self._sync, min_time_s)
         return 2.0 * src.numel() * 4 / seconds  # read + write
 
+    kernel_overhead_basis = "one tiny add"  # what kernel_overhead_s timed (the calibration says)
+
     def kernel_overhead_s(self, min_time_s: float) -> float:
         x = self.torch.ones(1, device=self.device)
         return typical_time(lambda: x.add_(1.0), self._sync, min_time_s)
@@ -320,6 +322,20 @@ class TorchCpuProbe(_TorchProbe):
     """The CPU, through PyTorch's CPU kernels with its default thread count."""
 
     kind = "cpu"
+
+    def kernel_overhead_s(self, min_time_s: float) -> float:
+        """Per kernel, as the pipeline's own model code issues it (on a CPU the Python runs
+        in series with the kernels): see :mod:`~zoomwatt.hardware.model_code_overhead`."""
+        from zoomwatt.hardware.model_code_overhead import model_code_overhead
+
+        bare = super().kernel_overhead_s(min_time_s)
+        measured = model_code_overhead(self._sync, min_time_s)
+        self.kernel_overhead_basis = (
+            f"the tiny SD 2 inpainting models' calls (the pipeline's transformers/diffusers "
+            f"code at widths 16-64), time per counted kernel: {measured.describe()}; one bare "
+            f"tiny add {1e6 * bare:.1f} us"
+        )
+        return measured.seconds_per_kernel
 
     def identity(self) -> dict[str, str]:
         return {

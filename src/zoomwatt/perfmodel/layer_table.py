@@ -99,6 +99,6 @@ def build_layer_table(stages: Sequence[Stage]) -> LayerTable:
         weight_bytes=weight,
         activation_bytes=act,
         total_bytes=total,
-        is_kernel=(ops > 0) | (total > 0),
+        is_kernel=(ops > 0) | (total > 0),  # LayerRecord.is_kernel, per layer
         weight_reuse=reuse,
     )

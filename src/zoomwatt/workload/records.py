@@ -63,6 +63,13 @@ class LayerRecord:
         """Bytes touched if nothing stays on chip between ops: weights + inputs + outputs."""
         return self.weight_bytes + self.input_bytes + self.output_bytes
 
+    @property
+    def is_kernel(self) -> bool:
+        """Whether the op does any work (operations or bytes): what the performance model
+        counts as a kernel that pays the per-kernel overhead (``LayerTable.is_kernel`` is this
+        rule over a stage's arrays)."""
+        return self.flops > 0 or self.macs > 0 or self.total_bytes > 0
+
 
 @dataclass(frozen=True)
 class Trace:
