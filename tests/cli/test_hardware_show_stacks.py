@@ -24,3 +24,18 @@ def test_stacks_and_a_fitted_figure_are_shown(tmp_path, capsys):
     assert main(["hardware", "show", str(path), "--format", "json"]) == 0
     fields = {r["field"]: r for r in json.loads(capsys.readouterr().out)["fields"]}
     assert fields["stacks.compile.kernel_overhead"]["fitted"] == "a test"
+
+
+def test_a_shipped_profile_shows_the_fitted_figures_predictions_use(capsys):
+    """The evidence set's fitted stack figures (hardware/data/fitted_stacks.yaml) are what a
+    prediction on a shipped profile uses; `hardware show` lists them with their provenance."""
+    from zoomwatt.hardware import load_profile
+    from zoomwatt.hardware.stacks import resolve_stack
+
+    assert main(["hardware", "show", "nvidia-a100-sxm4-80gb"]) == 0
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith("stacks.eager.host_issue"))
+    host_issue = resolve_stack(load_profile("nvidia-a100-sxm4-80gb"), "eager").host_issue
+    assert host_issue is not None and host_issue.is_fitted
+    assert host_issue.as_text() in row and "fitted: eager fit" in row
+    assert "fitted to published measurements (zoomwatt validate)" in out.splitlines()[-1]

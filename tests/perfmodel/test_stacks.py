@@ -18,6 +18,13 @@ from perf_helpers import layer, q, sd_like_stages, toy_data
 
 from zoomwatt.errors import InputError
 from zoomwatt.hardware import load_profile, parse_profile, shipped_profile_names
+from zoomwatt.hardware.stacks import (
+    FITTED_FILE,
+    is_shipped,
+    load_fitted_stacks,
+    resolve_stack,
+    with_fitted,
+)
 from zoomwatt.perfmodel import (
     BOUNDS,
     DeviceOptions,
@@ -31,13 +38,6 @@ from zoomwatt.perfmodel import (
     predict_many,
 )
 from zoomwatt.perfmodel.roofline import fused_layers
-from zoomwatt.perfmodel.stacks import (
-    FITTED_FILE,
-    is_shipped,
-    load_fitted_stacks,
-    resolve_stack,
-    with_fitted,
-)
 from zoomwatt.workload import WorkloadSpec
 from zoomwatt.workload.records import OpClass
 
@@ -243,7 +243,7 @@ profiles:
 
 
 def test_fitted_figures_apply_to_the_shipped_profile_only(tmp_path, monkeypatch):
-    from zoomwatt.perfmodel import stacks
+    from zoomwatt.hardware import stacks
 
     (tmp_path / "fitted.yaml").write_text(FITTED_4090)
     monkeypatch.setattr(stacks, "FITTED_FILE", tmp_path / "fitted.yaml")

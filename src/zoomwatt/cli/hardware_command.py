@@ -173,12 +173,16 @@ def _render_profile(profile: HardwareProfile, fmt: str) -> None:
         table.append([path, q.as_text(), q.provenance])
     _print_table(["field", "value", "provenance"], table)
     n_est = sum(1 for _, q in _figures(profile) if q.is_estimate)
-    print(f"\n{len(table)} figures, {n_est} of them estimates.")
+    n_fit = sum(1 for _, q in _figures(profile) if q.provenance.startswith("fitted"))
+    fitted = f", {n_fit} fitted to published measurements (zoomwatt validate)" if n_fit else ""
+    print(f"\n{len(table)} figures, {n_est} of them estimates{fitted}.")
 
 
 def run_show(args: argparse.Namespace) -> int:
-    profile = load_profile(args.name)
-    _render_profile(profile, args.format)
+    from zoomwatt.hardware.stacks import with_fitted
+
+    # the figures predictions use: a shipped profile's fitted stack figures laid over its own
+    _render_profile(with_fitted(load_profile(args.name)), args.format)
     return 0
 
 

@@ -191,7 +191,7 @@ def compute(args: argparse.Namespace) -> PredictRun:
 def device_evidence(profiles: list[HardwareProfile]) -> dict[str, ClassEvidence]:
     """Each device's evidence: the held-out error of its class (``zoomwatt validate``)."""
     from zoomwatt.evidence.heldout import class_evidence
-    from zoomwatt.perfmodel.stacks import is_shipped
+    from zoomwatt.hardware.stacks import is_shipped
 
     return {p.name: class_evidence(p.device_class, shipped=is_shipped(p)) for p in profiles}
 

@@ -3,7 +3,7 @@
 Two files, both written from a fresh fit by ``python -m zoomwatt.evidence.fit_stacks --write``
 and held to one by a test:
 
-- :data:`FITTED_FILE` (``perfmodel/data/fitted_stacks.yaml``): for every stack whose fit beats
+- :data:`FITTED_FILE` (``hardware/data/fitted_stacks.yaml``): for every stack whose fit beats
   the profiles' own figures held out, its figures on every shipped profile that lists the stack
   and whose device class the stack's evidence covers (efficiency per op class = the profile's x
   the fitted multiplier, capped at 1; the fitted overhead), each marked ``fitted:`` with the data
@@ -22,17 +22,17 @@ from zoomwatt.evidence.case_model import OVERHEAD_FIGURE
 from zoomwatt.evidence.fit_stacks import StackFit
 from zoomwatt.evidence.heldout import HELDOUT_FILE, load_heldout
 from zoomwatt.hardware import load_profile, shipped_profile_names
+from zoomwatt.hardware.stacks import FITTED_FILE, load_fitted_stacks
 from zoomwatt.hardware.yaml_io import dump_yaml
 from zoomwatt.perfmodel.device_params import device_params
 from zoomwatt.perfmodel.layer_table import OP_CLASSES
-from zoomwatt.perfmodel.stacks import FITTED_FILE, load_fitted_stacks
 
 WRITER = "python -m zoomwatt.evidence.fit_stacks --write"
 
 _FITTED_HEAD = f"""\
 # Software-stack figures fitted to the published measurements (evidence/data/published.yaml),
 # kept apart from the hardware profiles: a profile's figures are what a datasheet or a reasoned
-# estimate says, this file what the evidence set says. zoomwatt.perfmodel.stacks lays these over
+# estimate says, this file what the evidence set says. zoomwatt.hardware.stacks lays these over
 # the stacks of the shipped profile of the same name (the default stack included; never over a
 # user's copy of a profile; `fitted_stacks=False` gives the profile's own figures).
 #

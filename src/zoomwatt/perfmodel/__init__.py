@@ -27,6 +27,7 @@ For many variants at once, build the arrays once (:func:`build_layer_table`,
 
 from __future__ import annotations
 
+from zoomwatt.hardware.stacks import resolve_stack
 from zoomwatt.perfmodel.device_params import (
     FALLBACK,
     DeviceParams,
@@ -48,7 +49,6 @@ from zoomwatt.perfmodel.rollup import (
     usable_memory_bytes,
 )
 from zoomwatt.perfmodel.roofline import BOUNDS, LayerCosts, fused_layers, layer_costs
-from zoomwatt.perfmodel.stacks import resolve_stack
 from zoomwatt.perfmodel.stage import Stage, make_stage
 from zoomwatt.perfmodel.workload_adapter import (
     DeviceOptions,

@@ -11,7 +11,7 @@ and ``(K, 1)`` for scalars) so an optimizer can evaluate K variants of a device 
 :meth:`DeviceParams.with_efficiency` is the hook calibration uses to adjust the per-op-class
 efficiency factors.
 
-The software stack (:mod:`zoomwatt.perfmodel.stacks`) is resolved here, once: its efficiencies
+The software stack (:mod:`zoomwatt.hardware.stacks`) is resolved here, once: its efficiencies
 and kernel overhead replace the profile's where it gives them, and its fusion switches
 (``elementwise_fused``, ``pointwise_chains``) and host issue time are what
 :func:`~zoomwatt.perfmodel.roofline.layer_costs` applies.
@@ -37,8 +37,8 @@ import numpy as np
 
 from zoomwatt.errors import InputError
 from zoomwatt.hardware.schema import HardwareProfile
+from zoomwatt.hardware.stacks import resolve_stack
 from zoomwatt.perfmodel.layer_table import DTYPES, OP_CLASSES
-from zoomwatt.perfmodel.stacks import resolve_stack
 from zoomwatt.workload.records import DTYPE_BYTES, OpClass
 
 FALLBACK: dict[str, tuple[str, ...]] = {
