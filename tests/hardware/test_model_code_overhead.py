@@ -34,3 +34,14 @@ def test_the_calls_run(monkeypatch):
     monkeypatch.setattr(mco, "typical_time", once)
     mco.model_code_overhead(lambda: None, 0.01)
     assert len(ran) == 3 and all(out is not None for out in ran)
+
+
+def test_no_counted_kernel_is_not_a_figure(monkeypatch):
+    """A call the tracer counts no kernel in gives no per-kernel figure (not seconds per call)."""
+    from zoomwatt.errors import NotMeasurableError
+    from zoomwatt.workload import records
+
+    monkeypatch.setattr(mco, "typical_time", lambda fn, sync, min_time_s: 1e-3)
+    monkeypatch.setattr(records.LayerRecord, "is_kernel", property(lambda self: False))
+    with pytest.raises(NotMeasurableError, match="counted no kernels in the tiny text encoder"):
+        mco.model_code_overhead(lambda: None, 0.01)

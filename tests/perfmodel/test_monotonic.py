@@ -28,8 +28,8 @@ def table():
 # Host-bound stages (a fitted eager host issue) take host issue x kernels whatever the device
 # does: the host's wait is spread over the stage's kernels, so a layer the device runs faster
 # takes a larger share of it (per-layer checks are of the device's own time, host issue 0), and
-# equal stage totals summed from different shares may differ in the last bits (1e-12 relative;
-# rounding ~700 additions of 1e-4 s terms is ~1e-16 relative).
+# equal stage totals summed from different shares may differ in the last bits (1e-12 relative:
+# ~700 additions round to at most 700 x 2.2e-16 = 1.6e-13 relative, about 3e-15 typically).
 REL = 1e-12
 
 

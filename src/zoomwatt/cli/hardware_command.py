@@ -173,7 +173,7 @@ def _render_profile(profile: HardwareProfile, fmt: str) -> None:
         table.append([path, q.as_text(), q.provenance])
     _print_table(["field", "value", "provenance"], table)
     n_est = sum(1 for _, q in _figures(profile) if q.is_estimate)
-    n_fit = sum(1 for _, q in _figures(profile) if q.provenance.startswith("fitted"))
+    n_fit = sum(1 for _, q in _figures(profile) if q.is_fitted)
     fitted = f", {n_fit} fitted to published measurements (zoomwatt validate)" if n_fit else ""
     print(f"\n{len(table)} figures, {n_est} of them estimates{fitted}.")
 

@@ -38,6 +38,7 @@ from typing import Any
 from zoomwatt.errors import InputError, NotMeasurableError
 from zoomwatt.hardware.host_cache import host_cache_path, read_host_cache, write_host_cache
 from zoomwatt.hardware.host_probe import (
+    BARE_KERNEL_BASIS,
     BUSY_CPU_SHARE,
     HostProbe,
     as_image,
@@ -647,7 +648,7 @@ def _memory_section(run: _Run, compute: dict[str, Any]) -> dict[str, Any]:
     probe, steps, how = run.probe, run.steps, run.how
     run.copy_bytes_per_s = bandwidth = probe.copy_bytes_per_s(steps.copy_bytes, steps.min_time_s)
     run.kernel_overhead_s = overhead = probe.kernel_overhead_s(steps.min_time_s)
-    basis = getattr(probe, "kernel_overhead_basis", "one tiny add")
+    basis = getattr(probe, "kernel_overhead_basis", BARE_KERNEL_BASIS)  # after the call
     compute["kernel_overhead"] = _quantity(overhead * 1e6, "us", f"{how}: {basis}", True)
     cache = run.cache_bytes
     on_chip = (

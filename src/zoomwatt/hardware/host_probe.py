@@ -76,8 +76,13 @@ class HostProbe(Protocol):
         """Best (read + write) bytes/s of copying an ``nbytes`` buffer."""
         ...
 
+    #: What :meth:`kernel_overhead_s` timed, for the calibration record; a probe that times
+    #: more than one bare kernel says what after the call (the CPU probe: the model code's).
+    kernel_overhead_basis: str
+
     def kernel_overhead_s(self, min_time_s: float) -> float:
-        """Time of one tiny kernel (dispatch overhead)."""
+        """The per-kernel overhead: one tiny kernel's time (dispatch), or more where the probe
+        says so in :attr:`kernel_overhead_basis`."""
         ...
 
     def memory_bytes(self) -> int: ...
@@ -94,6 +99,9 @@ class HostProbe(Protocol):
         """Current or maximum clock of the compute engine, None if not readable."""
         ...
 
+
+#: What a bare per-kernel overhead measurement times.
+BARE_KERNEL_BASIS = "one tiny add"
 
 #: Below this share of its threads' CPU time, a process was not alone on its cores (another
 #: program held one: on a 2-core VM one core taken gives about 0.5; a quiet one gives 0.8-1.0
@@ -311,7 +319,7 @@ class _TorchProbe:
         seconds = typical_time(lambda: dst.copy_(src), self._sync, min_time_s)
         return 2.0 * src.numel() * 4 / seconds  # read + write
 
-    kernel_overhead_basis = "one tiny add"  # what kernel_overhead_s timed (the calibration says)
+    kernel_overhead_basis = BARE_KERNEL_BASIS
 
     def kernel_overhead_s(self, min_time_s: float) -> float:
         x = self.torch.ones(1, device=self.device)

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from zoomwatt.errors import NotMeasurableError
 from zoomwatt.hardware.host_probe import typical_time
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ def _calls(torch: Any) -> list[tuple[str, Any, Callable[..., Any], tuple[Any, ..
     """(name, module, function, arguments) of the three timed calls."""
     from zoomwatt.archs.tiny import tiny_sd2_inpaint_models
 
-    text, unet, vae = (m.eval() for m in tiny_sd2_inpaint_models(seed=0))
+    with torch.random.fork_rng():  # the calibration leaves the caller's random state alone
+        text, unet, vae = (m.eval() for m in tiny_sd2_inpaint_models(seed=0))
     width = text.config.hidden_size
     generator = torch.Generator().manual_seed(0)
     tokens = torch.randint(0, text.config.vocab_size, (1, TEXT_TOKENS), generator=generator)
@@ -78,9 +80,14 @@ def model_code_overhead(sync: Callable[[], None], min_time_s: float) -> ModelCod
             seconds = typical_time(lambda fn=fn, args=args: fn(*args), sync, min_time_s)
         trace = trace_call(module, fn, *args, dtype="fp32")
         kernels = sum(1 for record in trace.records if record.is_kernel)
+        if kernels == 0:
+            raise NotMeasurableError(
+                f"kernel overhead not measurable: the tracer counted no kernels in the tiny "
+                f"{name}'s call (expected tens); reinstall zoomwatt with its pinned torch"
+            )
         measured.append((name, seconds, kernels))
     total_kernels = sum(k for _, _, k in measured)
     seconds = sum(s for _, s, _ in measured)
-    result = ModelCodeOverhead(seconds / max(total_kernels, 1), tuple(measured))
+    result = ModelCodeOverhead(seconds / total_kernels, tuple(measured))
     log.info("model-code kernel overhead: %s", result.describe())
     return result

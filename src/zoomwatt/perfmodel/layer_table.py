@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zoomwatt.perfmodel.stage import Stage
-from zoomwatt.workload.records import DTYPE_BYTES, LayerRecord, OpClass
+from zoomwatt.workload.records import DTYPE_BYTES, LayerRecord, OpClass, does_work
 
 OP_CLASSES: tuple[OpClass, ...] = tuple(OpClass)
 OP_CLASS_INDEX = {c: i for i, c in enumerate(OP_CLASSES)}
@@ -99,6 +99,6 @@ def build_layer_table(stages: Sequence[Stage]) -> LayerTable:
         weight_bytes=weight,
         activation_bytes=act,
         total_bytes=total,
-        is_kernel=(ops > 0) | (total > 0),  # LayerRecord.is_kernel, per layer
+        is_kernel=does_work(flops, macs, total),
         weight_reuse=reuse,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 
 class OpClass(str, Enum):
@@ -65,10 +66,14 @@ class LayerRecord:
 
     @property
     def is_kernel(self) -> bool:
-        """Whether the op does any work (operations or bytes): what the performance model
-        counts as a kernel that pays the per-kernel overhead (``LayerTable.is_kernel`` is this
-        rule over a stage's arrays)."""
-        return self.flops > 0 or self.macs > 0 or self.total_bytes > 0
+        """Whether the op is a kernel that pays the per-kernel overhead (:func:`does_work`)."""
+        return bool(does_work(self.flops, self.macs, self.total_bytes))
+
+
+def does_work(flops: Any, macs: Any, total_bytes: Any) -> Any:
+    """Whether an op does any work (operations or bytes): what the performance model counts as
+    a kernel. Scalars or arrays alike (``LayerTable.is_kernel`` applies it to a stage's)."""
+    return (flops > 0) | (macs > 0) | (total_bytes > 0)
 
 
 @dataclass(frozen=True)
