@@ -225,6 +225,23 @@ def _settings(options: LeverCheckOptions, levers: tuple[Lever, ...]) -> dict[str
     return run_settings(levers, base)
 
 
+@dataclass
+class _Runs:
+    """What the check's stages made, for the comparison: the rows to make (name, levers), why a
+    lever cannot run here, the predictions (and why some are missing), the measured
+    configurations, the notes so far, the energy counter and the reference kernel's OP/s after
+    each round."""
+
+    groups: list[tuple[str, tuple[Lever, ...]]]
+    reasons: dict[str, str]
+    predicted: dict[str, Any]
+    no_prediction: dict[str, str]
+    configs: list[_Config]
+    notes: list[str]
+    meter: EnergyMeter
+    speeds: list[float | None]
+
+
 def _start_picture(size: int, seed: int) -> np.ndarray:
     """A deterministic start picture: smooth colour gradients with noise."""
     rng = np.random.default_rng(seed)
@@ -559,49 +576,25 @@ def check_levers(
     )
 
     # 4. compare
-    return _result(
-        options,
-        profile,
-        predicted,
-        no_prediction,
-        reasons,
-        configs,
-        groups,
-        notes,
-        time.perf_counter() - started,
-        meter,
-        speeds,
-    )
+    runs = _Runs(groups, reasons, predicted, no_prediction, configs, notes, meter, speeds)
+    return _result(options, profile, runs, time.perf_counter() - started)
 
 
-def _result(
-    options,
-    profile,
-    predicted,
-    no_prediction,
-    reasons,
-    configs,
-    groups,
-    notes,
-    wall_s,
-    meter: EnergyMeter,
-    speeds: list[float | None],
-) -> LeverCheckResult:
-    from zoomwatt.measurement.validation import describe_device
-
-    meter_reason = None if meter.available else meter.reason
-    by_name = {c.name: c for c in configs}
-    base_cfg, base_pred = by_name["baseline"], predicted["baseline"]
+def _rows(runs: _Runs, meter_reason: str | None) -> tuple[LeverRow, list[LeverRow]]:
+    """The baseline's row and one per group (the combined plan's last); notes the groups
+    without a prediction."""
+    by_name = {c.name: c for c in runs.configs}
+    base_cfg, base_pred = by_name["baseline"], runs.predicted["baseline"]
     rows = []
-    for name, levers in groups:
+    for name, levers in runs.groups:
         is_combined = name == "combined"
-        reason = None if is_combined else reasons.get(levers[0].name)
+        reason = None if is_combined else runs.reasons.get(levers[0].name)
         target = COMBINED_TARGET_PCT if is_combined else LEVER_TARGET_PCT
         rows.append(
             _row(
                 name,
                 levers,
-                predicted.get(name),
+                runs.predicted.get(name),
                 base_pred,
                 by_name.get(name),
                 base_cfg,
@@ -611,8 +604,8 @@ def _result(
                 meter_reason=meter_reason,
             )
         )
-        if name in no_prediction:
-            notes.append(f"{name}: {no_prediction[name]}")
+        if name in runs.no_prediction:
+            runs.notes.append(f"{name}: {runs.no_prediction[name]}")
     baseline = _row(
         "baseline",
         (),
@@ -624,21 +617,40 @@ def _result(
         LEVER_TARGET_PCT,
         meter_reason=meter_reason,
     )
-    combined = next((r for r in rows if r.name == "combined"), None)
-    kf_err = None
+    return baseline, rows
+
+
+def _judged_combined(combined: LeverRow | None, drift: float | None) -> LeverRow | None:
+    """The combined row, "not comparable" where the machine's speed moved more than
+    REFERENCE_DRIFT_PCT from its calibration (its keyframe latency is an absolute time)."""
+    if combined is None or drift is None or abs(drift) <= REFERENCE_DRIFT_PCT:
+        return combined
+    if not combined.measured:
+        return combined
+    status = (
+        f"not comparable: machine speed moved (reference kernel {drift:+.0f}% from its "
+        "calibration speed)"
+    )
+    return replace(combined, status=status)
+
+
+def _result(
+    options: LeverCheckOptions, profile: Any, runs: _Runs, wall_s: float
+) -> LeverCheckResult:
+    from zoomwatt.measurement.validation import describe_device
+
+    meter = runs.meter
+    meter_reason = None if meter.available else meter.reason
+    baseline, rows = _rows(runs, meter_reason)
     calibration = getattr(profile, "calibration", None)
-    drift = machine_drift_pct(calibration, speeds)
-    if combined is not None:  # judged on this (issue 15), not on its speed-up
+    drift = machine_drift_pct(calibration, runs.speeds)
+    combined = _judged_combined(next((r for r in rows if r.name == "combined"), None), drift)
+    kf_err = None  # the combined plan is judged on this (issue 15), not on its speed-up
+    if combined is not None:
         kf_err = error_pct(combined.predicted_keyframe_s, combined.measured_keyframe_s)
-        if drift is not None and abs(drift) > REFERENCE_DRIFT_PCT and combined.measured:
-            combined = replace(
-                combined,
-                status="not comparable: machine speed moved (reference kernel "
-                f"{drift:+.0f}% from its calibration speed)",
-            )
-            rows = [combined if r.name == "combined" else r for r in rows]
-    if speeds:
-        notes.append(_speed_note(calibration, speeds))
+    notes = runs.notes
+    if runs.speeds:
+        notes.append(_speed_note(calibration, runs.speeds))
     settings = {
         "size": options.size,
         "steps": options.steps,
@@ -648,7 +660,7 @@ def _result(
         "rounds": options.rounds,
         "dtype": "fp32",
         "profile": profile.name,
-        "profile_calibrated": (getattr(profile, "calibration", None) or {}).get("date"),
+        "profile_calibrated": (calibration or {}).get("date"),
     }
     return LeverCheckResult(
         kind="levers",
