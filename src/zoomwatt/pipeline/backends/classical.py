@@ -43,7 +43,7 @@ SEAM_BAND_PX = 8  # the OpenCV methods' full-size band at the seam (see opencv_f
 TWO_SCALE_MIN_HOLE_SHARE = 0.25  # smaller holes are filled at full size in one go
 # Bumped when the patch method's pictures change for the same settings, so that a resume
 # does not mix keyframes of two versions.
-PATCH_VERSION = 2  # 2: completion from the first keyframe (1 was image quilting)
+PATCH_VERSION = 3  # 3: patches from the surround (2: the whole ring; 1: image quilting)
 
 
 class ClassicalInpainter(Inpainter):

@@ -11,6 +11,9 @@ nearest-neighbour search (:mod:`~zoomwatt.pipeline.backends.patchmatch`):
    neither shrinks the picture into noise keyframe after keyframe nor drifts away from it (a
    border copied from the keyframe before, which was copied from the one before, degenerates
    within a few keyframes). Without one, the known part magnified by the zoom factor.
+   Patches come from the exemplar's outer ring, and in it from the materials its edge is made
+   of and its detailed part (:mod:`~zoomwatt.pipeline.backends.surround`): a zoom out of a cup
+   on a table continues the table, not the saucer the frame cuts.
 2. **Coarse to fine.** The picture, its known mask and the exemplar are halved until the
    shorter side is about ``coarsest_px``. At the coarsest level every unknown pixel starts at
    a random exemplar patch; at every level, a few times: PatchMatch finds each patch that
@@ -41,20 +44,27 @@ import numpy as np
 
 from zoomwatt.errors import InputError
 from zoomwatt.pipeline.backends import patchmatch as pm
+from zoomwatt.pipeline.backends.surround import detailed_mask, surround_mask
 
 SEAM_MIRROR_PX = 3  # the first pixels outside the pasted edge blend into its mirror image
 CONFIDENCE_BASE = 1.3  # a vote weighs 1.3^-d, d its patch centre's distance to the known part
 MIN_CONFIDENCE = 0.05
 VOTE_PERCENTILE = 75  # vote weights exp(-cost / 2 s), s this percentile of the level's costs
 BAND_SIGMA_PX = 4.0  # the colour match's coarse band: Gaussian of 4 px at 512 px
-MAX_COARSE_GAIN = 4.0  # bounds of its gain on the coarse band's spread
-MAX_FINE_GAIN = 2.0  # and on the fine band's
-MAX_CHROMA_GAIN = 1.3  # a and b spreads, both bands: more leaves the gamut
+# Bounds of the colour match's gains on the border's spreads. A completion from coffee's table
+# alone keeps about a third of the material's L spread (raw border 47 +- 7 L against 42 +- 20
+# where its patches come from, 512 px) and half its chroma spread; the photo's own table
+# beyond its square crop has 0.75 of the crop's L spread and a and b spreads of 10. With
+# gains up to 8 (coarse L) and 2 (a, b) the main job keeps 0.71 of the first keyframe's L spread.
+MAX_COARSE_GAIN = 8.0  # on the coarse band's L spread (light and dark areas)
+MAX_FINE_GAIN = 2.0  # on the fine band's (texture: more turns wood grain to metal)
+MAX_CHROMA_GAIN = 2.0  # a and b spreads, both bands
 VOTE_EVERY_BELOW_PX = 64  # levels this small vote from every patch offset
 VOTE_SPARSE_FROM_PX = 128  # levels this large from every third
 MIN_UNSEARCHED_PX = 192  # smaller levels are always searched (they are cheap, and coarse)
 COARSEST_PATCH_PX = 5  # at the coarsest level a patch is a fifth of a 32 px side
 EXEMPLAR_RING = 0.25  # patch centres in the exemplar's outer quarter (a zoom's border ring)
+MIN_SOURCE_SHARE = 0.1  # a narrowing of that ring that leaves less of it is not applied
 
 
 @dataclass(frozen=True)
@@ -112,8 +122,9 @@ def outpaint(
     key = None if exemplar is None else _content_key(exemplar, known.shape)
     result = complete(picture, known, source, rng, settings, key)
     if settings.colour_match > 0:
-        reference = source[0][: known.shape[0]]  # the exemplar at full size, not the strip
-        result = match_statistics(result, ~known, reference, settings.colour_match)
+        h = known.shape[0]  # the exemplar at full size, not the strip; its colours where
+        reference, sources = source[0][:h], source[1][:h]  # the border's patches come from
+        result = match_statistics(result, ~known, reference, settings.colour_match, sources)
     result = _blend_seam(result, picture, known)
     out = np.clip(np.rint(result), 0, 255).astype(np.uint8)
     out[known] = image[known]
@@ -147,11 +158,12 @@ def _exemplar(
     """Where patches come from, float32, and where in it their centres may be: the exemplar
     at the picture's size (a zoom's first keyframe is) above a strip of it at half size,
     beside that strip turned half a turn (the same orientations, other neighbours); in each,
-    only the outer ring (EXEMPLAR_RING of the shorter side deep: what surrounds the picture's
-    middle, not its subject). The half-size copy holds the picture's features at the size
-    they have in the centre next to the seam, the full-size one at the size they had in the
-    first keyframe. Without an exemplar, the known part's bounding box magnified to the frame
-    (bicubic) stands in for it; None when nothing is known."""
+    only the centres :func:`_sources` allows (the outer ring, EXEMPLAR_RING of the shorter
+    side deep, narrowed to what surrounds the subject). The half-size copy holds the
+    picture's features at the size they have in the centre next to the seam, the full-size
+    one at the size they had in the first keyframe. Without an exemplar, the known part's
+    bounding box magnified to the frame (bicubic) stands in for it; None when nothing is
+    known."""
     h, w = known.shape
     if exemplar is not None:
         if exemplar.shape[:2] != (h, w):
@@ -166,13 +178,31 @@ def _exemplar(
     half = cv2.resize(full, (w // 2, max(1, h // 2)), interpolation=cv2.INTER_AREA)
     strip = np.concatenate([half, half[::-1, ::-1]], axis=1)
     strip = cv2.resize(strip, (w, strip.shape[0]), interpolation=cv2.INTER_NEAREST)
-    ring_half = _ring(half.shape[:2])
+    allowed = _sources(full, patch)
+    ring_half = (
+        cv2.resize(allowed.astype(np.float32), half.shape[1::-1], interpolation=cv2.INTER_AREA)
+        > 0.5
+    )
     ring_strip = np.concatenate([ring_half, ring_half[::-1, ::-1]], axis=1)
     ring_strip = cv2.resize(
         ring_strip.astype(np.uint8), (w, strip.shape[0]), interpolation=cv2.INTER_NEAREST
     ).astype(bool)
     atlas = np.ascontiguousarray(np.concatenate([full, strip], axis=0))
-    return atlas, np.concatenate([_ring((h, w)), ring_strip], axis=0)
+    return atlas, np.concatenate([allowed, ring_strip], axis=0)
+
+
+def _sources(full: np.ndarray, patch: int) -> np.ndarray:
+    """(h, w) bool: where in the full-size exemplar patch centres may be: its outer ring,
+    narrowed to the materials of its edge (what surrounds the subject: more table, not more
+    saucer) and to its detailed part (flat patches fit the average of any votes, so a
+    completion collapses onto them: an out-of-focus corner fills the whole border); each
+    narrowing only where it leaves MIN_SOURCE_SHARE of the ring."""
+    allowed = _ring(full.shape[:2])
+    floor = MIN_SOURCE_SHARE * allowed.sum()
+    for narrower in (surround_mask(full, margin_px=patch // 2), detailed_mask(full, patch)):
+        if (allowed & narrower).sum() >= floor:
+            allowed = allowed & narrower
+    return allowed
 
 
 def _ring(shape: tuple[int, int]) -> np.ndarray:
@@ -321,7 +351,11 @@ def _confidence(known: np.ndarray) -> np.ndarray:
 
 
 def match_statistics(
-    picture: np.ndarray, region: np.ndarray, reference: np.ndarray, strength: float = 1.0
+    picture: np.ndarray,
+    region: np.ndarray,
+    reference: np.ndarray,
+    strength: float = 1.0,
+    chroma_from: np.ndarray | None = None,
 ) -> np.ndarray:
     """``picture`` with the Lab statistics of its ``region`` moved ``strength`` of the way to
     targets, per channel, in two bands split at BAND_SIGMA_PX (scaled with the frame): the
@@ -332,7 +366,10 @@ def match_statistics(
     dark areas, colour regions) to what makes the whole spread ``reference``'s, within
     1/MAX_COARSE_GAIN..MAX_COARSE_GAIN (a and b: MAX_CHROMA_GAIN in both bands). A patch
     completion averages votes, which flattens coarse areas and dulls texture. Statistics are
-    taken on every second row and column (every one in a thin border)."""
+    taken on every second row and column (every one in a thin border). ``chroma_from``:
+    where in ``reference`` the a and b targets are taken ((h, w) bool; None: everywhere):
+    lightness keeps to the whole first keyframe (no wash-out), colour to the material the
+    border is made of (a grey table round a red cup stays grey)."""
     to_lab = lambda rgb: cv2.cvtColor(np.clip(rgb, 0, 255) / 255.0, cv2.COLOR_RGB2Lab)  # noqa: E731
     lab = to_lab(picture)
     sigma = BAND_SIGMA_PX * max(1.0, min(region.shape) / 512.0)
@@ -342,6 +379,10 @@ def match_statistics(
     inside, outside = region[::step, ::step], ~region[::step, ::step]
     coarse_s, fine_s = coarse[::step, ::step][inside], fine[::step, ::step][inside]
     ref_mean, ref_std, want_f = _reference_statistics(reference, sigma)
+    if chroma_from is not None and chroma_from.any():
+        chroma_targets = _reference_statistics(reference, sigma, chroma_from)
+        for whole, material in zip((ref_mean, ref_std, want_f), chroma_targets, strict=True):
+            whole[1:] = material[1:]
     mean_c = coarse_s.mean(0)
     s_c, s_f = np.maximum(coarse_s.std(0), 1e-3), np.maximum(fine_s.std(0), 1e-3)
     if outside.any():  # at least the detail of the centre the border continues
@@ -389,23 +430,31 @@ def _source(level: _Level, patch: int, key: tuple | None) -> pm.Source:
         return _SOURCE_CACHE[key]
 
 
-def _reference_statistics(reference: np.ndarray, sigma: float):
-    """Lab mean, spread and fine-band spread of ``reference`` (every second row and column),
-    kept for the exemplar a zoom passes every keyframe (a cache of the last few, by content:
-    the same pixels give the same figures)."""
-    key = (reference.shape, sigma, hashlib.blake2b(reference.tobytes(), digest_size=16).digest())
+def _reference_statistics(
+    reference: np.ndarray, sigma: float, where: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lab mean, spread and fine-band spread of ``reference`` (every second row and column;
+    only ``where`` it is True, if given): copies of the figures kept for the exemplar a zoom
+    passes every keyframe (a cache of the last few, by content: the same pixels give the same
+    figures)."""
+    digest = hashlib.blake2b(reference.tobytes(), digest_size=16)
+    if where is not None:
+        digest.update(np.packbits(where).tobytes())
+    key = (reference.shape, sigma, where is None, digest.digest())
     with _CACHE_LOCK:
         if key in _REFERENCE_CACHE:
-            return _REFERENCE_CACHE[key]
+            return tuple(a.copy() for a in _REFERENCE_CACHE[key])
     lab = cv2.cvtColor(np.clip(reference, 0, 255) / 255.0, cv2.COLOR_RGB2Lab)
-    fine = (lab - cv2.GaussianBlur(lab, (0, 0), sigma))[::2, ::2].reshape(-1, 3)
-    ref = lab[::2, ::2].reshape(-1, 3)
+    step = 1 if where is not None and not where[::2, ::2].any() else 2
+    every = (np.ones(lab.shape[:2], bool) if where is None else where)[::step, ::step]
+    fine = (lab - cv2.GaussianBlur(lab, (0, 0), sigma))[::step, ::step][every]
+    ref = lab[::step, ::step][every]
     figures = (ref.mean(0), ref.std(0), fine.std(0))
     with _CACHE_LOCK:
-        if len(_REFERENCE_CACHE) >= CACHED_EXEMPLARS:
+        if len(_REFERENCE_CACHE) >= 2 * CACHED_EXEMPLARS:  # whole and material: two each
             _REFERENCE_CACHE.pop(next(iter(_REFERENCE_CACHE)))
         _REFERENCE_CACHE[key] = figures
-    return figures
+    return tuple(a.copy() for a in figures)
 
 
 def _blend_seam(picture: np.ndarray, original: np.ndarray, known: np.ndarray) -> np.ndarray:
