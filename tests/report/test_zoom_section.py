@@ -46,3 +46,15 @@ def test_missing_files_give_the_reason(tmp_path):
     assert str(checks_path(video)) in note and str(sheet_path(video)) in note
     assert "--no-checks" in note
     assert "no video given" in zoom_pictures_html(None, "no video given")
+
+
+def test_the_zoom_says_what_made_its_pictures(report_data, tiny_video):
+    written = json.loads(checks_path(tiny_video).read_text())
+    # The conftest's zoom is the classical backend's default method: no model at all.
+    made_by = "the classical backend (patch: patch-based completion from the first keyframe's "
+    assert written["made_by"].startswith(made_by) and written["made_by"].endswith("weights")
+    page = render_html(report_data)
+    the_zoom = page[page.index("<h2>The zoom</h2>") : page.index(TITLE)]
+    assert f"Made by {escape(written['made_by'])}." in the_zoom
+    older = type(report_data.zoom_pictures)({"passed": True}, "c.json", None, "s.png")
+    assert older.made_by is None  # a checks file from before this field

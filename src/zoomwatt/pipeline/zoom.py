@@ -750,7 +750,7 @@ class ZoomRun:
         checks = self._checker.result()
         out = self.plan.out
         path = checks_path(out)
-        _write_json(path, checks.to_dict())
+        _write_json(path, {"made_by": self.backend.made_by(), **checks.to_dict()})
         return checks, path, self._sheet.write(sheet_path(out))
 
     def _warm_up(self) -> float:

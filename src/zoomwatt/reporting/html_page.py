@@ -141,6 +141,12 @@ def video_section(data: ReportData) -> str:
     parts = ["<h2>The zoom</h2>"]
     if prompt:
         parts.append(f"<p>Prompt: <q>{esc(prompt)}</q></p>")
+    made_by = data.zoom_pictures.made_by if data.zoom_pictures is not None else None
+    parts.append(
+        f"<p>Made by {esc(made_by)}.</p>"
+        if made_by
+        else '<p class="note">What made these pictures is not recorded beside the video.</p>'
+    )
     if v is None:
         parts.append(f'<p class="note">No video: {esc(data.video_note)}</p>')
         return "".join(parts)
@@ -158,7 +164,8 @@ def video_section(data: ReportData) -> str:
     parts.append(f'<div class="frames">{stills}</div>')
     parts.append(
         f'<p class="note">{esc(v.path)}: {v.frames} frames at {_num(v.fps)} fps. The stills '
-        f"are the keyframes (every {esc(data.settings['every'])}th frame).</p>"
+        f"are its first {len(v.stills_png)} keyframes (every {esc(data.settings['every'])}th "
+        "frame); the contact sheet below has them all.</p>"
     )
     return "".join(parts)
 

@@ -29,6 +29,12 @@ class ZoomPictures:
     sheet_png: bytes | None
     sheet_path: str
 
+    @property
+    def made_by(self) -> str | None:
+        """What made the pictures, as the zoom wrote it beside its checks (None: not said)."""
+        made_by = (self.checks or {}).get("made_by")
+        return made_by if isinstance(made_by, str) else None
+
 
 def collect_zoom_pictures(video: str | Path | None) -> dict[str, Any]:
     """``zoom_pictures`` (a :class:`ZoomPictures`, or None) and ``zoom_pictures_note`` (why
@@ -117,7 +123,15 @@ def _keyframe_table(rows: list[dict[str, Any]]) -> str:
         + "</tr>"
         for row in rows
     )
-    return f"<table><tr><th>keyframe</th>{head}</tr>{body}</table>"
+    return (
+        f"<table><tr><th>keyframe</th>{head}</tr>{body}</table>"
+        '<p class="note">detail: border over centre mid-frequency energy; coherence: border '
+        "minus centre (below 0: the border's gradients point in more directions than the "
+        "centre's); rays: +1 all the border's gradient energy across rays from the centre, 0 "
+        "none preferred, -1 rings; copies: share of textured border blocks that copy the "
+        "centre; colour: Lab distance of border and centre statistics; seam: the jump at the "
+        "pasted edge over the jumps beside it.</p>"
+    )
 
 
 def _drift_table(rows: list[dict[str, Any]]) -> str:

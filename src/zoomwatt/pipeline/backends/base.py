@@ -31,6 +31,10 @@ class Inpainter(ABC):
         """Every setting that changes the pictures, JSON-able; stored in the run manifest so
         that a resume with other settings is refused."""
 
+    def made_by(self) -> str:
+        """One line on what makes the pictures, for whoever looks at them (the report)."""
+        return f"the {self.name} backend"
+
     @abstractmethod
     def inpaint(
         self, image: np.ndarray, mask: np.ndarray, prompt: str, negative_prompt: str, seed: int

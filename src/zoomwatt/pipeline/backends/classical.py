@@ -76,6 +76,14 @@ class ClassicalInpainter(Inpainter):
             settings["patch"] = {"version": PATCH_VERSION, **fields}
         return settings
 
+    def made_by(self) -> str:
+        how = (
+            "patch-based completion from the first keyframe's surround"
+            if self.method in PATCH_METHODS
+            else "OpenCV inpainting"
+        )
+        return f"the classical backend ({self.method}: {how}), no model weights"
+
     def outpaint(
         self,
         image: np.ndarray,

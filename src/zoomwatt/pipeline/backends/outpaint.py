@@ -52,13 +52,13 @@ MIN_CONFIDENCE = 0.05
 VOTE_PERCENTILE = 75  # vote weights exp(-cost / 2 s), s this percentile of the level's costs
 BAND_SIGMA_PX = 4.0  # the colour match's coarse band: Gaussian of 4 px at 512 px
 # Bounds of the colour match's gains on the border's spreads. A completion from coffee's table
-# alone keeps about a third of the material's L spread (raw border 47 +- 7 L against 42 +- 20
-# where its patches come from, 512 px) and half its chroma spread; the photo's own table
-# beyond its square crop has 0.75 of the crop's L spread and a and b spreads of 10. With
-# gains up to 8 (coarse L) and 2 (a, b) the main job keeps 0.71 of the first keyframe's L spread.
-MAX_COARSE_GAIN = 8.0  # on the coarse band's L spread (light and dark areas)
+# alone keeps a third of the material's L spread (raw border 47 +- 7 L, 512 px) and half its
+# chroma spread (a and b 5-8 against the crop's 15-16; the photo's own table beyond its square
+# crop has 10). Coarse L up to 4 gives the table's own L spread (0.58 of the first keyframe's;
+# the real table beyond the crop 0.56); 8 passes for more but reads as ridged rock.
+MAX_COARSE_GAIN = 4.0  # on the coarse band's L spread (light and dark areas)
 MAX_FINE_GAIN = 2.0  # on the fine band's (texture: more turns wood grain to metal)
-MAX_CHROMA_GAIN = 2.0  # a and b spreads, both bands
+MAX_CHROMA_GAIN = 2.0  # a and b spreads, both bands (1.3 left coffee's table grey-brown)
 VOTE_EVERY_BELOW_PX = 64  # levels this small vote from every patch offset
 VOTE_SPARSE_FROM_PX = 128  # levels this large from every third
 MIN_UNSEARCHED_PX = 192  # smaller levels are always searched (they are cheap, and coarse)
@@ -115,11 +115,11 @@ def outpaint(
     if known.all():
         return image.copy()
     picture = image.astype(np.float32)
-    source = _exemplar(picture, known, exemplar, settings.patch_px)
+    key = None if exemplar is None else _content_key(exemplar, known.shape)
+    source = _exemplar(picture, known, exemplar, settings.patch_px, key)
     if source is None:  # nothing known and no exemplar: nothing to take patches from
         return cv2.inpaint(image, mask.astype(np.uint8), 3, cv2.INPAINT_TELEA)
     rng = np.random.default_rng(seed)
-    key = None if exemplar is None else _content_key(exemplar, known.shape)
     result = complete(picture, known, source, rng, settings, key)
     if settings.colour_match > 0:
         h = known.shape[0]  # the exemplar at full size, not the strip; its colours where
@@ -153,7 +153,11 @@ def _check_inputs(image: object, mask: object, seed: object, exemplar: object) -
 
 
 def _exemplar(
-    picture: np.ndarray, known: np.ndarray, exemplar: np.ndarray | None, patch: int
+    picture: np.ndarray,
+    known: np.ndarray,
+    exemplar: np.ndarray | None,
+    patch: int,
+    key: tuple | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """Where patches come from, float32, and where in it their centres may be: the exemplar
     at the picture's size (a zoom's first keyframe is) above a strip of it at half size,
@@ -163,7 +167,7 @@ def _exemplar(
     picture's features at the size they have in the centre next to the seam, the full-size
     one at the size they had in the first keyframe. Without an exemplar, the known part's
     bounding box magnified to the frame (bicubic) stands in for it; None when nothing is
-    known."""
+    known. ``key``: the exemplar's content key, to reuse its allowed centres."""
     h, w = known.shape
     if exemplar is not None:
         if exemplar.shape[:2] != (h, w):
@@ -178,7 +182,7 @@ def _exemplar(
     half = cv2.resize(full, (w // 2, max(1, h // 2)), interpolation=cv2.INTER_AREA)
     strip = np.concatenate([half, half[::-1, ::-1]], axis=1)
     strip = cv2.resize(strip, (w, strip.shape[0]), interpolation=cv2.INTER_NEAREST)
-    allowed = _sources(full, patch)
+    allowed = _cached_sources(full, patch, key)
     ring_half = (
         cv2.resize(allowed.astype(np.float32), half.shape[1::-1], interpolation=cv2.INTER_AREA)
         > 0.5
@@ -189,6 +193,24 @@ def _exemplar(
     ).astype(bool)
     atlas = np.ascontiguousarray(np.concatenate([full, strip], axis=0))
     return atlas, np.concatenate([allowed, ring_strip], axis=0)
+
+
+def _cached_sources(full: np.ndarray, patch: int, key: tuple | None) -> np.ndarray:
+    """:func:`_sources`, kept for the last few exemplars (a zoom passes the same one every
+    keyframe; 45 ms at 512 px). Read-only."""
+    if key is None:
+        return _sources(full, patch)
+    key = (*key, patch)
+    with _CACHE_LOCK:
+        if key in _SOURCES_CACHE:
+            return _SOURCES_CACHE[key]
+    allowed = _sources(full, patch)
+    allowed.setflags(write=False)
+    with _CACHE_LOCK:
+        if len(_SOURCES_CACHE) >= CACHED_EXEMPLARS:
+            _SOURCES_CACHE.pop(next(iter(_SOURCES_CACHE)))
+        _SOURCES_CACHE[key] = allowed
+    return allowed
 
 
 def _sources(full: np.ndarray, patch: int) -> np.ndarray:
@@ -404,6 +426,7 @@ def match_statistics(
 
 _REFERENCE_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 _SOURCE_CACHE: dict[tuple, pm.Source] = {}
+_SOURCES_CACHE: dict[tuple, np.ndarray] = {}
 _CACHE_LOCK = threading.Lock()  # zooms in two threads of one process share the caches
 CACHED_EXEMPLARS = 4  # the caches keep the figures of this many exemplars' levels
 

@@ -328,6 +328,12 @@ class SD2Inpainter(Inpainter):
             "dtype": self.dtype,
         }
 
+    def made_by(self) -> str:
+        return (
+            f"Stable Diffusion 2 inpainting, weights from {self.model}, {self.steps} steps, "
+            f"{self.dtype} on {self.device}"
+        )
+
     # --- loading ---------------------------------------------------------------------------
 
     @property
