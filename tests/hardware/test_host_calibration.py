@@ -11,6 +11,7 @@ from zoomwatt.hardware.host_calibration import (
     PLANS,
     calibrate_host,
     counted_ops,
+    counted_work,
     fit_reuse,
     load_host_profile,
 )
@@ -20,8 +21,9 @@ from zoomwatt.hardware.schema import parse_profile
 
 class FakeProbe:
     """Rates from the model the calibration fits: conv at R = 0.5 x fp32 with reuse_half 64,
-    linear at R = fp32 with reuse_half 16; SiLU 1e9 elements/s within the cache and
-    0.25e9/s beyond it; group norm, add and attention at fixed rates."""
+    linear at R = fp32 with reuse_half 16; attention at R = 0.5 x fp32 with reuse_half 2e6
+    MACs (the call's); SiLU 1e9 elements/s within the cache and 0.25e9/s beyond it; group
+    norm and add at fixed rates."""
 
     kind = "cpu"
 
@@ -52,7 +54,8 @@ class FakeProbe:
         return {"group_norm": 2e9, "add": 4e9, "upsample_bilinear": 1e9, "sum": 5e9}[op]
 
     def attention_seconds(self, dtype, shape, min_time_s):
-        return 1.0
+        ops, macs = counted_work("attention", (1, *shape))
+        return ops / (0.5 * self.rates[dtype] * macs / (macs + 2e6))
 
     def copy_bytes_per_s(self, nbytes, min_time_s):
         return 2e10
@@ -122,10 +125,13 @@ def test_calibration_builds_a_valid_profile():
     assert profile.efficiency["other"].si == pytest.approx(5e9 / 1e11)
     # data movement counts no operations: its efficiency is unused and says so
     assert "not used" in profile.efficiency["data_movement"].estimate
-    # attention: the trace's ops of one (10 heads, 1024, 64) SDPA in 1 s
-    heads, length, dim = PLANS["quick"].attention
-    ops = counted_ops("attention", (1, heads, length, dim))
-    assert profile.efficiency["attention"].si == pytest.approx(ops / 1.0 / 1e11, rel=1e-3)
+    # attention at (10 heads, 1024, 64) and (16, 77, 64), fitted with the call's MACs as its
+    # reuse: R = 0.5 x 1e11 and reuse_half 2e6 MACs back (4 significant digits: rel 1e-3)
+    assert profile.efficiency["attention"].si == pytest.approx(0.5, rel=1e-3)
+    assert profile.reuse_half["attention"].si == pytest.approx(2e6, rel=1e-3)
+    assert profile.reuse_half["attention"].unit == "MACs"
+    # the (16, 77, 64) call: 2 x 16 x 77^2 x 64 = 12.1 MMAC, so it runs at 12.1 / 14.1 of R
+    assert counted_work("attention", (1, 16, 77, 64))[1] == 2 * 16 * 77**2 * 64
     # spill: 16M SiLU elements at 0.25e9/s take 67.1 ms where 1e9/s gives 16.8 ms: 50.3 ms
     # extra for 2 x 16M x 4 B - 8 MiB cache = 125.8 MB spilled -> 2.5 GB/s
     numel = PLANS["quick"].spill_numel

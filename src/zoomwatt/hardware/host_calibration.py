@@ -61,7 +61,9 @@ class CalibrationPlan:
     """Sizes of the micro-benchmarks; ``min_time_s`` is the time spent repeating each.
 
     Conv shapes are (channels in = out, side, batch), reuse = side^2 x batch; linear shapes
-    are (rows, in, out), reuse = rows; attention is (batch x heads, length, head dim). The
+    are (rows, in, out), reuse = rows; attention is (batch x heads, length, head dim), at a
+    UNet's level (``attention``) and a text encoder's 77 tokens (``attention_small``),
+    reuse = the call's MACs (a per-call cost the arithmetic amortizes). The
     large-reuse conv keeps its activations in the cache (a UNet's middle levels); the
     small-reuse shapes are a UNet's deepest level and a text encoder's 77-token layers, with
     cold weights filling up to ``cold_bytes_max`` (twice the largest cache when smaller). SiLU
@@ -82,13 +84,14 @@ class CalibrationPlan:
     min_time_s: float
     warmup_s: float  # matmuls before measuring: a fresh process runs at half speed at first
     rounds: int  # interleaved rounds of the efficiency benchmarks; the median is kept
+    attention_small: Shape = (16, 77, 64)  # SD 2's text encoder: 16 heads of 64, 77 tokens
 
 
 PLANS = {
     # tests only: numbers are poor
     "tiny": CalibrationPlan(
         "tiny", 64, (16, 16, 1), (32, 2, 1), 1 << 16, (256, 64, 64), (8, 64, 256), 1 << 14,
-        (2, 64, 16), 1 << 20, 1 << 20, 0.002, 0.0, 1,
+        (2, 64, 16), 1 << 20, 1 << 20, 0.002, 0.0, 1, (2, 8, 16),
     ),
     "quick": CalibrationPlan(
         "quick", 512, (256, 64, 1), (1024, 4, 2), 16 << 20, (512, 1024, 4096),
@@ -219,6 +222,12 @@ def counted_ops(op: str, shape: tuple[int, ...]) -> float:
     """Operations the workload's formula table counts for one call of a micro-benchmark op
     ('silu', 'group_norm', 'add', 'upsample_bilinear', 'sum' on ``shape``; 'attention' on
     (1, heads, length, dim))."""
+    return counted_work(op, shape)[0]
+
+
+def counted_work(op: str, shape: tuple[int, ...]) -> tuple[float, float]:
+    """(operations, MACs) the formula table counts for one call of :func:`counted_ops`'s
+    ``op``."""
     import torch
 
     from zoomwatt.workload.tracer import trace_call
@@ -253,7 +262,8 @@ def counted_ops(op: str, shape: tuple[int, ...]) -> float:
         module = builders[op]()
         x = torch.empty(shape)
     trace = trace_call(module, module, x, dtype="fp32")
-    return float(sum(max(r.flops, 2 * r.macs) for r in trace.records))
+    ops = float(sum(max(r.flops, 2 * r.macs) for r in trace.records))
+    return ops, float(sum(r.macs for r in trace.records))
 
 
 def _rounds(
@@ -271,9 +281,11 @@ def _rounds(
     ``stack_probes`` in the same rounds (``NAME:conv_large``, ...): a machine whose speed moves
     over seconds then moves both alike, and a stack's gain over eager is measured side by side."""
     shape = (1, 128, max(1, numel // 128))
-    heads, length, dim = steps.attention
     per_element = {op: counted_ops(op, shape) / (shape[1] * shape[2]) for op in _ELEMENTWISE}
-    attention_ops = counted_ops("attention", (1, heads, length, dim))
+    attention_ops = {
+        key: counted_ops("attention", (1, *getattr(steps, key)))
+        for key in ("attention", "attention_small")
+    }
     t = steps.min_time_s
 
     def one_round() -> dict[str, float | None]:
@@ -290,8 +302,9 @@ def _rounds(
         for op in _ELEMENTWISE:
             per_s = probe.elementwise_elements_per_s(op, ref, numel, t)
             out[op] = None if per_s is None else per_s * per_element[op]
-        seconds = probe.attention_seconds(ref, steps.attention, t)
-        out["attention"] = attention_ops / seconds if seconds else None
+        for key, ops in attention_ops.items():
+            seconds = probe.attention_seconds(ref, getattr(steps, key), t)
+            out[key] = ops / seconds if seconds else None
         return out
 
     samples: dict[str, list[float]] = {}
@@ -358,7 +371,19 @@ def _efficiencies(
         value = max(_MIN_EFFICIENCY, min(1.0, fit["rate_at_full_reuse"] / peak))
         efficiency[op_class] = _quantity(value, "1", text, True)
         reuse_half[op_class] = _quantity(fit["reuse_half"], "rows", text, True)
+    attention = fits.get("attention")
+    if attention is not None:
+        shapes = " and ".join(str(tuple(x)) for x in attention["shapes"])
+        text = (
+            f"{how}: {ref} fused scaled-dot-product attention at {shapes} (heads, tokens, head "
+            "dim), fitted to rate = R x macs / (macs + reuse_half), the call's MACs; R / peak"
+        )
+        value = max(_MIN_EFFICIENCY, min(1.0, attention["rate_at_full_reuse"] / peak))
+        efficiency["attention"] = _quantity(value, "1", text, True)
+        reuse_half["attention"] = _quantity(attention["reuse_half"], "MACs", text, True)
     for op_class, (bench, what) in _OTHER_BENCHMARKS.items():
+        if op_class == "attention" and attention is not None:
+            continue
         if other.get(bench):
             value = max(_MIN_EFFICIENCY, min(1.0, other[bench] / peak))
             text = f"{how}: {ref} {what}, operations as the formula table counts them / peak"
@@ -512,6 +537,23 @@ def _class_fit(
     }
 
 
+def _attention_fit(steps: CalibrationPlan, large: float, small: float) -> dict[str, Any]:
+    """Attention's rates at the plan's two shapes, fitted as a layer's (:func:`fit_reuse`)
+    with the call's MACs for the reuse: ``rate = R x macs / (macs + reuse_half)``, a fixed cost
+    per call that a long sequence amortizes (on the Xeon here SDPA at 77 tokens ran at a
+    third of its rate at 1024)."""
+    shapes = (steps.attention, steps.attention_small)
+    macs = [counted_work("attention", (1, *shape))[1] for shape in shapes]
+    top, half = fit_reuse(large, macs[0], small, macs[1])
+    return {
+        "shapes": [list(x) for x in shapes],
+        "reuse": macs,
+        "ops_per_s": [_round(large), _round(small)],
+        "rate_at_full_reuse": _round(top),
+        "reuse_half": _round(half),
+    }
+
+
 _OPENVINO_FUSION = (
     "OpenVINO's CPU plugin fuses a convolution or MatMul with the bias, activation and "
     "elementwise ops after it, and chains of elementwise ops (OpenVINO docs, CPU device: "
@@ -623,6 +665,9 @@ def _measure_op_classes(run: _Run) -> None:
     run.peak = max([measured[ref]] + [f["rate_at_full_reuse"] for f in run.fits.values()])
     measured[ref] = run.peak
     run.spill = _spill_fit(rounds.pop("silu_spill", None), rounds.get("silu"), steps, cache, ref)
+    small = rounds.pop("attention_small", None)
+    if rounds.get("attention") and small:
+        run.fits["attention"] = _attention_fit(steps, rounds["attention"], small)
     run.other = rounds
 
 

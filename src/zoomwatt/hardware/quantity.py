@@ -21,6 +21,7 @@ from zoomwatt.errors import InputError
 UNITS: dict[str, tuple[str, float]] = {
     "1": ("ratio", 1.0),
     "rows": ("count", 1.0),
+    "MACs": ("count", 1.0),  # attention's reuse: the MACs of one call
     "nm": ("length", 1e-9),
     "OP/s": ("throughput", 1.0),
     "GOP/s": ("throughput", 1e9),

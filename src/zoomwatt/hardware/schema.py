@@ -358,7 +358,7 @@ def _reuse_half(
     if raw is None:
         return {}
     if not isinstance(raw, dict):
-        raise InputError(where, raw, "a mapping from op class to {value, unit: rows, ...}")
+        raise InputError(where, raw, "a mapping from op class to {value, unit: rows or MACs, ...}")
     unknown = set(raw) - set(OP_CLASSES)
     if unknown:
         raise InputError(where, _sorted(unknown), f"op classes among {', '.join(OP_CLASSES)}")
