@@ -537,14 +537,17 @@ def _class_fit(
     }
 
 
-def _attention_fit(steps: CalibrationPlan, large: float, small: float) -> dict[str, Any]:
+def _attention_fit(
+    steps: CalibrationPlan, large: float, small: float, peak: float
+) -> dict[str, Any]:
     """Attention's rates at the plan's two shapes, fitted as a layer's (:func:`fit_reuse`)
     with the call's MACs for the reuse: ``rate = R x macs / (macs + reuse_half)``, a fixed cost
     per call that a long sequence amortizes (on the Xeon here SDPA at 77 tokens ran at a
-    third of its rate at 1024)."""
+    third of its rate at 1024); R at most ``peak`` (its efficiency is R / peak, at most 1),
+    reuse_half then through the small point."""
     shapes = (steps.attention, steps.attention_small)
     macs = [counted_work("attention", (1, *shape))[1] for shape in shapes]
-    top, half = fit_reuse(large, macs[0], small, macs[1])
+    top, half = fit_reuse(large, macs[0], small, macs[1], peak)
     return {
         "shapes": [list(x) for x in shapes],
         "reuse": macs,
@@ -667,7 +670,7 @@ def _measure_op_classes(run: _Run) -> None:
     run.spill = _spill_fit(rounds.pop("silu_spill", None), rounds.get("silu"), steps, cache, ref)
     small = rounds.pop("attention_small", None)
     if rounds.get("attention") and small:
-        run.fits["attention"] = _attention_fit(steps, rounds["attention"], small)
+        run.fits["attention"] = _attention_fit(steps, rounds["attention"], small, run.peak)
     run.other = rounds
 
 
