@@ -76,10 +76,12 @@ def toy_profile(**changes):
     return parse_profile(toy_data(**changes), "toy.yaml")
 
 
-def layer(op_class, macs=0, flops=None, weight=0.0, inp=0.0, out=0.0, dtype="fp16", act=None):
+def layer(
+    op_class, macs=0, flops=None, weight=0.0, inp=0.0, out=0.0, dtype="fp16", act=None, op="op"
+):
     return LayerRecord(
         module="m",
-        op="op",
+        op=op,
         op_class=op_class,
         macs=int(macs),
         flops=int(2 * macs if flops is None else flops),

@@ -151,8 +151,8 @@ def test_weight_reuse_is_macs_per_weight_element():
     norm = layer(OpClass.NORM, flops=1e6, weight=1e3, inp=1e6, out=1e6)  # no MACs
     act = layer(OpClass.ACTIVATION, flops=1e6, inp=1e6, out=1e6)  # no weights
     table = build_layer_table([make_stage("s", [conv, norm, act], 1)])
-    assert table.weight_reuse[0] == pytest.approx(2000.0)
-    assert np.isinf(table.weight_reuse[1]) and np.isinf(table.weight_reuse[2])
+    assert table.reuse[0] == pytest.approx(2000.0)
+    assert np.isinf(table.reuse[1]) and np.isinf(table.reuse[2])
 
 
 def test_small_reuse_slows_conv_and_linear_only():
@@ -175,18 +175,22 @@ def test_small_reuse_slows_conv_and_linear_only():
     assert plain.compute_time_s[0] == pytest.approx(4e-3)
 
 
-def test_attention_reuse_is_the_calls_macs():
+def test_a_fused_attention_calls_reuse_is_its_macs():
     profile = toy_profile(**{"compute.reuse_half": {"attention": q(2e6, "MACs")}})
     eff = profile.efficiency["attention"].si
+    sdpa = "aten.scaled_dot_product_attention.default"
     # a text encoder's call, 2 x 16 x 77^2 x 64 = 12,142,592 MACs, 2 ops each: factor
-    # 12,142,592 / (12,142,592 + 2e6), so 2 x 12,142,592 / (1e12 x eff) x 14,142,592 / 12,142,592
-    small = layer(OpClass.ATTENTION, macs=12_142_592)
+    # 12,142,592 / (12,142,592 + 2e6), so 2 x 14,142,592 / (1e12 x eff)
+    small = layer(OpClass.ATTENTION, macs=12_142_592, op=sdpa)
     # a UNet level's, 2 x 10 x 1024^2 x 64 = 1.342e9 MACs: factor ~ 0.9985
-    large = layer(OpClass.ATTENTION, macs=2 * 10 * 1024**2 * 64)
-    c = costs_of([small, large], profile)
-    assert c.compute_time_s[0] == pytest.approx(2 * 14_142_592 / (1e12 * eff))
     macs = 2 * 10 * 1024**2 * 64
+    large = layer(OpClass.ATTENTION, macs=macs, op=sdpa)
+    # one matmul of an unfused attention (QK^T, half the MACs): no per-call factor
+    bmm = layer(OpClass.ATTENTION, macs=6_071_296, op="aten.bmm.default")
+    c = costs_of([small, large, bmm], profile)
+    assert c.compute_time_s[0] == pytest.approx(2 * 14_142_592 / (1e12 * eff))
     assert c.compute_time_s[1] == pytest.approx(2 * (macs + 2e6) / (1e12 * eff))
+    assert c.compute_time_s[2] == pytest.approx(2 * 6_071_296 / (1e12 * eff))
     # without reuse_half for attention (every shipped profile): no penalty
     assert costs_of([small], toy_profile()).compute_time_s[0] == pytest.approx(
         2 * 12_142_592 / (1e12 * eff)

@@ -13,7 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from zoomwatt.perfmodel.stage import Stage
-from zoomwatt.workload.records import DTYPE_BYTES, LayerRecord, OpClass, does_work
+from zoomwatt.workload.records import (
+    DTYPE_BYTES,
+    LayerRecord,
+    OpClass,
+    does_work,
+    is_fused_attention,
+)
 
 OP_CLASSES: tuple[OpClass, ...] = tuple(OpClass)
 OP_CLASS_INDEX = {c: i for i, c in enumerate(OP_CLASSES)}
@@ -36,8 +42,9 @@ class LayerTable:
     activation_bytes: np.ndarray  # input + output bytes
     total_bytes: np.ndarray  # weights + inputs + outputs
     is_kernel: np.ndarray  # bool, the layer does any work (pays the per-kernel overhead)
-    weight_reuse: np.ndarray  # MACs per weight element: the rows (batch x pixels or tokens)
-    # that share each weight of a conv or linear; inf for layers without weights or MACs
+    reuse: np.ndarray  # what the small-size factor amortizes over: MACs per weight element
+    # (the rows, batch x pixels or tokens, sharing each weight) of a conv or linear; a fused
+    # attention call's MACs (a fixed cost per call); inf for other layers
 
     @property
     def n_layers(self) -> int:
@@ -88,6 +95,12 @@ def build_layer_table(stages: Sequence[Stage]) -> LayerTable:
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         reuse = np.where((elements > 0) & (macs > 0), macs / elements, np.inf)
+    fused_attention = np.fromiter(
+        (la.op_class is OpClass.ATTENTION and is_fused_attention(la.op) for _, la in layers),
+        dtype=bool,
+        count=n,
+    )
+    reuse = np.where(fused_attention & (macs > 0), macs, reuse)
     return LayerTable(
         stages=stages,
         stage_index=stage_index,
@@ -100,5 +113,5 @@ def build_layer_table(stages: Sequence[Stage]) -> LayerTable:
         activation_bytes=act,
         total_bytes=total,
         is_kernel=does_work(flops, macs, total),
-        weight_reuse=reuse,
+        reuse=reuse,
     )

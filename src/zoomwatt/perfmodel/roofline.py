@@ -6,7 +6,7 @@ For each layer (one call):
                    ops = max(flops, 2 MACs)
     reuse_factor = reuse / (reuse + reuse_half[op class])
                    reuse = MACs per weight element (rows sharing each weight); 1 without weights;
-                           for attention (no weights) the call's MACs
+                           for a fused attention call (no weights) its MACs
     dram_bytes   = weight bytes + spill x activation bytes
                    spill = max(0, 1 - on_chip_buffer / activation bytes)
     memory_time  = dram_bytes / bandwidth
@@ -54,9 +54,10 @@ that only the rows sharing that weight (batch x output pixels, or tokens) amorti
 ``time = ops / (peak x eff) + weights x c``, ``ops = 2 x reuse x weights`` gives exactly the
 factor above with ``reuse_half = c x peak x eff / 2``. Host calibration measures it (a deep conv
 at 4x4 runs at a fraction of a VAE conv's rate on a CPU); profiles without it get factor 1.
-Attention has no weights; its reuse is the call's MACs, so that the same factor is a fixed cost
-per call (``c``) that long sequences amortize: a text encoder's 77-token attention runs at a
-third of the rate of a UNet's 1024-token one on a CPU.
+Fused attention has no weights; its reuse is the call's MACs, so that the same factor is a fixed
+cost per call (``c``) that long sequences amortize: a text encoder's 77-token attention runs at
+a third of the rate of a UNet's 1024-token one on a CPU. The two matmuls of an unfused attention
+(``bmm`` records) keep factor 1: the calibration measured the fused call.
 
 The spill time is an extra cost, on top of the roofline, of activation bytes that do not fit on
 chip, where a machine pays more for them than DRAM bandwidth alone: on a CPU, an activation too
@@ -190,8 +191,7 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     throughput = peak * np.asarray(params.efficiency)[..., table.op_class]
     if params.reuse_half is not None:
         half = np.asarray(params.reuse_half)[..., table.op_class]
-        attention = (table.op_class == OP_CLASS_INDEX[OpClass.ATTENTION]) & (table.macs > 0)
-        reuse = np.where(attention, table.macs, table.weight_reuse)
+        reuse = table.reuse
         with np.errstate(invalid="ignore"):
             factor = np.where(np.isfinite(reuse), reuse / (reuse + half), 1.0)
         throughput = throughput * factor

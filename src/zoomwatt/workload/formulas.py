@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from zoomwatt.workload.records import OpClass
+from zoomwatt.workload.records import FLASH_ATTENTION_OPS, SDPA_OPS, OpClass
 
 aten = torch.ops.aten
 
@@ -226,9 +226,11 @@ def _sdpa_cost(batch_heads: int, lq: int, lk: int, e: int, ev: int) -> tuple[OpC
     )
 
 
-@register(aten.scaled_dot_product_attention, aten._scaled_dot_product_flash_attention,
-          aten._scaled_dot_product_flash_attention_for_cpu,
-          aten._scaled_dot_product_efficient_attention, aten._scaled_dot_product_cudnn_attention,
+_SDPA_OPS = tuple(getattr(aten, name.removeprefix("aten.")) for name in SDPA_OPS)
+_FLASH_OPS = tuple(getattr(aten, name.removeprefix("aten.")) for name in FLASH_ATTENTION_OPS)
+
+
+@register(*_SDPA_OPS,
           op_class=OpClass.ATTENTION,
           derivation="fused softmax(Q K^T * scale) V, q[..,Lq,E], k[..,Lk,E], v[..,Lk,Ev]: "
           "B*H*Lq*Lk*(E+Ev) MACs (QK^T then AV, full score matrix even when causal, as "
@@ -239,7 +241,7 @@ def _sdpa(call: OpCall) -> tuple[OpCost, ...]:
     return _sdpa_cost(_numel(q.shape[:-2]), q.shape[-2], k.shape[-2], q.shape[-1], v.shape[-1])
 
 
-@register(aten._flash_attention_forward, aten._efficient_attention_forward,
+@register(*_FLASH_OPS,
           op_class=OpClass.ATTENTION,
           derivation="as scaled_dot_product_attention, with q[B,Lq,H,E] (sequence before "
           "heads)")  # fmt: skip

@@ -70,6 +70,26 @@ class LayerRecord:
         return bool(does_work(self.flops, self.macs, self.total_bytes))
 
 
+#: The fused attention ops (one kernel for softmax(Q K^T) V) by the names records carry less
+#: their overload: a record of one of them is a whole attention call, where a ``bmm`` record is
+#: one of its two matmuls. The formula table registers these (``formulas._sdpa``, ``_flash``).
+SDPA_OPS = (
+    "aten.scaled_dot_product_attention",
+    "aten._scaled_dot_product_flash_attention",
+    "aten._scaled_dot_product_flash_attention_for_cpu",
+    "aten._scaled_dot_product_efficient_attention",
+    "aten._scaled_dot_product_cudnn_attention",
+)
+FLASH_ATTENTION_OPS = ("aten._flash_attention_forward", "aten._efficient_attention_forward")
+FUSED_ATTENTION_OPS = frozenset(SDPA_OPS + FLASH_ATTENTION_OPS)
+
+
+def is_fused_attention(op: str) -> bool:
+    """Whether a record's ``op`` (``aten.NAME.OVERLOAD``, a part's ``[name]`` after it) is a
+    fused attention call."""
+    return op.split("[", 1)[0].rsplit(".", 1)[0] in FUSED_ATTENTION_OPS
+
+
 def does_work(flops: Any, macs: Any, total_bytes: Any) -> Any:
     """Whether an op does any work (operations or bytes): what the performance model counts as
     a kernel. Scalars or arrays alike (``LayerTable.is_kernel`` applies it to a stage's)."""
