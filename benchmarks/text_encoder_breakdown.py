@@ -42,21 +42,15 @@ SHAPES = {"text encoder": (16, 77, 64), "calibration": (10, 1024, 64)}
 def predicted_parts(profile) -> tuple[dict[str, float], dict[str, dict[str, float]], float]:
     """Per module and per op class, the roofline's seconds of one text-encoder call; and the
     whole call's (every op, the kernel overhead included)."""
-    import numpy as np
-
-    from zoomwatt.perfmodel import build_layer_table, device_params, layer_costs, load_workload
+    from zoomwatt.measurement.validation import predicted_by_module
+    from zoomwatt.perfmodel import load_workload
     from zoomwatt.workload.spec import WorkloadSpec
     from zoomwatt.workload.stages import StageName
 
     spec = WorkloadSpec(size=256, steps=2, cfg=True, dtype="fp32", every=30, vae="default")
     stage = next(s for s in load_workload(spec).stages if s.name == StageName.TEXT_ENCODER)
-    costs = layer_costs(build_layer_table([stage]), device_params(profile))
-    per_module: dict[str, float] = defaultdict(float)
-    classes: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for layer, seconds in zip(stage.layers, np.asarray(costs.time_s), strict=True):
-        per_module[layer.module] += float(seconds)
-        classes[layer.module][layer.op_class.value] += float(seconds)
-    return per_module, classes, float(np.sum(costs.time_s))
+    per_module, classes = predicted_by_module(stage, profile)
+    return per_module, classes, sum(per_module.values())
 
 
 def attention_rates(repeats: int) -> dict[str, float]:

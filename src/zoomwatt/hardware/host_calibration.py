@@ -27,6 +27,7 @@ kernel (:data:`REFERENCE_KERNEL`) runs before and after the benchmarks, for the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import statistics
@@ -225,9 +226,10 @@ def counted_ops(op: str, shape: tuple[int, ...]) -> float:
     return counted_work(op, shape)[0]
 
 
+@functools.lru_cache(maxsize=64)
 def counted_work(op: str, shape: tuple[int, ...]) -> tuple[float, float]:
     """(operations, MACs) the formula table counts for one call of :func:`counted_ops`'s
-    ``op``."""
+    ``op`` (traced once per op and shape: the rates and the attention fit both need it)."""
     import torch
 
     from zoomwatt.workload.tracer import trace_call

@@ -204,21 +204,30 @@ def workload_spec(options: ValidateOptions, dtype: str) -> WorkloadSpec:
     )
 
 
-def _per_layer(pipe: Any, stages: Any, profile: Any, options: ValidateOptions, device: str):
-    """Every UNet leaf module: measured (hooks, median of repeats) against the roofline."""
+def predicted_by_module(
+    stage: Any, profile: Any
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """The roofline's seconds of one call of ``stage`` on ``profile``, per module, and per
+    module and op class."""
     import numpy as np
-    import torch
 
     from zoomwatt.perfmodel import build_layer_table, device_params, layer_costs
 
-    unet_stage = next(s for s in stages if s.name == StageName.UNET)
-    table = build_layer_table([unet_stage])
-    costs = layer_costs(table, device_params(profile))
+    costs = layer_costs(build_layer_table([stage]), device_params(profile))
     predicted: dict[str, float] = defaultdict(float)
     by_class: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for layer, seconds in zip(unet_stage.layers, np.asarray(costs.time_s), strict=True):
+    for layer, seconds in zip(stage.layers, np.asarray(costs.time_s), strict=True):
         predicted[layer.module] += float(seconds)
         by_class[layer.module][layer.op_class.value] += float(seconds)
+    return predicted, by_class
+
+
+def _per_layer(pipe: Any, stages: Any, profile: Any, options: ValidateOptions, device: str):
+    """Every UNet leaf module: measured (hooks, median of repeats) against the roofline."""
+    import torch
+
+    unet_stage = next(s for s in stages if s.name == StageName.UNET)
+    predicted, by_class = predicted_by_module(unet_stage, profile)
 
     batch = 2 if options.guidance > 1.0 else 1
     lat = options.size // 8

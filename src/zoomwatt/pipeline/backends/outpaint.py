@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -200,17 +202,13 @@ def _cached_sources(full: np.ndarray, patch: int, key: tuple | None) -> np.ndarr
     keyframe; 45 ms at 512 px). Read-only."""
     if key is None:
         return _sources(full, patch)
-    key = (*key, patch)
-    with _CACHE_LOCK:
-        if key in _SOURCES_CACHE:
-            return _SOURCES_CACHE[key]
-    allowed = _sources(full, patch)
-    allowed.setflags(write=False)
-    with _CACHE_LOCK:
-        if len(_SOURCES_CACHE) >= CACHED_EXEMPLARS:
-            _SOURCES_CACHE.pop(next(iter(_SOURCES_CACHE)))
-        _SOURCES_CACHE[key] = allowed
-    return allowed
+
+    def make() -> np.ndarray:
+        allowed = _sources(full, patch)
+        allowed.setflags(write=False)
+        return allowed
+
+    return _remember(_SOURCES_CACHE, (*key, patch), CACHED_EXEMPLARS, make)
 
 
 def _sources(full: np.ndarray, patch: int) -> np.ndarray:
@@ -464,20 +462,32 @@ def _reference_statistics(
     if where is not None:
         digest.update(np.packbits(where).tobytes())
     key = (reference.shape, sigma, where is None, digest.digest())
-    with _CACHE_LOCK:
-        if key in _REFERENCE_CACHE:
-            return tuple(a.copy() for a in _REFERENCE_CACHE[key])
-    lab = cv2.cvtColor(np.clip(reference, 0, 255) / 255.0, cv2.COLOR_RGB2Lab)
-    step = 1 if where is not None and not where[::2, ::2].any() else 2
-    every = (np.ones(lab.shape[:2], bool) if where is None else where)[::step, ::step]
-    fine = (lab - cv2.GaussianBlur(lab, (0, 0), sigma))[::step, ::step][every]
-    ref = lab[::step, ::step][every]
-    figures = (ref.mean(0), ref.std(0), fine.std(0))
-    with _CACHE_LOCK:
-        if len(_REFERENCE_CACHE) >= 2 * CACHED_EXEMPLARS:  # whole and material: two each
-            _REFERENCE_CACHE.pop(next(iter(_REFERENCE_CACHE)))
-        _REFERENCE_CACHE[key] = figures
+
+    def make() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lab = cv2.cvtColor(np.clip(reference, 0, 255) / 255.0, cv2.COLOR_RGB2Lab)
+        step = 1 if where is not None and not where[::2, ::2].any() else 2
+        every = (np.ones(lab.shape[:2], bool) if where is None else where)[::step, ::step]
+        fine = (lab - cv2.GaussianBlur(lab, (0, 0), sigma))[::step, ::step][every]
+        ref = lab[::step, ::step][every]
+        return ref.mean(0), ref.std(0), fine.std(0)
+
+    # whole and material: two entries an exemplar
+    figures = _remember(_REFERENCE_CACHE, key, 2 * CACHED_EXEMPLARS, make)
     return tuple(a.copy() for a in figures)
+
+
+def _remember(cache: dict[tuple, Any], key: tuple, limit: int, make: Callable[[], Any]) -> Any:
+    """``cache[key]``, made by ``make()`` (outside the lock) and kept if absent; the oldest
+    entry goes when the cache holds ``limit``."""
+    with _CACHE_LOCK:
+        if key in cache:
+            return cache[key]
+    value = make()
+    with _CACHE_LOCK:
+        if len(cache) >= limit:
+            cache.pop(next(iter(cache)))
+        cache[key] = value
+    return value
 
 
 def _blend_seam(picture: np.ndarray, original: np.ndarray, known: np.ndarray) -> np.ndarray:
