@@ -13,7 +13,8 @@ Configurations (cumulative: each adds one switch to the one before, except ``lea
 - ``diffusers``: ``StableDiffusionInpaintPipeline.__call__`` with default settings (prompt text,
   PIL in and out), fp16 on CUDA; the reference for the ratios;
 - ``lean``: zoomwatt's lean keyframe path (prompt encoded once, uint8 in and out, a loop that
-  never waits for the device), no other switch; ``lean_bf16`` the same in bf16;
+  never waits for the device), no other switch; ``lean_bf16`` the same in bf16 (on a CPU only
+  where it computes bf16 natively, AVX512-BF16 or AMX; else skipped, saying why);
 - ``channels_last``, ``fuse_qkv``: memory format, fused attention projections;
 - ``cuda_graph``: the whole keyframe captured as one CUDA graph (eager kernels);
 - ``compile``: ``torch.compile`` (Inductor, default mode) of the UNet and the VAE stages, no
@@ -360,10 +361,18 @@ class Bench:
                 **base, compile="max-autotune-no-cudagraphs", cuda_graph=True
             ),
         }
-        dtype = "bf16" if name == "lean_bf16" and self.device.startswith("cuda") else self.dtype
+        on_cuda = self.device.startswith("cuda")
+        dtype, why_not = self.dtype, None
+        if name == "lean_bf16":
+            from zoomwatt.hardware.host_probe import native_cpu_dtype
+
+            native, why_not = (True, None) if on_cuda else native_cpu_dtype("bf16")
+            dtype = "bf16" if native else self.dtype
         label = "diffusers default" if name == "diffusers" else options[name].label()
         record = KeyframeRecord(config=name, options=label, dtype=dtype)
-        on_cuda = self.device.startswith("cuda")
+        if name == "lean_bf16" and dtype != "bf16":
+            record.status, record.note = "skipped", why_not
+            return record
         if name != "diffusers" and options[name].cuda_graph and not on_cuda:
             record.status, record.note = "skipped", "CUDA graphs need a CUDA device"
             return record

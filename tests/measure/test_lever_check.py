@@ -233,3 +233,31 @@ def test_a_moved_machine_makes_the_combined_latency_not_comparable(tiny_sd2_dir,
     )
     assert result.levers[0].status in ("within target", "outside target")  # ratios: judged
     assert any("after each round 150 GOP/s" in n for n in result.notes)
+
+
+def test_the_combined_run_leaves_out_a_lever_that_cannot_go_with_an_earlier_one(
+    tiny_sd2_dir, monkeypatch
+):
+    # on a CPU with native bf16 (AVX512-BF16) the default set held int8-dynamic and bf16, and
+    # the combined run crashed in torch's dynamic int8 linear; bf16 is made runnable here
+    from diffusers import StableDiffusionInpaintPipeline
+
+    from zoomwatt.hardware import host_calibration, load_profile
+    from zoomwatt.pipeline.backends import levers
+
+    pipe = StableDiffusionInpaintPipeline.from_pretrained(tiny_sd2_dir)
+    monkeypatch.setattr(host_calibration, "load_host_profile", lambda **_: load_profile("rpi5"))
+    runnable = lambda lv, device: None if lv.name == "bf16" else levers.unavailable_reason(lv)  # noqa: E731
+    monkeypatch.setattr(lever_check, "unavailable_reason", runnable)
+    options = lever_check.LeverCheckOptions(
+        levers=parse_levers("int8-dynamic,every=16,bf16"),
+        size=64,
+        steps=1,
+        rounds=1,
+        recalibrate=False,
+    )
+    result = lever_check.check_levers(options, pipeline=pipe)
+    assert [r.name for r in result.levers] == ["int8-dynamic", "every=16", "bf16"]
+    assert result.levers[2].measured_speedup is not None  # bf16 alone runs
+    assert result.combined.levers == ("int8-dynamic", "every=16")
+    assert any("combined: bf16 left out: it cannot go with int8-dynamic" in n for n in result.notes)

@@ -255,3 +255,28 @@ def test_zoom_cli_applies_a_plan(tiny_sd2_dir, tmp_path, capsys):
     with av.open(str(out)) as video:
         stream = video.streams.video[0]
         assert (stream.width, stream.height) == (64, 64)  # the plan's resolution
+
+
+def test_int8_dynamic_cannot_go_with_a_16_bit_dtype():
+    from zoomwatt.pipeline.backends.levers import check_together
+
+    for dtype in ("bf16", "fp16"):
+        with pytest.raises(InputError, match=f"int8-dynamic with {dtype}") as err:
+            check_together(parse_levers(f"int8-dynamic,{dtype}"))
+        assert "fp32 inputs" in str(err.value)
+    check_together(parse_levers("int8-weight,bf16"))  # weight-only int8 takes bf16 inputs
+
+
+def test_compatible_levers_keep_the_first_and_say_why_the_other_is_left_out():
+    from zoomwatt.pipeline.backends.levers import compatible_levers
+
+    kept, notes = compatible_levers(parse_levers("no-cfg,int8-dynamic,taesd,bf16,every=4"))
+    assert [lv.text() for lv in kept] == ["no-cfg", "int8-dynamic", "taesd", "every=4"]
+    assert notes == [
+        "bf16 left out: it cannot go with int8-dynamic (a dtype torch's dynamic int8 linears "
+        "do not take (they quantize fp32 inputs))"
+    ]
+    kept, notes = compatible_levers(parse_levers("bf16,int8-dynamic"))  # order decides
+    assert [lv.text() for lv in kept] == ["bf16"] and notes[0].startswith("int8-dynamic left out")
+    kept, notes = compatible_levers(parse_levers("openvino=false,int8-dynamic"))
+    assert len(kept) == 2 and notes == []  # a lever switched off excludes nothing

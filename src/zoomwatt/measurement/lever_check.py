@@ -60,6 +60,7 @@ from zoomwatt.pipeline.backends.levers import (
     RANDOM_QUALITY_NOTE,
     Lever,
     check_together,
+    compatible_levers,
     quality_note,
     run_settings,
     unavailable_reason,
@@ -103,7 +104,6 @@ class LeverCheckOptions:
             raise InputError("size", self.size, "a multiple of 64")
         if not self.levers or not all(isinstance(lv, Lever) for lv in self.levers):
             raise InputError("levers", self.levers, "at least one Lever")
-        check_together(self.levers)  # the combined run applies them all
         if not math.isfinite(self.guidance) or self.guidance < 0:
             raise InputError("guidance", self.guidance, "a number >= 0")
 
@@ -540,6 +540,9 @@ def check_levers(
     started = time.perf_counter()
     reasons = {lv.name: r for lv in options.levers if (r := unavailable_reason(lv, options.device))}
     runnable = tuple(lv for lv in options.levers if lv.name not in reasons)
+    if options.combined_only:  # a plan's levers: applied together or not at all
+        check_together(runnable)
+    runnable, left_out = compatible_levers(runnable)  # the combined run applies them all
     groups = [] if options.combined_only else [(lv.text(), (lv,)) for lv in options.levers]
     if len(runnable) > 1 or (options.combined_only and runnable):
         groups.append(("combined", runnable))
@@ -548,7 +551,7 @@ def check_levers(
     profile, predicted, no_prediction, _spec = _predict_all(options, groups, reasons, say)
 
     # 3. the runs, interleaved
-    notes = [RANDOM_QUALITY_NOTE]
+    notes = [RANDOM_QUALITY_NOTE, *(f"combined: {text}" for text in left_out)]
     if pipeline is None:
         from zoomwatt.archs.random_pipeline import build_random_sd2_inpaint
 

@@ -161,7 +161,8 @@ RUN_LEVERS = ("no-cfg", "steps", "scheduler", "resolution", "every")
 BYTES_ONLY = ("2:4", "prune50", "share")
 #: Levers that cannot go with a lever, and why. OpenVINO converts the plain fp32 torch UNet and
 #: VAE stages: torch's quantized modules, Python-level changes of the UNet's forward and other
-#: compilers or dtypes are not what it would run.
+#: compilers or dtypes are not what it would run. torch's dynamic int8 linears quantize fp32
+#: activations only.
 EXCLUSIVE: dict[str, dict[str, str]] = {
     "openvino": {
         "int8-dynamic": "torch quantized modules (OpenVINO's int8 is NNCF's, not these)",
@@ -174,7 +175,11 @@ EXCLUSIVE: dict[str, dict[str, str]] = {
         "tensorrt": "another runtime of the same stages (TensorRT, CUDA)",
         "bf16": "OpenVINO runs fp32 here (INFERENCE_PRECISION_HINT f32)",
         "fp16": "OpenVINO runs fp32 here (INFERENCE_PRECISION_HINT f32)",
-    }
+    },
+    "int8-dynamic": {
+        dtype: "a dtype torch's dynamic int8 linears do not take (they quantize fp32 inputs)"
+        for dtype in ("bf16", "fp16")
+    },
 }
 
 
@@ -230,6 +235,23 @@ def exclusion(names: Sequence[str]) -> tuple[str, str, str] | None:
             if why is not None:
                 return name, other, why
     return None
+
+
+def compatible_levers(levers: tuple[Lever, ...]) -> tuple[tuple[Lever, ...], list[str]]:
+    """``levers`` without each one that cannot go with one kept before it (:func:`exclusion`;
+    the first listed stays), and one line per lever left out, saying why."""
+    kept: list[Lever] = []
+    notes = []
+    for lever in levers:
+        on = [lv.name for lv in kept if lv.value not in (False, None)]
+        found = exclusion([*on, lever.name]) if lever.value not in (False, None) else None
+        if found is None:
+            kept.append(lever)
+            continue
+        name, other, why = found
+        partner = name if other == lever.name else other
+        notes.append(f"{lever.text()} left out: it cannot go with {partner} ({why})")
+    return tuple(kept), notes
 
 
 def check_together(levers: tuple[Lever, ...], argument: str = "levers") -> None:
