@@ -371,6 +371,7 @@ class Bench:
         label = "diffusers default" if name == "diffusers" else options[name].label()
         record = KeyframeRecord(config=name, options=label, dtype=dtype)
         if name == "lean_bf16" and dtype != "bf16":
+            record.dtype = "bf16"  # what the configuration is; it did not run
             record.status, record.note = "skipped", why_not
             return record
         if name != "diffusers" and options[name].cuda_graph and not on_cuda:

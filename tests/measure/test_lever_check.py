@@ -239,7 +239,7 @@ def test_the_combined_run_leaves_out_a_lever_that_cannot_go_with_an_earlier_one(
     tiny_sd2_dir, monkeypatch
 ):
     # on a CPU with native bf16 (AVX512-BF16) the default set held int8-dynamic and bf16, and
-    # the combined run crashed in torch's dynamic int8 linear; bf16 is made runnable here
+    # the combined run crashed in torch's dynamic int8 linear; this CPU is made to have it
     from diffusers import StableDiffusionInpaintPipeline
 
     from zoomwatt.hardware import host_calibration, load_profile
@@ -247,8 +247,7 @@ def test_the_combined_run_leaves_out_a_lever_that_cannot_go_with_an_earlier_one(
 
     pipe = StableDiffusionInpaintPipeline.from_pretrained(tiny_sd2_dir)
     monkeypatch.setattr(host_calibration, "load_host_profile", lambda **_: load_profile("rpi5"))
-    runnable = lambda lv, device: None if lv.name == "bf16" else levers.unavailable_reason(lv)  # noqa: E731
-    monkeypatch.setattr(lever_check, "unavailable_reason", runnable)
+    monkeypatch.setattr(levers, "_cpu_flags", lambda: frozenset({"avx512_bf16"}))
     options = lever_check.LeverCheckOptions(
         levers=parse_levers("int8-dynamic,every=16,bf16"),
         size=64,
@@ -261,3 +260,19 @@ def test_the_combined_run_leaves_out_a_lever_that_cannot_go_with_an_earlier_one(
     assert result.levers[2].measured_speedup is not None  # bf16 alone runs
     assert result.combined.levers == ("int8-dynamic", "every=16")
     assert any("combined: bf16 left out: it cannot go with int8-dynamic" in n for n in result.notes)
+
+
+def test_levers_that_must_run_together_are_refused_when_they_cannot(tiny_sd2_dir, monkeypatch):
+    from zoomwatt.errors import InputError
+    from zoomwatt.hardware import host_calibration, load_profile
+    from zoomwatt.pipeline.backends import levers
+
+    monkeypatch.setattr(levers, "_cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    monkeypatch.setattr(host_calibration, "load_host_profile", lambda **_: load_profile("rpi5"))
+    for extra in ({"combined_only": True}, {"plan": {"schema": "zoomwatt-plan"}}):
+        options = lever_check.LeverCheckOptions(
+            levers=parse_levers("int8-dynamic,bf16"), size=64, steps=1, rounds=1,
+            recalibrate=False, **extra,
+        )  # fmt: skip
+        with pytest.raises(InputError, match="int8-dynamic with bf16"):
+            lever_check.check_levers(options, pipeline=object())  # refused before it runs

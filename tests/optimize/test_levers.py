@@ -274,9 +274,24 @@ def test_compatible_levers_keep_the_first_and_say_why_the_other_is_left_out():
     assert [lv.text() for lv in kept] == ["no-cfg", "int8-dynamic", "taesd", "every=4"]
     assert notes == [
         "bf16 left out: it cannot go with int8-dynamic (a dtype torch's dynamic int8 linears "
-        "do not take (they quantize fp32 inputs))"
+        "do not take: they quantize fp32 inputs)"
     ]
     kept, notes = compatible_levers(parse_levers("bf16,int8-dynamic"))  # order decides
-    assert [lv.text() for lv in kept] == ["bf16"] and notes[0].startswith("int8-dynamic left out")
-    kept, notes = compatible_levers(parse_levers("openvino=false,int8-dynamic"))
-    assert len(kept) == 2 and notes == []  # a lever switched off excludes nothing
+    assert [lv.text() for lv in kept] == ["bf16"]
+    assert notes == [
+        "int8-dynamic left out: it cannot go with bf16 (a dtype torch's dynamic int8 linears "
+        "do not take: they quantize fp32 inputs)"
+    ]
+    for off in ("openvino=false,int8-dynamic", "int8-dynamic,bf16=false"):
+        kept, notes = compatible_levers(parse_levers(off))
+        assert len(kept) == 2 and notes == []  # a lever switched off excludes nothing
+
+
+def test_int8_dynamic_refuses_a_16_bit_pipeline(tiny_sd2_dir):
+    from zoomwatt.pipeline.backends.sd2_levers import LeverInpainter
+
+    with pytest.raises(InputError, match="fp32 with the int8-dynamic lever") as err:
+        LeverInpainter(
+            model=str(tiny_sd2_dir), device="cpu", levers=parse_levers("int8-dynamic"), dtype="bf16"
+        )
+    assert err.value.argument == "dtype"

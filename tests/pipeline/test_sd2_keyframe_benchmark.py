@@ -36,3 +36,18 @@ def test_benchmark_runs_on_cpu_and_compares_with_diffusers(tmp_path, capsys):
     lines = (tmp_path / "sd2_keyframe.jsonl").read_text().splitlines()
     assert json.loads(lines[0])["weights"] == "tiny test pipeline" and len(lines) == 5
     assert "x diffusers" in capsys.readouterr().out
+
+
+def test_lean_bf16_runs_bf16_only_where_the_cpu_computes_it(tmp_path, monkeypatch):
+    from zoomwatt.hardware import host_probe
+
+    bench = load_benchmark()
+    argv = ["--tiny", "--device", "cpu", "--steps", "1", "--warmup", "1", "--repeats", "1"]
+    argv += ["--configs", "lean_bf16", "--out", str(tmp_path)]
+    why = "bf16: not native on this CPU (no avx512_bf16/amx_bf16)"
+    monkeypatch.setattr(host_probe, "native_cpu_dtype", lambda dtype: (False, why))
+    record = {r.config: r for r in bench.main(argv)}["lean_bf16"]
+    assert (record.status, record.note, record.dtype) == ("skipped", why, "bf16")
+    monkeypatch.setattr(host_probe, "native_cpu_dtype", lambda dtype: (True, "native"))
+    record = {r.config: r for r in bench.main(argv)}["lean_bf16"]
+    assert record.status == "ok" and record.dtype == "bf16" and record.latency_s > 0

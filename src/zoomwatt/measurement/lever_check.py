@@ -2,8 +2,10 @@
 ``zoomwatt measure --plan p.json --validate``.
 
 The baseline (the lean SD2 keyframe path, no lever), each runnable lever alone and all of them
-combined run on one pipeline (by default the full-size SD2 inpainting architecture with random
-weights: honest for speed, meaningless for pictures), interleaved: one warm-up keyframe each,
+that can go together combined (of a pair that cannot, the later one listed is left out, and the
+notes say so; a plan's levers are refused instead) run on one pipeline (by default the
+full-size SD2 inpainting architecture with random weights: honest for speed, meaningless for
+pictures), interleaved: one warm-up keyframe each,
 then ``rounds`` rounds of one keyframe of every configuration in turn (A B C ... A B C ...), so
 a machine whose speed drifts slows every configuration alike; each figure is the median of its
 rounds. What is compared is the time per output frame, ``(keyframe + in-between frames of one
@@ -71,7 +73,7 @@ log = logging.getLogger(__name__)
 LEVER_TARGET_PCT = 15.0
 COMBINED_TARGET_PCT = 20.0
 DEFAULT_LEVERS = (
-    "no-cfg,steps=2,resolution=64,taesd,every=16,int8-dynamic,deepcache=2,tome=0.5,bf16,2:4"
+    "no-cfg,steps=2,resolution=64,taesd,every=16,bf16,int8-dynamic,deepcache=2,tome=0.5,2:4"
 )
 PROMPT = "an overgrown ancient temple in a misty jungle"
 LATEST = "levers-latest.json"
@@ -540,12 +542,14 @@ def check_levers(
     started = time.perf_counter()
     reasons = {lv.name: r for lv in options.levers if (r := unavailable_reason(lv, options.device))}
     runnable = tuple(lv for lv in options.levers if lv.name not in reasons)
-    if options.combined_only:  # a plan's levers: applied together or not at all
+    if options.combined_only or options.plan is not None:  # together or not at all
         check_together(runnable)
-    runnable, left_out = compatible_levers(runnable)  # the combined run applies them all
+    together, left_out = compatible_levers(runnable)  # what one combined run can apply
     groups = [] if options.combined_only else [(lv.text(), (lv,)) for lv in options.levers]
-    if len(runnable) > 1 or (options.combined_only and runnable):
-        groups.append(("combined", runnable))
+    if len(together) > 1 or (options.combined_only and together):
+        groups.append(("combined", together))
+    else:
+        left_out = []  # no combined run to leave a lever out of
 
     # 2. predictions on the host profile
     profile, predicted, no_prediction, _spec = _predict_all(options, groups, reasons, say)

@@ -177,7 +177,7 @@ EXCLUSIVE: dict[str, dict[str, str]] = {
         "fp16": "OpenVINO runs fp32 here (INFERENCE_PRECISION_HINT f32)",
     },
     "int8-dynamic": {
-        dtype: "a dtype torch's dynamic int8 linears do not take (they quantize fp32 inputs)"
+        dtype: "a dtype torch's dynamic int8 linears do not take: they quantize fp32 inputs"
         for dtype in ("bf16", "fp16")
     },
 }

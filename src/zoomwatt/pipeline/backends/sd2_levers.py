@@ -117,6 +117,10 @@ class LeverInpainter(SD2FastInpainter):
         )
         if lever_value(levers, "openvino") and self.dtype != "fp32":
             raise InputError("dtype", self.dtype, "fp32 with the openvino lever (it runs fp32)")
+        if lever_value(levers, "int8-dynamic") and self.dtype != "fp32":
+            raise InputError(
+                "dtype", self.dtype, "fp32 with the int8-dynamic lever (it quantizes fp32 inputs)"
+            )
         self.levers = levers
         self._shared = {} if shared is None else shared
 
