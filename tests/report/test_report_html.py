@@ -136,3 +136,33 @@ def test_glance_gives_the_host_checks_verdict_when_no_stage_was_comparable(repor
     assert busy.worst_error_pct is None
     html = glance(dataclasses.replace(report_data, measurement=busy))
     assert "not comparable: machine busy (48% of CPU)" in html and "None" not in html
+
+
+def test_glance_leads_with_a_not_comparable_verdict_when_some_stages_were_compared(report_data):
+    """A drifting run with one stage compared (as the main job's on a noisy VM) must not read
+    as 'worst error 4%, within the target': the verdict leads, the compared stages follow."""
+    import dataclasses
+
+    from zoomwatt.measurement.host_check import HostCheck, HostStageCheck
+    from zoomwatt.reporting.html_page import glance
+
+    def stage(name, error, status):
+        return HostStageCheck(
+            name=name, predicted_s=1.0, measured_s=1.0, error_pct=error, status=status,
+            cpu_share=0.99, others_cpu_share=0.0, steal_share=0.0, reference_drift_pct=None,
+            clean_samples=3, calibration=0,
+        )  # fmt: skip
+
+    headline = "not comparable: machine speed drifting (reference kernel -57% from its calibration)"
+    check = HostCheck(
+        date="2026-12-02T06:00:00+0000", device="Test CPU (cpu, 2 threads)", cpu_model="Test CPU",
+        cpu_flags=None, pipeline="sd2-inpaint", size=256, steps=2, cfg=True, dtype="fp32",
+        target_error_pct=15.0, verdict="drifting", headline=headline,
+        stages=(stage("vae_encoder", -4.0, "ok"), stage("unet", None, "drifting")),
+        calibrations=(),
+    )  # fmt: skip
+    m = dataclasses.replace(report_data.measurement, host_check=check)
+    html = glance(dataclasses.replace(report_data, measurement=m))
+    assert headline in html
+    assert "1 of 2 model stages compared, worst error 4% (target 15%)" in html
+    assert "within the" not in html

@@ -67,6 +67,22 @@ def _table(
 # ---------------------------------------------------------------- sections
 
 
+def _not_comparable(m: Any) -> str | None:
+    """The host check's verdict in words where it neither passed nor failed (busy, drifting,
+    not checked), with how many stages it still compared and their worst error; None else
+    (then the worst error of the compared stages is the verdict)."""
+    hc = getattr(m, "host_check", None)
+    if hc is None or hc.verdict in ("pass", "fail"):
+        return None
+    compared = [abs(s.error_pct) for s in hc.stages if s.error_pct is not None]
+    if not compared:
+        return hc.headline
+    return (
+        f"{hc.headline}; {len(compared)} of {len(hc.stages)} model stages compared, worst "
+        f"error {max(compared):.0f}% (target {_num(hc.target_error_pct)}%)"
+    )
+
+
 def glance(data: ReportData) -> str:
     s = data.settings
     items = []
@@ -109,7 +125,14 @@ def glance(data: ReportData) -> str:
     else:
         items.append(f"<b>What optimization buys:</b> {esc(data.optimizer_note)}.")
     m = data.measurement
-    if m is not None and m.worst_error_pct is not None:
+    not_comparable = None if m is None else _not_comparable(m)
+    if not_comparable is not None:  # the host check's verdict first, then what it compared
+        hc = m.host_check
+        items.append(
+            f"<b>Prediction vs measurement here</b> ({esc(hc.device)}, {esc(hc.date[:10])}): "
+            f"{esc(not_comparable)}."
+        )
+    elif m is not None and m.worst_error_pct is not None:
         verdict = "within" if m.within_target else "outside"
         items.append(
             f"<b>Prediction vs measurement here</b> ({esc(m.device)}, {esc(m.date[:10])}): "
@@ -124,12 +147,6 @@ def glance(data: ReportData) -> str:
                 "machine would; rerun <code>zoomwatt measure --validate</code> on a quiet one."
                 "</span>"
             )
-    elif m is not None and m.host_check is not None:  # measured, no stage comparable
-        hc = m.host_check
-        items.append(
-            f"<b>Prediction vs measurement here</b> ({esc(hc.device)}, {esc(hc.date[:10])}): "
-            f"{esc(hc.headline)}."
-        )
     else:
         items.append(f"<b>Prediction vs measurement:</b> {esc(data.measurement_note)}.")
     return '<ul class="glance">' + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
@@ -382,7 +399,10 @@ def measured_section(data: ReportData) -> str:
         [f"{s.name}: {s.note}" for s in (*m.stages, m.keyframe) if s.note] + list(m.notes)
     )
     verdict = ""
-    if m.worst_error_pct is not None:
+    not_comparable = _not_comparable(m)
+    if not_comparable is not None:
+        verdict = f"<p class='no'>Host check: {esc(not_comparable)}.</p>"
+    elif m.worst_error_pct is not None:
         ok = "ok" if m.within_target else "no"
         verdict = (
             f"<p class='{ok}'>Worst model-stage latency error: {m.worst_error_pct:.0f}% "
