@@ -362,18 +362,16 @@ class Bench:
             ),
         }
         on_cuda = self.device.startswith("cuda")
-        dtype, why_not = self.dtype, None
-        if name == "lean_bf16":
-            from zoomwatt.hardware.host_probe import native_cpu_dtype
-
-            native, why_not = (True, None) if on_cuda else native_cpu_dtype("bf16")
-            dtype = "bf16" if native else self.dtype
+        dtype = "bf16" if name == "lean_bf16" else self.dtype
         label = "diffusers default" if name == "diffusers" else options[name].label()
         record = KeyframeRecord(config=name, options=label, dtype=dtype)
-        if name == "lean_bf16" and dtype != "bf16":
-            record.dtype = "bf16"  # what the configuration is; it did not run
-            record.status, record.note = "skipped", why_not
-            return record
+        if name == "lean_bf16" and not on_cuda:
+            from zoomwatt.hardware.host_probe import native_cpu_dtype
+
+            native, why_not = native_cpu_dtype("bf16")
+            if not native:
+                record.status, record.note = "skipped", why_not
+                return record
         if name != "diffusers" and options[name].cuda_graph and not on_cuda:
             record.status, record.note = "skipped", "CUDA graphs need a CUDA device"
             return record
@@ -386,7 +384,7 @@ class Bench:
             if name == "diffusers":
                 self.run_diffusers(record)
             elif name == "lean_bf16":
-                pipe = self._build_pipe(dtype) if dtype != self.dtype else None
+                pipe = self._build_pipe(dtype)  # bf16, beside the fp16/fp32 one
                 self.run_fast(record, options[name], dtype, pipe=pipe)
                 del pipe
             else:

@@ -5,9 +5,9 @@ The baseline (the lean SD2 keyframe path, no lever), each runnable lever alone a
 that can go together combined (of a pair that cannot, the later one listed is left out, and the
 notes say so; a plan's levers are refused instead) run on one pipeline (by default the
 full-size SD2 inpainting architecture with random weights: honest for speed, meaningless for
-pictures), interleaved: one warm-up keyframe each,
-then ``rounds`` rounds of one keyframe of every configuration in turn (A B C ... A B C ...), so
-a machine whose speed drifts slows every configuration alike; each figure is the median of its
+pictures), interleaved: one warm-up keyframe each, then ``rounds`` rounds of one keyframe of
+every configuration in turn (A B C ... A B C ...), so a machine whose speed drifts slows every
+configuration alike; each figure is the median of its
 rounds. What is compared is the time per output frame, ``(keyframe + in-between frames of one
 period) / N``, measured (the keyframe through the backend, the in-between frames through the
 zoom's geometry) and predicted by the performance model on the host profile for the lever's own
