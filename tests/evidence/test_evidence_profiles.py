@@ -36,8 +36,9 @@ HEADLINES = [
     ("apple-m2-ultra", "compute.dense.fp32", 27.2e12, "source"),
     ("apple-m2-ultra", "compute.dense.fp16", 27.2e12, "estimate"),
     ("apple-m2-ultra", "memory.bandwidth", 800e9, "source"),
-    ("snapdragon-8gen2", "compute.dense.int8", 22.7e12, "estimate"),
+    ("snapdragon-8gen2", "compute.dense.int8", 45e12, "estimate"),
     ("snapdragon-8gen2", "memory.bandwidth", 67.2e9, "estimate"),
+    ("snapdragon-8gen3", "compute.dense.int8", 89.1e12, "estimate"),  # 45 TOPS x 1.98 = 89.1
     ("snapdragon-x-elite", "compute.dense.int8", 45e12, "source"),
     ("snapdragon-x-elite", "memory.bandwidth", 136e9, "source"),
 ]

@@ -46,6 +46,13 @@ ENERGY_CAVEAT = (
     "in-sample in effect: all energy figures are of one device, whose engine-time energy rule "
     "was chosen with them in view"
 )
+# The Snapdragon 8 Gen 2 and 8 Gen 3 NPU peaks (their profiles say how) were revised after these
+# figures showed the earlier estimates 2-3x off; the QNN fit is held out, those two peaks are not.
+# The earlier figures: the same 102 latency cases with the earlier peaks, run on 2026-12-02.
+LATENCY_CAVEAT = (
+    "NPU peaks of snapdragon-8gen2/-8gen3 revised with this set in view; with the earlier ones: "
+    "median 18%, 69% within 35%, 5 beyond 2x"
+)
 
 
 @dataclass(frozen=True)
@@ -133,7 +140,7 @@ def check_targets(summary: dict[str, dict[str, dict[str, ErrorSummary]]]) -> tup
         return Target(name, value, limit, unit, value is not None and value <= limit)
 
     within = latency.within_35_pct_share
-    return (
+    latency_targets = (
         at_most("latency median |error|", latency.median_abs_error_pct, 20.0, "%"),
         Target(
             f"latency cases within {WITHIN_PCT:g}%",
@@ -143,6 +150,9 @@ def check_targets(summary: dict[str, dict[str, dict[str, ErrorSummary]]]) -> tup
             within is not None and within >= 0.8,
         ),
         at_most(f"latency cases beyond {FACTOR_LIMIT:g}x", latency.beyond_2x_cases, 0, "cases"),
+    )
+    return (
+        *(dataclasses.replace(t, caveat=LATENCY_CAVEAT) for t in latency_targets),
         dataclasses.replace(
             at_most("energy median |error|", energy.median_abs_error_pct, 25.0, "%"),
             caveat=ENERGY_CAVEAT,
