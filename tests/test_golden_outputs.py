@@ -118,7 +118,9 @@ def test_classical_zoom_frames_are_unchanged(name, tmp_path):
     got = zoom_frames(name, tmp_path)
     assert got.shape == want.shape and got.dtype == want.dtype
     diff = np.abs(got.astype(int) - want.astype(int))
-    assert diff.max() <= 1 and (diff > 0).mean() <= 0.001, (diff.max(), (diff > 0).mean())
+    # OpenCV picks its kernels by CPU: one grey level at 0.19-0.21% of the values on the AMD EPYC
+    # of 2026-12-02 (telea, ns-in), 0 on the recording Xeon; 0.5% leaves room, one level is kept
+    assert diff.max() <= 1 and (diff > 0).mean() <= 0.005, (diff.max(), (diff > 0).mean())
 
 
 def record() -> None:  # pragma: no cover - run by hand

@@ -21,7 +21,7 @@ def result(tmp_path_factory):
 def test_the_table_shows_cases_reasons_summary_targets_and_host(result):
     text = validate_command.render(result)
     lines = text.splitlines()
-    assert lines[0].startswith("zoomwatt validate: 113 published figures")
+    assert lines[0].startswith("zoomwatt validate: 125 published figures")
     assert any(line.startswith("D1 ") and "denoising speed" in line for line in lines)
     assert "S2 nvidia-rtx-4090 throughput 38.02 images/s: pipeline lcm-sd15" in text
     assert "targets (held out, published set):" in text and "latency median |error| <= 20%" in text
@@ -33,7 +33,7 @@ def test_json_through_the_command(result, capsys, monkeypatch):
     monkeypatch.setattr(validate_command, "compute", lambda args: result)
     assert main(["validate", "--set", "all", "--format", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["set"] == "all" and len(data["cases"]) == 113
+    assert data["set"] == "all" and len(data["cases"]) == 125
     first = data["cases"][0]
     assert {"id", "device", "predicted", "published", "unit", "error_pct", "held_out"} <= set(first)
     assert data["host_check"]["recorded"] is False
