@@ -48,7 +48,9 @@ ENERGY_CAVEAT = (
 )
 # The Snapdragon 8 Gen 2 and 8 Gen 3 NPU peaks (their profiles say how) were revised after these
 # figures showed the earlier estimates 2-3x off; the QNN fit is held out, those two peaks are not.
-# The earlier figures: the same 102 latency cases with the earlier peaks, run on 2026-12-02.
+# The earlier figures: the same 102 latency cases with the earlier peaks (2026-12-02; to redo:
+# the two profiles of commit e2d8be8 over today's, then `zoomwatt validate --set published`,
+# which refits the stacks held out itself).
 LATENCY_CAVEAT = (
     "NPU peaks of snapdragon-8gen2/-8gen3 revised with this set in view; with the earlier ones: "
     "median 18%, 69% within 35%, 5 beyond 2x"
