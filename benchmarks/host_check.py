@@ -49,6 +49,10 @@ def _dtypes(text: str) -> list[str]:
     return ["fp32"] + [d for d in ("bf16",) if native_cpu_dtype(d)[0]]
 
 
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 def _record(result, run: int, runs: int, load_before: float | None) -> dict:
     check = result.host_check
     flags = cpu_flags() or frozenset()
@@ -73,6 +77,7 @@ def _record(result, run: int, runs: int, load_before: float | None) -> dict:
             {
                 "cpu_share": c.cpu_share,
                 "reference_ops_per_s": c.reference_ops_per_s,
+                "stream_ops_per_s": c.stream_ops_per_s,
                 "problem": c.problem,
             }
             for c in check.calibrations
@@ -88,8 +93,21 @@ def _record(result, run: int, runs: int, load_before: float | None) -> dict:
                 "others_cpu_share": s.others_cpu_share,
                 "steal_share": s.steal_share,
                 "reference_drift_pct": s.reference_drift_pct,
+                "stream_drift_pct": s.stream_drift_pct,
                 "clean_samples": s.clean_samples,
                 "samples": len(s.samples),
+                # each sample: (calibration, measured s, reference drift %, streaming drift %,
+                # problem): to hold a stage's time against the two kernels afterwards
+                "sample_readings": [
+                    [
+                        x.calibration,
+                        round(x.measured_s, 4),
+                        _r(x.reference_drift_pct),
+                        _r(x.stream_drift_pct),
+                        x.problem or "clean",
+                    ]
+                    for x in s.samples
+                ],
             }
             for s in check.stages
         ],

@@ -46,6 +46,8 @@ class FakeProbe:
 
     def gemm_ops_per_s(self, dtype, shape, min_time_s, cold_bytes):
         reuse = shape[0]
+        if self.rates[dtype] is None:  # not supported, as the real probes answer
+            return None
         return self.rates[dtype] * reuse / (reuse + 16)
 
     def elementwise_elements_per_s(self, op, dtype, numel, min_time_s):

@@ -20,6 +20,8 @@ from zoomwatt.measurement.host_check import (
     CheckPlan,
     HostCheck,
     Window,
+    judge_calibration,
+    judge_sample,
     load_host_check,
     run_check,
     save_host_check,
@@ -30,13 +32,14 @@ from zoomwatt.measurement.host_check import (
 STAGES = ("text_encoder", "vae_encoder", "unet", "vae_decoder")
 PREDICTED = {"text_encoder": 1.0, "vae_encoder": 2.0, "unet": 8.0, "vae_decoder": 5.0}
 REF = 100e9  # the reference kernel's OP/s on the calibrated machine
+STREAM = 50e9  # the streaming reference kernel's
 
 
 class ScriptedMachine:
     """Stage ``name`` in round r (counted per stage) takes ``seconds(name, r)`` at CPU share
     ``share(name, r)``; the reference kernel after the k-th stage window runs at
-    ``ref(k)``; calibration i sees ``cal_share(i)`` and ``cal_ref(i)`` and predicts
-    ``PREDICTED x cal_scale(i)``."""
+    ``ref(k)`` and the streaming one at ``stream(k)``; calibration i sees ``cal_share(i)``
+    and ``cal_ref(i)`` and predicts ``PREDICTED x cal_scale(i)``."""
 
     def __init__(
         self,
@@ -46,8 +49,9 @@ class ScriptedMachine:
         cal_share=lambda i: 1.0,
         cal_ref=lambda i: REF,
         cal_scale=lambda i: 1.0,
+        stream=lambda k: STREAM,
     ):
-        self.seconds, self.share, self.ref = seconds, share, ref
+        self.seconds, self.share, self.ref, self.stream = seconds, share, ref, stream
         self.cal_share, self.cal_ref, self.cal_scale = cal_share, cal_ref, cal_scale
         self.rounds = {name: 0 for name in STAGES}
         self.windows = 0  # stage windows so far
@@ -59,7 +63,7 @@ class ScriptedMachine:
 
     def calibrate(self, index):
         self.calibrations += 1
-        ref = Window(0.1, 1.0, ops_per_s=self.cal_ref(index))
+        ref = Window(0.1, 1.0, ops_per_s=self.cal_ref(index), stream_ops_per_s=STREAM)
         return Calibration(
             predicted_s={k: v * self.cal_scale(index) for k, v in PREDICTED.items()},
             cpu_share=self.cal_share(index),
@@ -68,7 +72,8 @@ class ScriptedMachine:
         )
 
     def reference(self):
-        return Window(0.1, 1.0, ops_per_s=self.ref(self.windows))
+        k = self.windows
+        return Window(0.1, 1.0, ops_per_s=self.ref(k), stream_ops_per_s=self.stream(k))
 
     def run_stage(self, name):
         r = self.rounds[name]
@@ -189,6 +194,61 @@ def test_drift_without_recalibration_is_not_comparable():
         "not comparable: machine speed drifting (reference kernel -20% from its calibration)"
     )
     assert all(s.status == "drifting" and s.error_pct is None for s in stages)
+
+
+def test_memory_slowed_under_a_steady_matmul_is_drifting_not_a_model_error():
+    # from the 2nd stage window on, the machine's memory runs at 60% (streaming kernel 30e9
+    # against calibration's 50e9: -40%) while the cache-resident matmul stays at REF; the text
+    # encoder (which streams its weights) takes 1.6x its prediction from round 1 on. Without
+    # the streaming kernel, that would read as a model error of 1 / 1.6 - 1 = -37.5%
+    machine = ScriptedMachine(
+        seconds=lambda name, r: PREDICTED[name] * (1.6 if name == "text_encoder" and r else 1.0),
+        stream=lambda k: 30e9 if k >= 2 else STREAM,
+    )
+    _cals, stages, (result, headline) = check(machine, CheckPlan(max_calibrations=1))
+    assert result == "drifting"
+    # (30e9 - 50e9) / 50e9 = -40%
+    assert headline == (
+        "not comparable: machine speed drifting "
+        "(streaming reference kernel -40% from its calibration)"
+    )
+    text_encoder = stages[0]
+    assert text_encoder.status == "drifting" and text_encoder.error_pct is None
+    # round 0: the readings around it (windows 0 and 1) both at 50e9: clean
+    assert text_encoder.samples[0].clean and text_encoder.samples[0].stream_drift_pct == 0.0
+    assert text_encoder.samples[1].note == "streaming reference kernel -40% from calibration"
+    assert all(s.reference_drift_pct == 0.0 for s in text_encoder.samples)  # the matmul: steady
+
+
+def test_the_streaming_kernel_is_judged_on_the_mean_of_its_two_readings():
+    cal = Calibration({}, 1.0, *[Window(0.1, 1.0, REF, stream_ops_per_s=x) for x in (48e9, 52e9)])
+    stage = Window(1.0, 1.0)
+    # before 42e9 (-16% alone), after 52e9: mean 47e9 against calibration's 50e9: -6%, clean
+    sample = judge_sample(
+        0,
+        stage,
+        *[Window(0.1, 1.0, REF, stream_ops_per_s=x) for x in (42e9, 52e9)],
+        cal,
+        CheckPlan(),
+    )
+    assert sample.clean and sample.stream_drift_pct == pytest.approx(-6.0)
+    # before 40e9, after 44e9: mean 42e9: -16%, drifting
+    sample = judge_sample(
+        0,
+        stage,
+        *[Window(0.1, 1.0, REF, stream_ops_per_s=x) for x in (40e9, 44e9)],
+        cal,
+        CheckPlan(),
+    )
+    assert sample.problem == "drifting" and sample.stream_drift_pct == pytest.approx(-16.0)
+
+
+def test_a_calibration_whose_memory_moved_is_drifting():
+    before, after = (Window(0.1, 1.0, REF, stream_ops_per_s=x) for x in (50e9, 40e9))
+    judged = judge_calibration(Calibration({}, 1.0, before, after), 0, CheckPlan())
+    # (40e9 - 50e9) / 50e9 = -20%
+    assert judged.problem == "drifting"
+    assert judged.note == "the streaming reference kernel moved -20% during calibration"
 
 
 def test_a_busy_calibration_is_repeated():

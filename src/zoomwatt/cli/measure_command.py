@@ -267,9 +267,10 @@ def render_host_check(check: HostCheck) -> list[str]:
     for stage in check.stages:
         share = "-" if stage.cpu_share is None else f"{stage.cpu_share:.0%}"
         drift = "-" if stage.reference_drift_pct is None else f"{stage.reference_drift_pct:+.0f}%"
+        stream = "-" if stage.stream_drift_pct is None else f"{stage.stream_drift_pct:+.0f}%"
         lines.append(
             f"  {stage.name:13s} {stage.status:14s} error {_pct(stage.error_pct):>5}  "
-            f"CPU share {share:>4}  reference kernel {drift:>4}  "
+            f"CPU share {share:>4}  reference kernels {drift:>4} {stream:>4} (streaming)  "
             f"{stage.clean_samples}/{len(stage.samples)} clean"
         )
     cals = ", ".join(

@@ -21,8 +21,10 @@ the op classes in a native lower precision instead (bf16 with AVX512-BF16 / AMX)
 
 The process's share of its threads' CPU time during calibration is recorded: on a CPU that
 another program holds, every rate is low, and the profile says so in its notes. The reference
-kernel (:data:`REFERENCE_KERNEL`) runs before and after the benchmarks, for the host check
-(:mod:`zoomwatt.measurement.host_check`) to see whether the machine still runs at that speed.
+kernels (:data:`REFERENCE_KERNEL`, a cache-resident matmul, and
+:data:`STREAM_REFERENCE_KERNEL`, a linear layer streaming its weights from memory) run before
+and after the benchmarks, for the host check (:mod:`zoomwatt.measurement.host_check`) to see
+whether the machine still runs at that speed, in its caches and in its memory.
 """
 
 from __future__ import annotations
@@ -133,6 +135,15 @@ _UNUSED_EFFICIENCY = {
 #: calibration before and after its benchmarks: its speed tells a machine that changed speed
 #: (another tenant, a clock change) from a model that is wrong. (dtype, n, seconds repeated)
 REFERENCE_KERNEL = ("fp32", 512, 0.1)
+#: Its companion, read beside it: a text encoder's 77-row linear layer (1024 in, 4096 out)
+#: cycling through weight copies that fill twice the largest cache (at least
+#: :data:`STREAM_COLD_BYTES_MIN`), so every call streams its weights from memory. The 512^3
+#: matmul runs from the L2 cache and does not see the memory and L3 that a shared machine's
+#: other tenants contend for: on the AMD EPYC VM here (2026-12-02) the text encoder's call time
+#: followed this kernel (correlation 0.68 over 28 interleaved readings) and not the matmul's
+#: (0.19). (dtype, (rows, in, out), seconds repeated)
+STREAM_REFERENCE_KERNEL = ("fp32", (77, 1024, 4096), 0.2)
+STREAM_COLD_BYTES_MIN = 64 * 1024**2
 
 
 def _quantity(value: float, unit: str, text: str, measured: bool) -> dict[str, Any]:
@@ -433,19 +444,28 @@ class _Run:
     stack_fits: dict[str, Any] = field(default_factory=dict)  # stack -> its raw measurements
 
 
+def _stream_cold_bytes(probe: HostProbe) -> int:
+    cache = probe.cache_bytes()
+    return max(STREAM_COLD_BYTES_MIN, 2 * cache) if cache else STREAM_COLD_BYTES_MIN
+
+
 def reference_speed(probe: HostProbe) -> dict[str, float | None]:
-    """The reference kernel (:data:`REFERENCE_KERNEL`) now: its OP/s (median call), the process's
-    share of its threads' CPU time while it ran (None off a CPU), and the shares of all CPUs
-    that other processes and the hypervisor took meanwhile (None where unreadable)."""
+    """The reference kernels now: the matmul's OP/s (:data:`REFERENCE_KERNEL`, median call)
+    and the streaming linear layer's (:data:`STREAM_REFERENCE_KERNEL`), the process's share of
+    its threads' CPU time while they ran (None off a CPU), and the shares of all CPUs that
+    other processes and the hypervisor took meanwhile (None where unreadable)."""
     dtype, n, seconds = REFERENCE_KERNEL
+    stream_dtype, stream_shape, stream_s = STREAM_REFERENCE_KERNEL
     counters = machine_counters()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     rate = probe.matmul_ops_per_s(dtype, n, seconds)
+    stream = probe.gemm_ops_per_s(stream_dtype, stream_shape, stream_s, _stream_cold_bytes(probe))
     cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
     share = _cpu_share(probe, _identity(probe), cpu_s, wall_s)
     others, steal = others_share(counters, machine_counters(), cpu_s, wall_s)
     return {
         "ops_per_s": _round(rate),
+        "stream_ops_per_s": _round(stream),
         "cpu_share": _round(share),
         "others_cpu_share": _round(others),
         "steal_share": _round(steal),
@@ -619,6 +639,11 @@ def _measure_matmuls(run: _Run) -> None:
     dtype, size, seconds = REFERENCE_KERNEL
     before = reference_speed(probe)
     run.reference["kernel"] = f"{dtype} {size}x{size}x{size} matmul, median call over {seconds:g} s"
+    s_dtype, (rows, k, n_out), s_seconds = STREAM_REFERENCE_KERNEL
+    run.reference["stream_kernel"] = (
+        f"{s_dtype} linear {rows}x{k}->{n_out}, weights streamed from "
+        f"{_stream_cold_bytes(probe) / 1024**2:.0f} MB of copies, median call over {s_seconds:g} s"
+    )
     run.reference.update({f"before_{k}": v for k, v in before.items()})
     for dtype in ("fp32", "bf16", "fp16", "int8"):
         cpu0, wall0 = time.process_time(), time.perf_counter()

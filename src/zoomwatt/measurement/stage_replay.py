@@ -217,4 +217,5 @@ def _window(reading: Mapping[str, Any], seconds: float = 0.0) -> Window:
         reading.get("others_cpu_share"),
         reading.get("steal_share"),
         reading.get("ops_per_s"),
+        reading.get("stream_ops_per_s"),
     )
