@@ -37,8 +37,8 @@ from functools import lru_cache
 from typing import Any
 
 from zoomwatt.errors import InputError
-from zoomwatt.pipeline.backends.levers import STACK_LEVERS, Lever, lever_value
-from zoomwatt.workload.records import LayerRecord, OpClass
+from zoomwatt.pipeline.backends.levers import STACK_OF_LEVER, Lever, lever_value
+from zoomwatt.workload.records import DTYPE_BYTES, LayerRecord, OpClass
 from zoomwatt.workload.spec import WorkloadSpec
 from zoomwatt.workload.stages import StageName
 
@@ -268,7 +268,47 @@ def lever_stages(base: WorkloadSpec, levers: tuple[Lever, ...], host_kernels: bo
             )
     if lever_value(levers, "deepcache"):
         stages = _deepcache(stages, spec, levers)
+    if lever_value(levers, "nncf-int8"):
+        stages = _int8_weights(stages, spec.dtype)
     return _host_kernels(stages, spec) if host_kernels else stages
+
+
+#: The stages the openvino and nncf-int8 levers run through OpenVINO (sd2_levers.py)
+OPENVINO_STAGES = (StageName.UNET, StageName.VAE_ENCODER, StageName.VAE_DECODER)
+
+
+def _int8_weights(stages: list, dtype: str) -> list:
+    """NNCF's int8 weight compression: every convolution and linear layer of the OpenVINO
+    stages reads 1 byte a weight instead of ``dtype``'s (the per-channel scales and zero
+    points, 5 bytes an output channel, are left out: under 0.1% of a 320-channel 3x3 conv's
+    weights). Only bytes change: OpenVINO's CPU plugin decompresses the weights inside the
+    kernel and computes in fp32 (``INFERENCE_PRECISION_HINT``), whose cost is not counted."""
+    from zoomwatt.perfmodel import make_stage
+
+    ratio = 1.0 / DTYPE_BYTES[dtype]
+    out = []
+    for stage in stages:
+        if stage.name not in OPENVINO_STAGES:
+            out.append(stage)
+            continue
+        layers = [
+            dataclasses.replace(r, weight_bytes=r.weight_bytes * ratio)
+            if r.op_class in (OpClass.CONV, OpClass.LINEAR) and r.weight_bytes > 0
+            else r
+            for r in stage.layers
+        ]
+        weights = (
+            stage.weight_bytes
+            - sum(r.weight_bytes for r in stage.layers)
+            + sum(r.weight_bytes for r in layers)
+        )
+        out.append(
+            make_stage(
+                stage.name, layers, stage.calls_per_keyframe, weight_bytes=weights,
+                peak_activation_bytes=stage.peak_activation_bytes, per_frame=stage.per_frame,
+            )
+        )  # fmt: skip
+    return out
 
 
 def predict_levers(
@@ -289,7 +329,8 @@ def predict_levers(
 
 
 def lever_stack(levers: tuple[Lever, ...]) -> str | None:
-    """The software stack ``levers`` run on, as a profile names it (:data:`STACK_LEVERS`:
-    ``openvino``, ``compile`` or ``tensorrt`` where that lever is on; levers.py refuses two
-    together), else None (the profile's default stack: eager PyTorch for the host)."""
-    return next((s for s, lever in STACK_LEVERS.items() if lever_value(levers, lever)), None)
+    """The software stack ``levers`` run on, as a profile names it (:data:`STACK_OF_LEVER`:
+    ``openvino`` where the openvino or nncf-int8 lever is on, ``compile``, ``tensorrt``;
+    levers.py refuses two together), else None (the profile's default stack: eager PyTorch
+    for the host)."""
+    return next((s for lever, s in STACK_OF_LEVER.items() if lever_value(levers, lever)), None)

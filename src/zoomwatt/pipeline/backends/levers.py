@@ -10,7 +10,8 @@ Three kinds:
 - run settings (``no-cfg``, ``steps``, ``scheduler``, ``resolution``, ``every``): change what
   the zoom is asked to compute (:func:`run_settings`);
 - model switches (``taesd``, ``int8-dynamic``, ``int8-weight``, ``deepcache``, ``tome``,
-  ``bf16``, ``fp16``, ``compile``, ``tensorrt``, ``openvino``): applied to the models by
+  ``bf16``, ``fp16``, ``compile``, ``tensorrt``, ``openvino``, ``nncf-int8``): applied to the
+  models by
   :class:`LeverInpainter`; some cannot go together (:data:`EXCLUSIVE`, checked by
   :func:`check_together`);
 - not runnable as a speed change anywhere here (``2:4``, ``prune50``, ``share``, ``int4-weight``,
@@ -149,6 +150,14 @@ LEVERS: dict[str, LeverSpec] = {
             "OpenVINO runtime (CPU plugin, fp32, static shapes) for the UNet and the VAE "
             "encode/decode stages",
         ),
+        _spec(
+            "nncf-int8",
+            bool,
+            True,
+            False,
+            "the openvino lever with NNCF's data-free int8 weight compression (asymmetric, per "
+            "output channel) of every convolution and linear layer; activations stay fp32",
+        ),
         _spec("operating-point", str, None, True, "a clock/voltage operating point"),
         _spec("layer-dfs", bool, True, True, "layer-wise clock frequency"),
     )
@@ -157,6 +166,12 @@ LEVERS: dict[str, LeverSpec] = {
 #: between them. A profile's default stack is the baseline's and needs no lever; a stack missing
 #: here (Core ML, QNN, ...) has no lever in this package: a plan names it as its stack only.
 STACK_LEVERS = {"compile": "compile", "openvino": "openvino", "tensorrt": "tensorrt"}
+#: The stack each stack-running lever runs on: the stack levers' own, and ``nncf-int8``
+#: (OpenVINO with its weights compressed by NNCF).
+STACK_OF_LEVER = {
+    **{lever: stack for stack, lever in STACK_LEVERS.items()},
+    "nncf-int8": "openvino",
+}
 RUN_LEVERS = ("no-cfg", "steps", "scheduler", "resolution", "every")
 BYTES_ONLY = ("2:4", "prune50", "share")
 #: Levers that cannot go with a lever, and why. OpenVINO converts the plain fp32 torch UNet and
@@ -169,6 +184,19 @@ EXCLUSIVE: dict[str, dict[str, str]] = {
         "int8-weight": "torch quantized modules (OpenVINO's int8 is NNCF's, not these)",
         "int4-weight": "torch quantized modules (OpenVINO's int4 is NNCF's, not these)",
         "w4a8": "torch quantized modules (OpenVINO's int4 is NNCF's, not these)",
+        "deepcache": "a Python-level change of the UNet's steps, lost in one converted graph",
+        "tome": "a Python-level patch of the UNet's blocks, lost in one converted graph",
+        "compile": "another compiler of the same stages (Inductor)",
+        "tensorrt": "another runtime of the same stages (TensorRT, CUDA)",
+        "bf16": "OpenVINO runs fp32 here (INFERENCE_PRECISION_HINT f32)",
+        "fp16": "OpenVINO runs fp32 here (INFERENCE_PRECISION_HINT f32)",
+    },
+    "nncf-int8": {
+        "openvino": "the same runtime: nncf-int8 is the openvino lever with int8 weights",
+        "int8-dynamic": "torch quantized modules (nncf-int8 quantizes OpenVINO's own graph)",
+        "int8-weight": "torch quantized modules (nncf-int8 quantizes OpenVINO's own graph)",
+        "int4-weight": "torch quantized modules (nncf-int8 quantizes OpenVINO's own graph)",
+        "w4a8": "torch quantized modules (nncf-int8 quantizes OpenVINO's own graph)",
         "deepcache": "a Python-level change of the UNet's steps, lost in one converted graph",
         "tome": "a Python-level patch of the UNet's blocks, lost in one converted graph",
         "compile": "another compiler of the same stages (Inductor)",
@@ -313,10 +341,12 @@ def unavailable_reason(lever: Lever | str, device: str = "cpu") -> str | None:
         return "token merging needs the tomesd package (pip install tomesd), not installed"
     if name == "int8-dynamic" and cuda:
         return "torch.ao dynamic int8 runs on CPUs only (fbgemm/x86 kernels)"
-    if name == "openvino" and cuda:
+    if name in ("openvino", "nncf-int8") and cuda:
         return "OpenVINO runs here on the CPU (its GPU plugin drives Intel GPUs, not CUDA)"
-    if name == "openvino" and not _has_module("openvino"):
+    if name in ("openvino", "nncf-int8") and not _has_module("openvino"):
         return "OpenVINO needs the openvino package (pip install openvino), not installed"
+    if name == "nncf-int8" and not _has_module("nncf"):
+        return "int8 weight compression needs the nncf package (pip install nncf), not installed"
     return None
 
 

@@ -6,8 +6,11 @@ shapes and dtypes it converts the callable with ``openvino.convert_model`` (Torc
 that call's inputs as the example) with those shapes fixed, and compiles it for the CPU plugin
 with ``INFERENCE_PRECISION_HINT`` f32 (a CPU with AMX or AVX512-BF16 would otherwise run bf16:
 not the same picture) and as many threads as torch uses; later calls of the same shapes reuse
-the compiled model, a new shape converts again. Its result has the structure of the wrapped
-callable's: one tensor, or a flat tuple of tensors (OpenVINO returns the traced outputs flat).
+the compiled model, a new shape converts again. ``weights="int8"`` (the ``nncf-int8`` lever)
+compresses the converted model's weights with NNCF before compiling (data-free int8,
+asymmetric, per output channel); the plugin then decompresses them inside its kernels. Its
+result has the structure of the wrapped callable's: one tensor, or a flat tuple of tensors
+(OpenVINO returns the traced outputs flat).
 :class:`OpenVINOUNet` takes the call the lean keyframe path makes of the UNet
 (``unet(x, t, encoder_hidden_states=e, return_dict=False)[0]``).
 
@@ -18,6 +21,8 @@ imported here only, inside functions: ``import zoomwatt`` does not load it.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import time
 import warnings
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 
 DEVICE = "CPU"
 LEVER = "openvino"
+INT8_LEVER = "nncf-int8"  # the same stages, their weights compressed to int8 by NNCF
+WEIGHTS = ("fp32", "int8")
 
 
 def cpu_config(threads: int) -> dict[str, Any]:
@@ -101,6 +108,19 @@ def _converted(module: Any, inputs: tuple) -> Any:
         return ov.convert_model(_traced(module, example), input=shapes)
 
 
+@contextmanager
+def _quiet(nncf: Any):
+    """NNCF's statistics table (logged at INFO to its own handler) and its progress bar (a
+    console of its own) kept off the user's terminal: library code logs, never prints."""
+    level = nncf.common.logging.nncf_logger.level
+    nncf.set_log_level(logging.WARNING)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        nncf.set_log_level(level)
+
+
 def _signature(inputs: tuple) -> tuple:
     """The static-shape key of a call: each input's shape and dtype."""
     return tuple((tuple(x.shape), str(x.dtype)) for x in inputs)
@@ -113,7 +133,16 @@ class OpenVINOStage:
     reach the tracer as constants that need grad, which it refuses); ``threads``: the CPU
     threads (default: ``torch.get_num_threads()``)."""
 
-    def __init__(self, fn: Any, stage: str, modules: tuple = (), threads: int | None = None):
+    def __init__(
+        self,
+        fn: Any,
+        stage: str,
+        modules: tuple = (),
+        threads: int | None = None,
+        weights: str = "fp32",
+    ):
+        if weights not in WEIGHTS:
+            raise InputError("weights", weights, f"one of {', '.join(WEIGHTS)}")
         if not callable(fn):
             raise InputError("fn", fn, "a torch module or callable to run through OpenVINO")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)):
@@ -121,6 +150,7 @@ class OpenVINOStage:
         if threads is not None and threads < 1:
             raise InputError("threads", threads, "a positive number of CPU threads, or None")
         self.stage = stage
+        self.weights = weights
         self._module = _torch_module(fn, modules)
         self._threads = threads
         self._compiled: dict[tuple, Any] = {}
@@ -165,6 +195,8 @@ class OpenVINOStage:
             raise
         except Exception as exc:  # tracing or an operation OpenVINO cannot convert
             raise self._cannot_apply("converting", "OpenVINO can convert", exc) from exc
+        if self.weights == "int8":
+            model = self._compressed(model)
         converted_s = time.perf_counter() - started
         threads = self._threads or torch.get_num_threads()
         try:
@@ -183,14 +215,34 @@ class OpenVINOStage:
         )
         return compiled.create_infer_request()
 
+    def _compressed(self, model: Any) -> Any:
+        """``model`` with NNCF's data-free int8 weight compression (its default: asymmetric,
+        per output channel, every convolution, linear and embedding layer)."""
+        try:
+            import nncf
+        except ImportError as exc:
+            raise InputError(
+                "levers", INT8_LEVER, "the nncf package installed", "pip install nncf"
+            ) from exc
+        started = time.perf_counter()
+        try:
+            with _quiet(nncf):
+                compressed = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+        except Exception as exc:  # NNCF's errors, translated where they enter
+            raise self._cannot_apply("compressing", "NNCF can compress", exc) from exc
+        seconds = time.perf_counter() - started
+        log.info("nncf: %s weights compressed to int8 in %.1f s", self.stage, seconds)
+        return compressed
+
     def _cannot_apply(self, doing: str, able: str, exc: Exception) -> InputError:
         """The error of a stage OpenVINO could not take, translated where it entered."""
+        lever = INT8_LEVER if self.weights == "int8" else LEVER
         return InputError(
             "levers",
-            LEVER,
+            lever,
             f"a {self.stage} {able}",
-            f"{doing} the {self.stage} failed ({shorten(str(exc), 160)}): the openvino "
-            f"lever cannot apply to it; run without openvino",
+            f"{doing} the {self.stage} failed ({shorten(str(exc), 160)}): the {lever} "
+            f"lever cannot apply to it; run without {lever}",
         )
 
 
@@ -210,9 +262,9 @@ class OpenVINOUNet:
     """A diffusers UNet run through :class:`OpenVINOStage`, called as the lean path calls it:
     ``unet(x, t, encoder_hidden_states=e, return_dict=False)`` -> ``(noise_pred,)``."""
 
-    def __init__(self, unet: Any, threads: int | None = None):
+    def __init__(self, unet: Any, threads: int | None = None, weights: str = "fp32"):
         self.unet = unet
-        self.stage = OpenVINOStage(_UNetForward(unet), "UNet", (unet,), threads)
+        self.stage = OpenVINOStage(_UNetForward(unet), "UNet", (unet,), threads, weights)
 
     @property
     def conversions(self) -> int:

@@ -8,8 +8,8 @@ here. Model switches: ``taesd`` (encoder and decoder; random TAESD weights with
 ``taesd="random"``), ``int8-dynamic``, ``int8-weight``, ``deepcache``, ``tome``, ``bf16``/``fp16``
 (the pipeline in that dtype), ``compile`` (Inductor), ``tensorrt``, ``openvino`` (the UNet and
 the encode and decode stages, TAESD's too when ``taesd`` is on, run by OpenVINO's CPU plugin in
-fp32: :mod:`.openvino_stage`; it excludes the levers of
-:data:`~zoomwatt.pipeline.backends.levers.EXCLUSIVE`, refused with the others up front).
+fp32: :mod:`.openvino_stage`; ``nncf-int8`` the same with NNCF's int8 weights; it excludes the
+levers of :data:`~zoomwatt.pipeline.backends.levers.EXCLUSIVE`, refused with the others up front).
 
 A given ``pipeline`` is shared, not changed: the switches work on a shallow copy of it (its own
 scheduler and UNet reference), and a model they rewrite (int8) is a copy, kept in ``shared`` so
@@ -54,6 +54,7 @@ MODEL_LEVERS = (
     "compile",
     "tensorrt",
     "openvino",
+    "nncf-int8",
 )
 
 
@@ -115,8 +116,9 @@ class LeverInpainter(SD2FastInpainter):
             fast=fast,
             taesd=taesd,
         )
-        if lever_value(levers, "openvino") and self.dtype != "fp32":
-            raise InputError("dtype", self.dtype, "fp32 with the openvino lever (it runs fp32)")
+        for name in ("openvino", "nncf-int8"):
+            if lever_value(levers, name) and self.dtype != "fp32":
+                raise InputError("dtype", self.dtype, f"fp32 with the {name} lever (it runs fp32)")
         if lever_value(levers, "int8-dynamic") and self.dtype != "fp32":
             raise InputError(
                 "dtype", self.dtype, "fp32 with the int8-dynamic lever (it quantizes fp32 inputs)"
@@ -161,20 +163,27 @@ class LeverInpainter(SD2FastInpainter):
 
             unet = torch.compile(unet, backend="torch_tensorrt", dynamic=False)
         if lever_value(self.levers, "openvino"):
-            unet = self._openvino_stages(unet)
+            unet = self._openvino_stages(unet, "fp32")
+        if lever_value(self.levers, "nncf-int8"):
+            unet = self._openvino_stages(unet, "int8")
         self._unet = unet
 
-    def _openvino_stages(self, unet: Any) -> Any:
+    def _openvino_stages(self, unet: Any, weights: str) -> Any:
         """The UNet (shared, see module doc) and this inpainter's encode and decode stages as
-        OpenVINO stages; each converts on its first call of a shape."""
+        OpenVINO stages with ``weights`` (fp32, or int8 by NNCF); each converts on its first
+        call of a shape."""
         from zoomwatt.pipeline.backends.openvino_stage import OpenVINOStage, OpenVINOUNet
 
-        key = ("openvino", id(unet))
+        key = ("openvino", weights, id(unet))
         if key not in self._shared:
-            self._shared[key] = OpenVINOUNet(unet)
+            self._shared[key] = OpenVINOUNet(unet, weights=weights)
         modules = (self.pipe.vae, self._tiny)  # what the stages compute with
-        self._encode_stage = OpenVINOStage(self._encode_images, "encode stage", modules)
-        self._decode_stage = OpenVINOStage(self._decode_latents, "decode stage", modules)
+        self._encode_stage = OpenVINOStage(
+            self._encode_images, "encode stage", modules, weights=weights
+        )
+        self._decode_stage = OpenVINOStage(
+            self._decode_latents, "decode stage", modules, weights=weights
+        )
         return self._shared[key]
 
     def _shared_copy(self, key: str, unet: Any, make: Any) -> Any:
