@@ -221,13 +221,15 @@ def test_memory_slowed_under_a_steady_matmul_is_drifting_not_a_model_error():
 
 
 def test_the_streaming_kernel_is_judged_on_the_mean_of_its_two_readings():
-    cal = Calibration({}, 1.0, *[Window(0.1, 1.0, REF, stream_ops_per_s=x) for x in (48e9, 52e9)])
+    cal = Calibration(
+        {}, 1.0, *[Window(0.1, 1.0, ops_per_s=REF, stream_ops_per_s=x) for x in (48e9, 52e9)]
+    )
     stage = Window(1.0, 1.0)
     # before 42e9 (-16% alone), after 52e9: mean 47e9 against calibration's 50e9: -6%, clean
     sample = judge_sample(
         0,
         stage,
-        *[Window(0.1, 1.0, REF, stream_ops_per_s=x) for x in (42e9, 52e9)],
+        *[Window(0.1, 1.0, ops_per_s=REF, stream_ops_per_s=x) for x in (42e9, 52e9)],
         cal,
         CheckPlan(),
     )
@@ -236,19 +238,45 @@ def test_the_streaming_kernel_is_judged_on_the_mean_of_its_two_readings():
     sample = judge_sample(
         0,
         stage,
-        *[Window(0.1, 1.0, REF, stream_ops_per_s=x) for x in (40e9, 44e9)],
+        *[Window(0.1, 1.0, ops_per_s=REF, stream_ops_per_s=x) for x in (40e9, 44e9)],
         cal,
         CheckPlan(),
     )
     assert sample.problem == "drifting" and sample.stream_drift_pct == pytest.approx(-16.0)
 
 
-def test_a_calibration_whose_memory_moved_is_drifting():
-    before, after = (Window(0.1, 1.0, REF, stream_ops_per_s=x) for x in (50e9, 40e9))
-    judged = judge_calibration(Calibration({}, 1.0, before, after), 0, CheckPlan())
-    # (40e9 - 50e9) / 50e9 = -20%
-    assert judged.problem == "drifting"
-    assert judged.note == "the streaming reference kernel moved -20% during calibration"
+def test_a_calibration_is_judged_on_its_matmul_its_streaming_pair_is_the_base():
+    # the streaming kernel read 50e9 before and 40e9 after calibration (-20%, one reading
+    # against one): not judged; its mean, 45e9, is what the stages' pairs are held against
+    before, after = (Window(0.1, 1.0, ops_per_s=REF, stream_ops_per_s=x) for x in (50e9, 40e9))
+    cal = judge_calibration(Calibration({}, 1.0, before, after), 0, CheckPlan())
+    assert cal.problem == "" and cal.stream_ops_per_s == pytest.approx(45e9)
+    # the matmul moving 20% within calibration still makes it drifting: 80e9 against 100e9
+    moved = Window(0.1, 1.0, ops_per_s=80e9, stream_ops_per_s=50e9)
+    cal = judge_calibration(Calibration({}, 1.0, before, moved), 0, CheckPlan())
+    assert cal.problem == "drifting"
+    assert cal.note == "the reference kernel moved -20% during calibration"
+
+
+def test_an_old_record_without_the_streaming_kernel_still_loads():
+    window = {"seconds": 0.1, "cpu_share": 1.0, "others_cpu_share": 0.0, "steal_share": 0.0,
+              "ops_per_s": REF}  # fmt: skip
+    sample = {"round": 0, "calibration": 0, "measured_s": 8.0, "cpu_share": 1.0,
+              "others_cpu_share": 0.0, "steal_share": 0.0, "reference_drift_pct": 0.0}  # fmt: skip
+    stage = {"name": "unet", "predicted_s": 8.0, "measured_s": 8.0, "error_pct": 0.0,
+             "status": "ok", "cpu_share": 1.0, "others_cpu_share": 0.0, "steal_share": 0.0,
+             "reference_drift_pct": 0.0, "clean_samples": 1, "calibration": 0,
+             "samples": [sample], "note": ""}  # fmt: skip
+    record = {"schema": 1, "date": "2026-12-01T00:00:00+0000", "device": "d", "cpu_model": "c",
+              "cpu_flags": None, "pipeline": "sd2-inpaint", "size": 256, "steps": 2, "cfg": True,
+              "dtype": "fp32", "target_error_pct": 15.0, "verdict": "pass", "headline": "h",
+              "stages": [stage], "calibrations": [{"predicted_s": {"unet": 8.0}, "cpu_share": 1.0,
+              "reference_before": window, "reference_after": window}]}  # fmt: skip
+    check = HostCheck.from_dict(record)
+    assert check.stages[0].stream_drift_pct is None
+    assert check.stages[0].samples[0].stream_drift_pct is None
+    assert check.calibrations[0].stream_ops_per_s is None
+    assert check.calibrations[0].reference_ops_per_s == REF
 
 
 def test_a_busy_calibration_is_repeated():

@@ -53,7 +53,7 @@ def test_fewer_weight_bytes_predict_no_slower_keyframe():
     base = WorkloadSpec(size=128, steps=2, cfg=False, dtype="fp16", every=8)  # an NPU's dtype
     ov = predict_levers(base, parse_levers("openvino"), profile)
     int8 = predict_levers(base, parse_levers("nncf-int8"), profile)
-    assert int8.keyframe_latency_s <= ov.keyframe_latency_s
+    assert int8.keyframe_latency_s < ov.keyframe_latency_s  # the NPU streams its weights
 
 
 def test_unavailable_reasons_name_the_package(monkeypatch):

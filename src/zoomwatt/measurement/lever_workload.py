@@ -17,7 +17,11 @@ scaled by a factor:
   torch.ao's dynamic linear computes it;
 - ``int8-weight``: the linear layers' weights in one byte, the matmul in fp32 (the kernel
   dequantizes in registers);
-- ``bf16``/``fp16``: the workload in that dtype.
+- ``bf16``/``fp16``: the workload in that dtype;
+- ``openvino``: the baseline's workload on the profile's ``openvino`` stack (its calibrated
+  efficiencies and per-node time), every convolution as OpenVINO's, not eager's kernel;
+- ``nncf-int8``: the same, with every convolution and linear layer of the OpenVINO stages
+  reading its weights in one byte (computed in fp32: the plugin decompresses in the kernel).
 
 Levers act together as they run: DeepCache's shallow step is traced on the token-merged UNet
 when ``tome`` is on, and its linear layers are int8 with an int8 lever, as the UNet it wraps.
@@ -269,7 +273,7 @@ def lever_stages(base: WorkloadSpec, levers: tuple[Lever, ...], host_kernels: bo
     if lever_value(levers, "deepcache"):
         stages = _deepcache(stages, spec, levers)
     if lever_value(levers, "nncf-int8"):
-        stages = _int8_weights(stages, spec.dtype)
+        stages = _int8_weights(stages)
     return _host_kernels(stages, spec) if host_kernels else stages
 
 
@@ -277,31 +281,30 @@ def lever_stages(base: WorkloadSpec, levers: tuple[Lever, ...], host_kernels: bo
 OPENVINO_STAGES = (StageName.UNET, StageName.VAE_ENCODER, StageName.VAE_DECODER)
 
 
-def _int8_weights(stages: list, dtype: str) -> list:
+def _int8_weights(stages: list) -> list:
     """NNCF's int8 weight compression: every convolution and linear layer of the OpenVINO
-    stages reads 1 byte a weight instead of ``dtype``'s (the per-channel scales and zero
-    points, 5 bytes an output channel, are left out: under 0.1% of a 320-channel 3x3 conv's
-    weights). Only bytes change: OpenVINO's CPU plugin decompresses the weights inside the
-    kernel and computes in fp32 (``INFERENCE_PRECISION_HINT``), whose cost is not counted."""
+    stages reads 1 byte a weight instead of its dtype's (the per-channel scales and zero
+    points, 5 bytes an output channel, are left out: 5 / (320 x 9) = 0.17% of a 320-channel
+    3x3 conv's int8 weights, 1.6% of a 320-input linear layer's). The stage's resident
+    weights shrink in the same proportion as its layers'. Only bytes change: OpenVINO's CPU
+    plugin decompresses the weights inside the kernel and computes in fp32
+    (``INFERENCE_PRECISION_HINT``), whose cost is not counted."""
     from zoomwatt.perfmodel import make_stage
 
-    ratio = 1.0 / DTYPE_BYTES[dtype]
     out = []
     for stage in stages:
         if stage.name not in OPENVINO_STAGES:
             out.append(stage)
             continue
         layers = [
-            dataclasses.replace(r, weight_bytes=r.weight_bytes * ratio)
+            dataclasses.replace(r, weight_bytes=r.weight_bytes / DTYPE_BYTES[r.dtype])
             if r.op_class in (OpClass.CONV, OpClass.LINEAR) and r.weight_bytes > 0
             else r
             for r in stage.layers
         ]
-        weights = (
-            stage.weight_bytes
-            - sum(r.weight_bytes for r in stage.layers)
-            + sum(r.weight_bytes for r in layers)
-        )
+        before = sum(r.weight_bytes for r in stage.layers)
+        shrink = sum(r.weight_bytes for r in layers) / before if before else 1.0
+        weights = stage.weight_bytes * shrink
         out.append(
             make_stage(
                 stage.name, layers, stage.calls_per_keyframe, weight_bytes=weights,

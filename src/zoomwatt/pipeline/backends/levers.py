@@ -178,31 +178,23 @@ BYTES_ONLY = ("2:4", "prune50", "share")
 #: VAE stages: torch's quantized modules, Python-level changes of the UNet's forward and other
 #: compilers or dtypes are not what it would run. torch's dynamic int8 linears quantize fp32
 #: activations only.
+_OPENVINO_EXCLUDES = {
+    "int8-dynamic": "torch quantized modules (OpenVINO's int8 is NNCF's, not these)",
+    "int8-weight": "torch quantized modules (OpenVINO's int8 is NNCF's, not these)",
+    "int4-weight": "torch quantized modules (OpenVINO's int4 is NNCF's, not these)",
+    "w4a8": "torch quantized modules (OpenVINO's int4 is NNCF's, not these)",
+    "deepcache": "a Python-level change of the UNet's steps, lost in one converted graph",
+    "tome": "a Python-level patch of the UNet's blocks, lost in one converted graph",
+    "compile": "another compiler of the same stages (Inductor)",
+    "tensorrt": "another runtime of the same stages (TensorRT, CUDA)",
+    "bf16": "OpenVINO runs fp32 here (INFERENCE_PRECISION_HINT f32)",
+    "fp16": "OpenVINO runs fp32 here (INFERENCE_PRECISION_HINT f32)",
+}
 EXCLUSIVE: dict[str, dict[str, str]] = {
-    "openvino": {
-        "int8-dynamic": "torch quantized modules (OpenVINO's int8 is NNCF's, not these)",
-        "int8-weight": "torch quantized modules (OpenVINO's int8 is NNCF's, not these)",
-        "int4-weight": "torch quantized modules (OpenVINO's int4 is NNCF's, not these)",
-        "w4a8": "torch quantized modules (OpenVINO's int4 is NNCF's, not these)",
-        "deepcache": "a Python-level change of the UNet's steps, lost in one converted graph",
-        "tome": "a Python-level patch of the UNet's blocks, lost in one converted graph",
-        "compile": "another compiler of the same stages (Inductor)",
-        "tensorrt": "another runtime of the same stages (TensorRT, CUDA)",
-        "bf16": "OpenVINO runs fp32 here (INFERENCE_PRECISION_HINT f32)",
-        "fp16": "OpenVINO runs fp32 here (INFERENCE_PRECISION_HINT f32)",
-    },
+    "openvino": _OPENVINO_EXCLUDES,
     "nncf-int8": {
+        **_OPENVINO_EXCLUDES,
         "openvino": "the same runtime: nncf-int8 is the openvino lever with int8 weights",
-        "int8-dynamic": "torch quantized modules (nncf-int8 quantizes OpenVINO's own graph)",
-        "int8-weight": "torch quantized modules (nncf-int8 quantizes OpenVINO's own graph)",
-        "int4-weight": "torch quantized modules (nncf-int8 quantizes OpenVINO's own graph)",
-        "w4a8": "torch quantized modules (nncf-int8 quantizes OpenVINO's own graph)",
-        "deepcache": "a Python-level change of the UNet's steps, lost in one converted graph",
-        "tome": "a Python-level patch of the UNet's blocks, lost in one converted graph",
-        "compile": "another compiler of the same stages (Inductor)",
-        "tensorrt": "another runtime of the same stages (TensorRT, CUDA)",
-        "bf16": "OpenVINO runs fp32 here (INFERENCE_PRECISION_HINT f32)",
-        "fp16": "OpenVINO runs fp32 here (INFERENCE_PRECISION_HINT f32)",
     },
     "int8-dynamic": {
         dtype: "a dtype torch's dynamic int8 linears do not take: they quantize fp32 inputs"

@@ -111,14 +111,21 @@ def _converted(module: Any, inputs: tuple) -> Any:
 @contextmanager
 def _quiet(nncf: Any):
     """NNCF's statistics table (logged at INFO to its own handler) and its progress bar (a
-    console of its own) kept off the user's terminal: library code logs, never prints."""
-    level = nncf.common.logging.nncf_logger.level
+    console of its own) kept off the user's terminal and logged at debug level instead:
+    library code logs, never prints."""
+    logger = nncf.common.logging.nncf_logger
+    levels = [(h, h.level) for h in (logger, *logger.handlers)]
     nncf.set_log_level(logging.WARNING)
+    out, err = io.StringIO(), io.StringIO()
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             yield
     finally:
-        nncf.set_log_level(level)
+        for handler, level in levels:
+            handler.setLevel(level)
+        text = (out.getvalue() + err.getvalue()).strip()
+        if text:
+            log.debug("nncf said: %s", shorten(text, 2000))
 
 
 def _signature(inputs: tuple) -> tuple:
@@ -176,9 +183,10 @@ class OpenVINOStage:
         try:
             result = request.infer(arrays, share_inputs=True, share_outputs=False)
         except Exception as exc:  # OpenVINO's runtime errors, translated where they enter
+            lever = INT8_LEVER if self.weights == "int8" else LEVER
             raise ZoomwattError(
                 f"openvino: running the {self.stage} failed ({shorten(str(exc), 160)}); run "
-                f"without the openvino lever"
+                f"without the {lever} lever"
             ) from exc
         outputs = tuple(torch.from_numpy(result[i]) for i in range(len(result)))
         return outputs[0] if len(outputs) == 1 else outputs
@@ -206,8 +214,9 @@ class OpenVINOStage:
         self.conversions += 1
         self.convert_s[key] = time.perf_counter() - started
         log.info(
-            "openvino: %s converted for %s in %.1f s, compiled (CPU, f32, %d threads) in %.1f s",
+            "openvino: %s converted%s for %s in %.1f s, compiled (CPU, f32, %d threads) in %.1f s",
             self.stage,
+            " and its weights compressed to int8" if self.weights == "int8" else "",
             ", ".join(f"{list(s)} {d.removeprefix('torch.')}" for s, d in key),
             converted_s,
             threads,
