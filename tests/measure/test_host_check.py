@@ -4,6 +4,7 @@ are told apart deterministically."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -438,3 +439,39 @@ def test_a_calibration_kept_back_for_a_machine_that_calmed_down():
     assert [c.problem for c in cals] == ["busy", "busy", ""]
     assert machine.rounds["unet"] == 3  # rounds 0-2; round 0's samples were under calibration 1
     assert result == "pass" and all(s.calibration == 2 and s.clean_samples == 2 for s in stages)
+
+
+class _Zoom:
+    """The zoom run's medians, as validation reads them (none here)."""
+
+    def median_s(self, name):
+        return None
+
+    def median_j(self, name):
+        return None
+
+
+def test_a_stage_not_comparable_shows_why_not_not_predicted():
+    from zoomwatt.measurement.results import StageMeasurement
+    from zoomwatt.measurement.validation import _model_stage
+    from zoomwatt.reporting.plots import measured_chart
+
+    plan = CheckPlan()
+    # the matmul read 70e9 beside the stage against calibration's 100e9: -30%, drifting
+    cal = Calibration(dict(PREDICTED), 1.0, *(Window(0.1, 1.0, ops_per_s=REF),) * 2)
+    ref = Window(0.1, 1.0, ops_per_s=70e9)
+    sample = judge_sample(0, Window(9.0, 1.0), ref, ref, cal, plan)
+    check = stage_check("unet", [sample], [cal], plan)
+    assert check.status == "drifting" and check.predicted_s == 8.0 and check.error_pct is None
+    stage = _model_stage(check, _Zoom(), None, 8.0)
+    assert stage.predicted_latency_s is None and stage.not_compared == "drifting"
+    assert StageMeasurement.from_dict(stage.to_dict()) == stage
+
+    class _Measurement:
+        stages, keyframe = (stage,), stage
+
+    assert "not comparable: machine drifting" in measured_chart(_Measurement())
+    # a stage the model predicts nothing for is "not predicted", not "not comparable"
+    cal = dataclasses.replace(cal, predicted_s={**PREDICTED, "unet": None})
+    unpredicted = _model_stage(stage_check("unet", [sample], [cal], plan), _Zoom(), None, 8.0)
+    assert unpredicted.not_compared == "" and unpredicted.predicted_latency_s is None

@@ -48,6 +48,7 @@ class StageMeasurement:
     per_call: Timing | None = None  # every call's time (UNet: each call), warm-up excluded
     in_target: bool = True  # counts for the accuracy target (a model stage)
     note: str = ""
+    not_compared: str = ""  # why a predicted model stage shows no prediction: busy, drifting
 
     @property
     def error_pct(self) -> float | None:
@@ -74,6 +75,8 @@ class StageMeasurement:
             data["energy_error_pct"] = self.energy_error_pct
         if self.per_call is not None:
             data["per_call"] = self.per_call.to_dict()
+        if self.not_compared:
+            data["not_compared"] = self.not_compared
         return data
 
     @staticmethod
@@ -99,6 +102,7 @@ class StageMeasurement:
             per_call=timing,
             in_target=data.get("in_target", True),
             note=data.get("note", ""),
+            not_compared=data.get("not_compared", ""),
         )
 
 

@@ -565,6 +565,7 @@ def _model_stage(
         per_call=timing,
         in_target=check.error_pct is not None,
         note=f"host check: {check.status}; {check.note}" + (f"; {where}" if where else ""),
+        not_compared=check.status if check.error_pct is None and check.predicted_s else "",
     )
 
 

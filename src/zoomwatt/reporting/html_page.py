@@ -375,7 +375,9 @@ def measured_section(data: ReportData) -> str:
             [
                 esc(plots.PRETTY.get(s.name, s.name)),
                 f"{s.calls_per_keyframe:g}",
-                esc(plots.fmt_s(s.predicted_latency_s)),
+                esc(f"not comparable ({s.not_compared})")
+                if s.not_compared
+                else esc(plots.fmt_s(s.predicted_latency_s)),
                 esc(plots.fmt_s(s.measured_latency_s)),
                 _pct(s.error_pct),
                 _num(s.predicted_energy_j),

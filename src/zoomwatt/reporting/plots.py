@@ -276,6 +276,8 @@ def measured_chart(measurement: Any) -> str:
     for y, s in zip(ys, rows, strict=True):
         err = s.error_pct
         text = "not predicted" if s.predicted_latency_s is None else f"{err:+.0f}%"
+        if s.not_compared:  # predicted, but the machine moved under the measurement
+            text = f"not comparable: machine {s.not_compared}"
         if s.predicted_latency_s is not None and not s.in_target:
             text += " (not in target)"
         ax.text(max(measured[y], predicted[y]) * 1.1, y, text, va="center", fontsize=8)
