@@ -154,15 +154,16 @@ def test_stack_applies_follows_the_levers_exclusions():
     from zoomwatt.optimizer.search import stack_applies
 
     assert not stack_applies("openvino", "w8a8", "dense", 0)  # torch's dynamic int8 modules
-    assert not stack_applies("openvino", "w8a16", "dense", 0)
+    assert stack_applies("openvino", "w8a16", "dense", 0)  # NNCF's: the nncf-int8 lever
+    assert not stack_applies("openvino", "w4a16", "dense", 0)  # torch's int4: excluded
     assert stack_applies("openvino", "fp16", "dense", 0)
     assert stack_applies("compile", "w8a8", "dense", 0)  # torchao + compile go together
     assert stack_applies("eager", "w8a8", "2:4", 4)
 
 
 def test_openvino_stack_has_no_point_with_torch_int8():
-    """A profile with an OpenVINO stack (the host's once calibrated): its int8 points exist on
-    eager only."""
+    """A profile with an OpenVINO stack (the host's once calibrated): its dynamic int8 points
+    exist on eager only; its weight-only int8 is NNCF's (the nncf-int8 lever)."""
     import dataclasses
 
     from zoomwatt.hardware import load_profile
@@ -176,10 +177,24 @@ def test_openvino_stack_has_no_point_with_torch_int8():
     r = explore(profile, OptimizeOptions(target_fps=1.0, space=space, studies=False))
     assert r.space["stack"] == ["eager", "openvino"]
     points = len(r.space["operating_point"])
-    # eager: 3 quantizations; openvino: fp16 only -> 4 per operating point
-    assert r.candidates_evaluated == 4 * points
+    # eager: 3 quantizations; openvino: fp16 and w8a16 (nncf-int8) -> 5 per operating point
+    assert r.candidates_evaluated == 5 * points
     for c in (r.baseline, *r.pareto, r.fastest):
-        assert c.knobs["stack"] == "eager" or c.knobs["quant"] == "fp16"
+        assert c.knobs["stack"] == "eager" or c.knobs["quant"] in ("fp16", "w8a16")
+
+
+def test_openvino_weight_only_int8_is_one_lever_in_a_plan():
+    from zoomwatt.optimizer.plan import levers_of
+
+    base = {"resolution_px": 512, "cfg": True, "vae": "default", "steps": 20, "every": 30,
+            "quant": "fp16", "sparsity": "dense", "share_bits": 0, "stack": "eager",
+            "operating_point": "nominal", "layerwise_frequency": False}  # fmt: skip
+    knobs = {**base, "quant": "w8a16", "stack": "openvino"}
+    assert [lv.text() for lv in levers_of(knobs, base)] == ["nncf-int8"]
+    knobs = {**base, "quant": "w8a16"}  # eager: torch's weight-only int8
+    assert [lv.text() for lv in levers_of(knobs, base)] == ["int8-weight"]
+    knobs = {**base, "stack": "openvino"}
+    assert [lv.text() for lv in levers_of(knobs, base)] == ["openvino"]
 
 
 def test_unknown_stack_names_the_profiles():

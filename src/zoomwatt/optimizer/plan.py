@@ -10,7 +10,8 @@ the field.
 
 The optimizer's knobs map to levers (:func:`levers_of`): lower resolution, no CFG, TAESD, fewer
 steps, rarer keyframes, int8 (``w8a8``: dynamic int8; ``w8a16``: weight-only int8), int4, 2:4,
-pruning, sharing, a stack (:data:`STACK_LEVERS`), operating point and layer-wise frequency. The
+pruning, sharing, a stack (:data:`STACK_LEVERS`; a stack with a quantization one lever applies:
+:data:`STACK_QUANT_LEVERS`), operating point and layer-wise frequency. The
 baseline's fp16 is the run's default precision (fp16 on CUDA, fp32 on a CPU), not a lever.
 """
 
@@ -36,6 +37,9 @@ QUANT_LEVERS = {
     "w4a16": "int4-weight",
     "w4a8": "w4a8",
 }
+#: A stack and a quantization that one lever applies together: OpenVINO's weight-only int8 is
+#: NNCF's (``nncf-int8``), not torch's quantized modules (which the openvino lever excludes).
+STACK_QUANT_LEVERS = {("openvino", "w8a16"): "nncf-int8"}
 MAX_PLAN_BYTES = 1 << 20
 PREDICTED_FIELDS = (
     "output_fps",
@@ -112,13 +116,16 @@ def levers_of(knobs: dict[str, Any], base: dict[str, Any]) -> tuple[Lever, ...]:
         out.append(Lever("steps", int(knobs["steps"])))
     if knobs["every"] != base["every"]:
         out.append(Lever("every", int(knobs["every"])))
-    if knobs["quant"] in QUANT_LEVERS:
+    together = STACK_QUANT_LEVERS.get((knobs["stack"], knobs["quant"]))
+    if knobs["quant"] in QUANT_LEVERS and together is None:
         out.append(Lever(QUANT_LEVERS[knobs["quant"]], True))
     if knobs["sparsity"] != "dense":
         out.append(Lever(knobs["sparsity"], True))
     if knobs["share_bits"]:
         out.append(Lever("share", int(knobs["share_bits"])))
-    if knobs["stack"] != base["stack"] and knobs["stack"] in STACK_LEVERS:
+    if together is not None:
+        out.append(Lever(together, True))
+    elif knobs["stack"] != base["stack"] and knobs["stack"] in STACK_LEVERS:
         out.append(Lever(STACK_LEVERS[knobs["stack"]], True))
     if knobs["operating_point"] != base["operating_point"]:
         out.append(Lever("operating-point", str(knobs["operating_point"])))

@@ -57,7 +57,7 @@ from zoomwatt.optimizer.frequency import (
     operating_points,
     scaled_params,
 )
-from zoomwatt.optimizer.plan import QUANT_LEVERS
+from zoomwatt.optimizer.plan import QUANT_LEVERS, STACK_QUANT_LEVERS
 from zoomwatt.optimizer.results import Candidate, ExploreResult
 from zoomwatt.perfmodel import (
     DeviceParams,
@@ -294,7 +294,8 @@ class _Device:
 def stack_applies(stack: str, quant: str, sparsity: str, share: int) -> bool:
     """Whether ``stack``'s lever can go with the compression's levers (the levers' own
     :func:`~zoomwatt.pipeline.backends.levers.exclusion`)."""
-    names = [STACK_LEVERS.get(stack), QUANT_LEVERS.get(quant)]
+    together = STACK_QUANT_LEVERS.get((stack, quant))
+    names = [together] if together else [STACK_LEVERS.get(stack), QUANT_LEVERS.get(quant)]
     names += [None if sparsity == "dense" else sparsity, "share" if share else None]
     return exclusion([n for n in names if n]) is None
 
