@@ -19,6 +19,11 @@ apart by watching the machine around every measurement:
   after it ran within ``drift_pct`` of their speed during calibration (the matmul each time,
   the streaming kernel as the mean of the two readings: :func:`stream_drift_pct`; else the
   machine is not the calibrated one any more: *drifting*);
+- **warm after calibration**: each stage runs once, untimed, before its first timed run after
+  a calibration: on the AMD EPYC VM here the text encoder's first call after one took
+  1.4-2x its later calls in 5 of the 12 cases recorded (2026-12-02: 2.08, 1.61, 1.59, 1.54,
+  1.23 s against 0.83-1.15 s), which with two clean samples made a -20% "model error" out of
+  one slow call;
 - **bounded retries**: after the first ``rounds`` rounds, a stage with fewer than ``min_clean``
   clean samples under one calibration is measured again, up to ``max_rounds`` rounds in all
   (each retry round after a bounded wait for the other processes to calm down);
@@ -319,6 +324,10 @@ class CheckMachine(Protocol):
         """Before a retry round: wait (bounded) for the other processes to calm down."""
         ...
 
+    def warm_up(self, name: str) -> None:
+        """Run stage ``name`` once, untimed (its first run after a calibration)."""
+        ...
+
 
 def _busy(window: Window | None, plan: CheckPlan) -> bool:
     """The process got less than ``busy_share`` of its threads' CPU time and other
@@ -466,12 +475,16 @@ def run_check(
     # down while the stages are measured)
     _calibrate(machine, plan, cals, max(1, plan.max_calibrations - 1))
     samples: dict[str, list[StageSample]] = {s: [] for s in stages}
+    cold = set(stages)  # not run since the last calibration
     for round_ in range(plan.max_rounds):
         todo = [s for s in stages if round_ < plan.rounds or _clean_epoch(samples[s], plan) is None]
         if not todo:
             break
         if round_ >= plan.rounds:
             machine.settle()
+        for name in (s for s in todo if s in cold):
+            machine.warm_up(name)
+        cold -= set(todo)
         moved = False
         before = machine.reference()
         for name in todo:
@@ -483,6 +496,7 @@ def run_check(
             before = after
         if (moved or cals[-1].problem) and len(cals) < plan.max_calibrations:
             _calibrate(machine, plan, cals, plan.max_calibrations)
+            cold = set(stages)
     return cals, samples
 
 
