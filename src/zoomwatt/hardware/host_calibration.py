@@ -451,23 +451,28 @@ def _stream_cold_bytes(probe: HostProbe) -> int:
     return max(STREAM_COLD_BYTES_MIN, 2 * cache) if cache else STREAM_COLD_BYTES_MIN
 
 
-def reference_speed(probe: HostProbe) -> dict[str, float | None]:
+def reference_speed(probe: HostProbe, stream: bool = True) -> dict[str, float | None]:
     """The reference kernels now: the matmul's OP/s (:data:`REFERENCE_KERNEL`, median call)
-    and the streaming linear layer's (:data:`STREAM_REFERENCE_KERNEL`), the process's share of
-    its threads' CPU time while they ran (None off a CPU), and the shares of all CPUs that
-    other processes and the hypervisor took meanwhile (None where unreadable)."""
+    and, with ``stream``, the streaming linear layer's (:data:`STREAM_REFERENCE_KERNEL`; else
+    None), the process's share of its threads' CPU time while they ran (None off a CPU), and
+    the shares of all CPUs that other processes and the hypervisor took meanwhile (None where
+    unreadable)."""
     dtype, n, seconds = REFERENCE_KERNEL
     stream_dtype, stream_shape, stream_s = STREAM_REFERENCE_KERNEL
     counters = machine_counters()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     rate = probe.matmul_ops_per_s(dtype, n, seconds)
-    stream = probe.gemm_ops_per_s(stream_dtype, stream_shape, stream_s, _stream_cold_bytes(probe))
+    stream_rate = (
+        probe.gemm_ops_per_s(stream_dtype, stream_shape, stream_s, _stream_cold_bytes(probe))
+        if stream
+        else None
+    )
     cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
     share = _cpu_share(probe, _identity(probe), cpu_s, wall_s)
     others, steal = others_share(counters, machine_counters(), cpu_s, wall_s)
     return {
         "ops_per_s": _round(rate),
-        "stream_ops_per_s": _round(stream),
+        "stream_ops_per_s": _round(stream_rate),
         "cpu_share": _round(share),
         "others_cpu_share": _round(others),
         "steal_share": _round(steal),

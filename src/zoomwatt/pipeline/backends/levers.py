@@ -166,11 +166,13 @@ LEVERS: dict[str, LeverSpec] = {
 #: between them. A profile's default stack is the baseline's and needs no lever; a stack missing
 #: here (Core ML, QNN, ...) has no lever in this package: a plan names it as its stack only.
 STACK_LEVERS = {"compile": "compile", "openvino": "openvino", "tensorrt": "tensorrt"}
+#: The levers that run the UNet and VAE stages through OpenVINO, and the weights each gives it.
+OPENVINO_LEVERS = {"openvino": "fp32", "nncf-int8": "int8"}
 #: The stack each stack-running lever runs on: the stack levers' own, and ``nncf-int8``
 #: (OpenVINO with its weights compressed by NNCF).
 STACK_OF_LEVER = {
     **{lever: stack for stack, lever in STACK_LEVERS.items()},
-    "nncf-int8": "openvino",
+    **{lever: "openvino" for lever in OPENVINO_LEVERS},
 }
 RUN_LEVERS = ("no-cfg", "steps", "scheduler", "resolution", "every")
 BYTES_ONLY = ("2:4", "prune50", "share")
@@ -333,9 +335,9 @@ def unavailable_reason(lever: Lever | str, device: str = "cpu") -> str | None:
         return "token merging needs the tomesd package (pip install tomesd), not installed"
     if name == "int8-dynamic" and cuda:
         return "torch.ao dynamic int8 runs on CPUs only (fbgemm/x86 kernels)"
-    if name in ("openvino", "nncf-int8") and cuda:
+    if name in OPENVINO_LEVERS and cuda:
         return "OpenVINO runs here on the CPU (its GPU plugin drives Intel GPUs, not CUDA)"
-    if name in ("openvino", "nncf-int8") and not _has_module("openvino"):
+    if name in OPENVINO_LEVERS and not _has_module("openvino"):
         return "OpenVINO needs the openvino package (pip install openvino), not installed"
     if name == "nncf-int8" and not _has_module("nncf"):
         return "int8 weight compression needs the nncf package (pip install nncf), not installed"

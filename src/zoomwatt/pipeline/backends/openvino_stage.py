@@ -164,6 +164,11 @@ class OpenVINOStage:
         self.conversions = 0  # how many times a model was converted (one per input signature)
         self.convert_s: dict[tuple, float] = {}  # seconds converting + compiling, per signature
 
+    @property
+    def lever(self) -> str:
+        """The lever that runs this stage: openvino, or nncf-int8 with int8 weights."""
+        return INT8_LEVER if self.weights == "int8" else LEVER
+
     def __call__(self, *inputs: Any) -> Any:
         import torch
 
@@ -183,10 +188,9 @@ class OpenVINOStage:
         try:
             result = request.infer(arrays, share_inputs=True, share_outputs=False)
         except Exception as exc:  # OpenVINO's runtime errors, translated where they enter
-            lever = INT8_LEVER if self.weights == "int8" else LEVER
             raise ZoomwattError(
                 f"openvino: running the {self.stage} failed ({shorten(str(exc), 160)}); run "
-                f"without the {lever} lever"
+                f"without the {self.lever} lever"
             ) from exc
         outputs = tuple(torch.from_numpy(result[i]) for i in range(len(result)))
         return outputs[0] if len(outputs) == 1 else outputs
@@ -245,13 +249,12 @@ class OpenVINOStage:
 
     def _cannot_apply(self, doing: str, able: str, exc: Exception) -> InputError:
         """The error of a stage OpenVINO could not take, translated where it entered."""
-        lever = INT8_LEVER if self.weights == "int8" else LEVER
         return InputError(
             "levers",
-            lever,
+            self.lever,
             f"a {self.stage} {able}",
-            f"{doing} the {self.stage} failed ({shorten(str(exc), 160)}): the {lever} "
-            f"lever cannot apply to it; run without {lever}",
+            f"{doing} the {self.stage} failed ({shorten(str(exc), 160)}): the {self.lever} "
+            f"lever cannot apply to it; run without {self.lever}",
         )
 
 

@@ -29,6 +29,7 @@ from typing import Any
 
 from zoomwatt.errors import InputError
 from zoomwatt.pipeline.backends.levers import (
+    OPENVINO_LEVERS,
     SCHEDULERS,
     Lever,
     WeightOnlyInt8Linear,
@@ -53,8 +54,7 @@ MODEL_LEVERS = (
     "fp16",
     "compile",
     "tensorrt",
-    "openvino",
-    "nncf-int8",
+    *OPENVINO_LEVERS,
 )
 
 
@@ -116,7 +116,7 @@ class LeverInpainter(SD2FastInpainter):
             fast=fast,
             taesd=taesd,
         )
-        for name in ("openvino", "nncf-int8"):
+        for name in OPENVINO_LEVERS:
             if lever_value(levers, name) and self.dtype != "fp32":
                 raise InputError("dtype", self.dtype, f"fp32 with the {name} lever (it runs fp32)")
         if lever_value(levers, "int8-dynamic") and self.dtype != "fp32":
@@ -162,10 +162,9 @@ class LeverInpainter(SD2FastInpainter):
             import torch
 
             unet = torch.compile(unet, backend="torch_tensorrt", dynamic=False)
-        if lever_value(self.levers, "openvino"):
-            unet = self._openvino_stages(unet, "fp32")
-        if lever_value(self.levers, "nncf-int8"):
-            unet = self._openvino_stages(unet, "int8")
+        for name, weights in OPENVINO_LEVERS.items():  # at most one: they exclude each other
+            if lever_value(self.levers, name):
+                unet = self._openvino_stages(unet, weights)
         self._unet = unet
 
     def _openvino_stages(self, unet: Any, weights: str) -> Any:
