@@ -300,6 +300,30 @@ def test_a_stack_is_calibrated_against_the_same_peak():
     assert data["calibration"]["stacks"] == {"openvino": "0.0-test"}  # with its version
 
 
+class FasterStackProbe(FakeStackProbe):
+    """A runtime whose conv beats eager's fastest kernel: R = 1.3 x fp32 (1e11), reuse_half 8."""
+
+    def conv_ops_per_s(self, dtype, shape, min_time_s, cold_bytes):
+        return super().conv_ops_per_s(dtype, shape, min_time_s, cold_bytes) / 0.6 * 1.3
+
+
+def test_a_stack_faster_than_eager_has_an_efficiency_over_1_and_leaves_eager_unchanged():
+    plain = parse_profile(calibrate_host(FakeProbe()), "calibrated")
+    probes = {"openvino": FasterStackProbe()}
+    data = calibrate_host(FakeProbe(), stacks=("openvino",), stack_probes=probes)
+    profile = parse_profile(data, "calibrated")
+    # the stack's conv R is held to its large point (no faster than the fastest measured,
+    # fit_reuse): at the quick plan's (256, 64, 1), reuse 64 x 64 = 4,096:
+    # 1.3e11 x 4096 / (4096 + 8) = 1.29747e11, over eager's peak 1e11: 1.297
+    assert profile.stack("openvino").efficiency["conv"].si == pytest.approx(1.29747, rel=1e-3)
+    assert profile.stack("openvino").efficiency["linear"].si == pytest.approx(0.9)
+    # every dtype's peak and eager's efficiencies are those without the stack (exactly: the
+    # same rounds of the same fake; values only, their sources carry the minute)
+    si = lambda figures: {k: q.si for k, q in figures.items()}  # noqa: E731
+    assert si(profile.peak_dense) == si(plain.peak_dense)
+    assert si(profile.efficiency) == si(plain.efficiency)
+
+
 def test_a_cached_profile_without_a_stack_asked_for_is_recalibrated_with_it(monkeypatch):
     import zoomwatt.hardware.host_calibration as hc
     import zoomwatt.hardware.openvino_probe as op

@@ -1,7 +1,9 @@
 """The ``nncf-int8`` lever: the openvino lever's stages with NNCF's data-free int8 weight
-compression. Predicted from the traced workload with every convolution and linear layer of the
-OpenVINO stages reading 1 byte a weight; applied for real on the tiny random pipeline where
-openvino and nncf are installed."""
+compression. Predicted from the traced workload on the ``openvino-int8`` stack (the host
+calibration's rates of OpenVINO layers with int8 weights) with every linear layer of the
+OpenVINO stages reading 1 byte a weight (the CPU plugin decompresses convolutions' weights when
+it compiles); applied for real on the tiny random pipeline where openvino and nncf are
+installed."""
 
 from __future__ import annotations
 
@@ -17,22 +19,33 @@ from zoomwatt.workload.stages import StageName
 BASE = WorkloadSpec(size=128, steps=2, cfg=True, dtype="fp32", every=8)
 
 
-def test_nncf_int8_runs_on_the_openvino_stack():
-    from zoomwatt.measurement.lever_workload import lever_stack
+def test_nncf_int8_runs_on_the_openvino_int8_stack():
+    from zoomwatt.measurement.lever_workload import _listed_stack, lever_stack
 
-    assert lever_stack(parse_levers("nncf-int8")) == "openvino"
-    assert lever_stack(parse_levers("nncf-int8,taesd")) == "openvino"
+    assert lever_stack(parse_levers("nncf-int8")) == "openvino-int8"
+    assert lever_stack(parse_levers("nncf-int8,taesd")) == "openvino-int8"
+    assert lever_stack(parse_levers("openvino")) == "openvino"
+
+    class Listing:  # a profile's stack names, as HardwareProfile.stack_names gives them
+        def __init__(self, *names):
+            self.stack_names = names
+
+    # a profile that lists only openvino (a shipped device): its openvino stack
+    assert _listed_stack("openvino-int8", Listing("eager", "openvino")) == "openvino"
+    assert _listed_stack("openvino-int8", Listing("openvino", "openvino-int8")) == "openvino-int8"
+    assert _listed_stack("openvino", Listing("eager", "openvino")) == "openvino"
 
 
-def test_its_weights_read_one_byte_in_the_openvino_stages_only():
+def test_its_linear_weights_read_one_byte_in_the_openvino_stages_only():
     from zoomwatt.measurement.lever_workload import lever_stages
 
     plain = {s.name: s for s in lever_stages(BASE, parse_levers("openvino"))}
     int8 = {s.name: s for s in lever_stages(BASE, parse_levers("nncf-int8"))}
     for name in (StageName.UNET, StageName.VAE_ENCODER, StageName.VAE_DECODER):
         for a, b in zip(plain[name].layers, int8[name].layers, strict=True):
-            layer = a.op_class in (OpClass.CONV, OpClass.LINEAR) and a.weight_bytes > 0
-            # fp32 -> int8: 4 bytes a weight -> 1; nothing else changes
+            layer = a.op_class == OpClass.LINEAR and a.weight_bytes > 0
+            # fp32 -> int8: 4 bytes a weight -> 1; convolutions' weights are decompressed when
+            # the model is compiled (they stay 4); nothing else changes
             assert b.weight_bytes == pytest.approx(a.weight_bytes / 4 if layer else a.weight_bytes)
             assert (b.macs, b.flops, b.input_bytes, b.dtype) == (
                 a.macs,
@@ -40,7 +53,14 @@ def test_its_weights_read_one_byte_in_the_openvino_stages_only():
                 a.input_bytes,
                 a.dtype,
             )
-        assert int8[name].weight_bytes < 0.3 * plain[name].weight_bytes  # norms' weights stay
+        # the resident weights shrink as the layers' do (same sums, two code paths: 1e-9)
+        shrink = sum(r.weight_bytes for r in int8[name].layers) / sum(
+            r.weight_bytes for r in plain[name].layers
+        )
+        assert int8[name].weight_bytes == pytest.approx(plain[name].weight_bytes * shrink, 1e-9)
+    # the UNet's linear layers hold about a third of its weights: 3.46 GB -> 2.56 GB
+    unet = int8[StageName.UNET].weight_bytes / plain[StageName.UNET].weight_bytes
+    assert 0.6 < unet < 0.85
     # the text encoder stays eager PyTorch (the levers never give it to OpenVINO)
     assert int8[StageName.TEXT_ENCODER] == plain[StageName.TEXT_ENCODER]
 
@@ -131,3 +151,19 @@ def test_the_inpainter_runs_its_openvino_stages_with_int8_weights(tiny_sd2_dir):
     # (tiny random model; measured 1.6 levels here, AMD EPYC), and not none at all
     diff = np.abs(out.astype(int) - base.astype(int))
     assert 0 < diff.mean() < 8
+
+
+def test_the_optimizer_prices_openvino_w8a16_on_the_int8_stack_where_calibrated():
+    from types import SimpleNamespace
+
+    from zoomwatt.optimizer.search import priced_stack, search_stacks
+
+    calibrated = SimpleNamespace(stack_params={"eager": 0, "openvino": 0, "openvino-int8": 0})
+    shipped = SimpleNamespace(stack_params={"eager": 0, "openvino": 0})
+    assert priced_stack("openvino", "w8a16", calibrated) == "openvino-int8"
+    assert priced_stack("openvino", "w8a16", shipped) == "openvino"  # bytes only there
+    assert priced_stack("openvino", "fp16", calibrated) == "openvino"
+    assert priced_stack("eager", "w8a16", calibrated) == "eager"  # torch's int8-weight
+    # openvino-int8 prices a point; it is no stack of its own in the search
+    host = SimpleNamespace(stack_names=("eager", "openvino", "openvino-int8"))
+    assert search_stacks(host) == ("eager", "openvino")

@@ -53,7 +53,12 @@ from zoomwatt.hardware.host_probe import (
     upsample_bilinear,
 )
 from zoomwatt.hardware.openvino_probe import OVERHEAD_NODES, stack_version
-from zoomwatt.hardware.schema import CALIBRATED_STACKS, HardwareProfile, parse_profile
+from zoomwatt.hardware.schema import (
+    CALIBRATED_STACKS,
+    MAX_STACK_EFFICIENCY,
+    HardwareProfile,
+    parse_profile,
+)
 
 log = logging.getLogger(__name__)
 
@@ -520,7 +525,7 @@ def calibrate_host(
     compute = _compute_section(run)
     memory = _memory_section(run, compute)
     power, cap_w = _power_section(run)
-    stack_section = {name: _calibrate_stack(run, p) for name, p in stack_probes.items()}
+    stack_section = {name: _calibrate_stack(run, name, p) for name, p in stack_probes.items()}
     after = reference_speed(probe)
     run.reference.update({f"after_{k}": v for k, v in after.items()})
     data = _profile_data(run, compute, memory, power, cap_w, time.perf_counter() - started)
@@ -593,26 +598,42 @@ _OPENVINO_FUSION = (
 )
 
 
-def _calibrate_stack(run: _Run, stack_probe: Any) -> dict[str, Any]:
+def _stack_class_fits(run: _Run, name: str) -> dict[str, dict[str, Any]]:
+    """Stack ``name``'s conv and linear rates at the plan's two reuses, fitted as eager's
+    (:func:`_class_fit`, the same matmul ceiling); op classes it did not measure are left out."""
+    rates = run.stack_rates.get(name, {})
+    fits = {}
+    for op_class, shapes in _layer_classes(run.steps):
+        pair = [rates.get(f"{op_class}_large"), rates.get(f"{op_class}_small")]
+        if None not in pair:
+            fits[op_class] = _class_fit(op_class, shapes, pair, run.matmul_rate)
+    return fits
+
+
+def _calibrate_stack(run: _Run, name: str, stack_probe: Any) -> dict[str, Any]:
     """``stacks.NAME`` of the host profile: conv and linear through the stack's runtime at the
     plan's two reuses (measured in eager's rounds, see :func:`_rounds`), fitted as eager's,
     against the same peak; its per-node overhead; the fusion its compiled graphs do. Op
-    classes it does not measure keep eager's figures."""
-    steps, name = run.steps, stack_probe.name
-    how = f"{run.how}, {name} {stack_probe.version} CPU plugin, fp32"
-    rates = run.stack_rates.get(name, {})
-    efficiency, reuse_half, fits = {}, {}, {}
+    classes it does not measure keep eager's figures. ``name``: the stack, as the rounds keyed
+    its rates. Its efficiency is R over eager's peak, above 1 (to MAX_STACK_EFFICIENCY) where
+    its kernels beat eager's fastest: eager's figures, and every dtype's peak, stay eager's."""
+    steps = run.steps
+    weights = getattr(stack_probe, "weights", "fp32")
+    wording = "fp32" if weights == "fp32" else f"fp32, NNCF-style {weights} weights"
+    how = f"{run.how}, {name} {stack_probe.version} CPU plugin, {wording}"
+    efficiency, reuse_half = {}, {}
+    fits = _stack_class_fits(run, name)
     for op_class, shapes in _layer_classes(steps):
-        pair = [rates.get(f"{op_class}_large"), rates.get(f"{op_class}_small")]
-        if None in pair:
+        if op_class not in fits:
             continue
-        fits[op_class] = fit = _class_fit(op_class, shapes, pair, run.matmul_rate)
+        fit = fits[op_class]
         text = (
             f"{how}: {op_class} at {tuple(shapes[0])} and {tuple(shapes[1])} (cold weights), "
             "weights constants of the compiled graph, fitted to rate = R x reuse / (reuse + "
             "reuse_half); R / the compute section's peak"
         )
-        value = max(_MIN_EFFICIENCY, min(1.0, fit["rate_at_full_reuse"] / run.peak))
+        top = fit["rate_at_full_reuse"] / run.peak
+        value = max(_MIN_EFFICIENCY, min(MAX_STACK_EFFICIENCY, top))
         efficiency[op_class] = _quantity(value, "1", text, True)
         reuse_half[op_class] = _quantity(fit["reuse_half"], "rows", text, True)
     overhead = stack_probe.kernel_overhead_s(steps.min_time_s)
@@ -621,8 +642,8 @@ def _calibrate_stack(run: _Run, stack_probe: Any) -> dict[str, Any]:
     node = f"{how}: a chain of {OVERHEAD_NODES} tiny 1x1 convs, time per node"
     return {
         "notes": (
-            f"OpenVINO {stack_probe.version}, CPU plugin, fp32, static shapes: conv and linear "
-            "rates and the per-node overhead measured here; the other op classes keep eager "
+            f"OpenVINO {stack_probe.version}, CPU plugin, {wording}, static shapes: conv and "
+            "linear rates and the per-node overhead measured here; the other op classes keep eager "
             "PyTorch's figures (not measured through OpenVINO)"
         ),
         "efficiency": efficiency,
@@ -710,14 +731,16 @@ def _measure_op_classes(run: _Run) -> None:
     run.other = rounds
 
 
+_PEAK_NOTE = ", or the fitted conv/linear rate at full reuse where higher"
+
+
 def _compute_section(run: _Run) -> dict[str, Any]:
     n, how, ref = run.steps.matmul_n, run.how, run.ref
     dense = {
         d: _quantity(
             r / 1e9,
             "GOP/s" if d.startswith("int") else "GFLOP/s",
-            f"{how}: {n}x{n}x{n} {d} matmul, median call"
-            + (", or the fitted conv/linear rate at full reuse where higher" if d == ref else ""),
+            f"{how}: {n}x{n}x{n} {d} matmul, median call" + (_PEAK_NOTE if d == ref else ""),
             True,
         )
         for d, r in run.measured.items()

@@ -20,8 +20,9 @@ scaled by a factor:
 - ``bf16``/``fp16``: the workload in that dtype;
 - ``openvino``: the baseline's workload on the profile's ``openvino`` stack (its calibrated
   efficiencies and per-node time), every convolution as OpenVINO's, not eager's kernel;
-- ``nncf-int8``: the same, with every convolution and linear layer of the OpenVINO stages
-  reading its weights in one byte (computed in fp32: the plugin decompresses in the kernel).
+- ``nncf-int8``: the same on the ``openvino-int8`` stack (its conv and linear rates measured
+  with NNCF's int8 weights), every linear layer of the OpenVINO stages reading its weights in
+  one byte (the plugin decompresses them in the kernel; convolutions' when it compiles).
 
 Levers act together as they run: DeepCache's shallow step is traced on the token-merged UNet
 when ``tome`` is on, and its linear layers are int8 with an int8 lever, as the UNet it wraps.
@@ -277,18 +278,21 @@ def lever_stages(base: WorkloadSpec, levers: tuple[Lever, ...], host_kernels: bo
     return _host_kernels(stages, spec) if host_kernels else stages
 
 
-#: The stages the openvino and nncf-int8 levers run through OpenVINO (sd2_levers.py)
+#: The stages the openvino and nncf-int8 levers run through OpenVINO (sd2_levers.py), and the
+#: stacks those levers run on
 OPENVINO_STAGES = (StageName.UNET, StageName.VAE_ENCODER, StageName.VAE_DECODER)
+OPENVINO_STACKS = ("openvino", "openvino-int8")
 
 
 def _int8_weights(stages: list) -> list:
-    """NNCF's int8 weight compression: every convolution and linear layer of the OpenVINO
-    stages reads 1 byte a weight instead of its dtype's (the per-channel scales and zero
-    points, 5 bytes an output channel, are left out: 5 / (320 x 9) = 0.17% of a 320-channel
-    3x3 conv's int8 weights, 1.6% of a 320-input linear layer's). The stage's resident
-    weights shrink in the same proportion as its layers'. Only bytes change: OpenVINO's CPU
-    plugin decompresses the weights inside the kernel and computes in fp32
-    (``INFERENCE_PRECISION_HINT``), whose cost is not counted."""
+    """NNCF's int8 weight compression as OpenVINO's CPU plugin runs it: every linear layer of
+    the OpenVINO stages reads 1 byte a weight instead of its dtype's (the per-channel scales
+    and zero points, 5 bytes an output channel, are left out: 1.6% of a 320-input layer's
+    int8 weights); its convolutions keep their dtype's bytes, since the plugin decompresses
+    their weights when it compiles the model (the compiled UNet's profile lists fp32
+    convolution kernels only, 2026-12-02). The stage's resident weights shrink in the same
+    proportion as its layers'. The time the kernels take to decompress is in the
+    ``openvino-int8`` stack's measured rates (hardware.openvino_probe), not here."""
     from zoomwatt.perfmodel import make_stage
 
     out = []
@@ -298,7 +302,7 @@ def _int8_weights(stages: list) -> list:
             continue
         layers = [
             dataclasses.replace(r, weight_bytes=r.weight_bytes / DTYPE_BYTES[r.dtype])
-            if r.op_class in (OpClass.CONV, OpClass.LINEAR) and r.weight_bytes > 0
+            if r.op_class == OpClass.LINEAR and r.weight_bytes > 0
             else r
             for r in stage.layers
         ]
@@ -322,18 +326,29 @@ def predict_levers(
     from zoomwatt.perfmodel import PredictOptions, predict
 
     spec = lever_spec(base, levers)
-    stack = lever_stack(levers)
+    stack = _listed_stack(lever_stack(levers), profile)
     options = PredictOptions(frames_per_keyframe=spec.every, target_fps=spec.fps, stack=stack)
     # OpenVINO runs every convolution in its own kernels, not eager PyTorch's choice of them
-    native = host_kernels and stack != "openvino"
+    native = host_kernels and stack not in OPENVINO_STACKS
     p = predict(lever_stages(base, levers, native), profile, options)
     busy_j = sum(s.energy_j for s in p.per_stage)  # keyframe stages + the period's frame work
     return LeverPrediction(p.keyframe_latency_s, p.frame_work_s, spec.every, busy_j)
 
 
+def _listed_stack(stack: str | None, profile: Any) -> str | None:
+    """``stack``, or ``openvino`` for ``openvino-int8`` on a profile that lists only the
+    former (a shipped device: no int8-weight rates measured for it, so nncf-int8 is its
+    openvino stack with the linear layers' weight bytes at one byte)."""
+    names = getattr(profile, "stack_names", ())
+    if stack == "openvino-int8" and stack not in names and "openvino" in names:
+        return "openvino"
+    return stack
+
+
 def lever_stack(levers: tuple[Lever, ...]) -> str | None:
     """The software stack ``levers`` run on, as a profile names it (:data:`STACK_OF_LEVER`:
-    ``openvino`` where the openvino or nncf-int8 lever is on, ``compile``, ``tensorrt``;
+    ``openvino`` or ``openvino-int8`` where the openvino or nncf-int8 lever is on, ``compile``,
+    ``tensorrt``;
     levers.py refuses two together), else None (the profile's default stack: eager PyTorch
     for the host)."""
     return next((s for lever, s in STACK_OF_LEVER.items() if lever_value(levers, lever)), None)

@@ -26,7 +26,7 @@ from typing import Any
 
 from zoomwatt.errors import InputError, WriteError, shorten
 from zoomwatt.optimizer.results import Candidate, ExploreResult
-from zoomwatt.pipeline.backends.levers import LEVERS, STACK_LEVERS, Lever
+from zoomwatt.pipeline.backends.levers import LEVERS, STACK_LEVERS, STACK_OF_LEVER, Lever
 
 SCHEMA = "zoomwatt-plan"
 SCHEMA_VERSION = 1
@@ -40,6 +40,9 @@ QUANT_LEVERS = {
 #: A stack and a quantization that one lever applies together: OpenVINO's weight-only int8 is
 #: NNCF's (``nncf-int8``), not torch's quantized modules (which the openvino lever excludes).
 STACK_QUANT_LEVERS = {("openvino", "w8a16"): "nncf-int8"}
+#: The stacks that price such a point (``openvino-int8``: OpenVINO's layers measured with int8
+#: weights, on a host calibrated with it) and are no stack of their own in the search.
+PRICING_STACKS = {pair: STACK_OF_LEVER[lever] for pair, lever in STACK_QUANT_LEVERS.items()}
 MAX_PLAN_BYTES = 1 << 20
 PREDICTED_FIELDS = (
     "output_fps",

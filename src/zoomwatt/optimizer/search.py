@@ -57,7 +57,7 @@ from zoomwatt.optimizer.frequency import (
     operating_points,
     scaled_params,
 )
-from zoomwatt.optimizer.plan import QUANT_LEVERS, STACK_QUANT_LEVERS
+from zoomwatt.optimizer.plan import PRICING_STACKS, QUANT_LEVERS, STACK_QUANT_LEVERS
 from zoomwatt.optimizer.results import Candidate, ExploreResult
 from zoomwatt.perfmodel import (
     DeviceParams,
@@ -291,6 +291,21 @@ class _Device:
         return cls(profile, stacks[profile.default_stack], points, nominal, stacks)
 
 
+def priced_stack(stack: str, quant: str, device: _Device) -> str:
+    """The stack whose figures price ``stack`` with ``quant``: its :data:`PRICING_STACKS`
+    entry where the profile lists that (OpenVINO with NNCF's int8 weights, measured so on a
+    calibrated host), else ``stack``."""
+    priced = PRICING_STACKS.get((stack, quant))
+    return priced if priced in device.stack_params else stack
+
+
+def search_stacks(profile: HardwareProfile) -> tuple[str, ...]:
+    """The profile's stacks as the search's stack axis: all but those that only price another
+    stack's compression point (:data:`PRICING_STACKS`)."""
+    pricing = set(PRICING_STACKS.values())
+    return tuple(s for s in profile.stack_names if s not in pricing)
+
+
 def stack_applies(stack: str, quant: str, sparsity: str, share: int) -> bool:
     """Whether ``stack``'s lever can go with the compression's levers (the levers' own
     :func:`~zoomwatt.pipeline.backends.levers.exclusion`)."""
@@ -397,7 +412,8 @@ def _per_call_costs(grid: SearchGrid, device: _Device, pipeline: str, cache: boo
         grid_key = {"structure": grid.structure, "compression": grid.compression,
                     "stack": grid.stacks, "operating_point": grid.space["operating_point"],
                     "modes": modes, "nominal": device.nominal.name}  # fmt: skip
-        params = [device.stack_params[name] for name in grid.stacks]
+        priced = sorted(set(PRICING_STACKS.values()) & set(device.stack_params))
+        params = [device.stack_params[name] for name in [*grid.stacks, *priced]]
         key = cost_cache.cost_key(pipeline, grid_key, params, device.points)
         arrays = cost_cache.load_costs(key, shapes)
     if arrays is None:
@@ -436,7 +452,7 @@ def _compute_per_call(
             for k, stack in enumerate(stacks):
                 if stack_applies(stack, quant, sparsity, share):
                     time_s[i, j, k], energy_j[i, j, k] = _costs_per_mode(
-                        ctable, device, runs, sparsity == "2:4", stack
+                        ctable, device, runs, sparsity == "2:4", priced_stack(stack, quant, device)
                     )
             weight_bytes[i, j], memory_bytes[i, j] = _footprint(stages, table, ctable, size, quant)
     return {
@@ -697,7 +713,7 @@ def explore(
     device = _Device.of(profile)
     base = baseline_knobs(device.nominal.name, profile.default_stack)
     points = [p.name for p in device.points]
-    grid = SearchGrid.of(_with_baseline(options.space, base, points, profile.stack_names))
+    grid = SearchGrid.of(_with_baseline(options.space, base, points, search_stacks(profile)))
     errors = shipped_error_table()
 
     # 1-4. per-call costs, frame costs, roll-up, answers
