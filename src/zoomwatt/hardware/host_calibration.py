@@ -598,18 +598,6 @@ _OPENVINO_FUSION = (
 )
 
 
-def _stack_class_fits(run: _Run, name: str) -> dict[str, dict[str, Any]]:
-    """Stack ``name``'s conv and linear rates at the plan's two reuses, fitted as eager's
-    (:func:`_class_fit`, the same matmul ceiling); op classes it did not measure are left out."""
-    rates = run.stack_rates.get(name, {})
-    fits = {}
-    for op_class, shapes in _layer_classes(run.steps):
-        pair = [rates.get(f"{op_class}_large"), rates.get(f"{op_class}_small")]
-        if None not in pair:
-            fits[op_class] = _class_fit(op_class, shapes, pair, run.matmul_rate)
-    return fits
-
-
 def _calibrate_stack(run: _Run, name: str, stack_probe: Any) -> dict[str, Any]:
     """``stacks.NAME`` of the host profile: conv and linear through the stack's runtime at the
     plan's two reuses (measured in eager's rounds, see :func:`_rounds`), fitted as eager's,
@@ -621,12 +609,13 @@ def _calibrate_stack(run: _Run, name: str, stack_probe: Any) -> dict[str, Any]:
     weights = getattr(stack_probe, "weights", "fp32")
     wording = "fp32" if weights == "fp32" else f"fp32, NNCF-style {weights} weights"
     how = f"{run.how}, {name} {stack_probe.version} CPU plugin, {wording}"
-    efficiency, reuse_half = {}, {}
-    fits = _stack_class_fits(run, name)
+    rates = run.stack_rates.get(name, {})
+    efficiency, reuse_half, fits = {}, {}, {}
     for op_class, shapes in _layer_classes(steps):
-        if op_class not in fits:
+        pair = [rates.get(f"{op_class}_large"), rates.get(f"{op_class}_small")]
+        if None in pair:
             continue
-        fit = fits[op_class]
+        fits[op_class] = fit = _class_fit(op_class, shapes, pair, run.matmul_rate)
         text = (
             f"{how}: {op_class} at {tuple(shapes[0])} and {tuple(shapes[1])} (cold weights), "
             "weights constants of the compiled graph, fitted to rate = R x reuse / (reuse + "
@@ -731,16 +720,14 @@ def _measure_op_classes(run: _Run) -> None:
     run.other = rounds
 
 
-_PEAK_NOTE = ", or the fitted conv/linear rate at full reuse where higher"
-
-
 def _compute_section(run: _Run) -> dict[str, Any]:
     n, how, ref = run.steps.matmul_n, run.how, run.ref
     dense = {
         d: _quantity(
             r / 1e9,
             "GOP/s" if d.startswith("int") else "GFLOP/s",
-            f"{how}: {n}x{n}x{n} {d} matmul, median call" + (_PEAK_NOTE if d == ref else ""),
+            f"{how}: {n}x{n}x{n} {d} matmul, median call"
+            + (", or the fitted conv/linear rate at full reuse where higher" if d == ref else ""),
             True,
         )
         for d, r in run.measured.items()

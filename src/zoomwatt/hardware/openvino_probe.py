@@ -80,11 +80,10 @@ class OpenVINOProbe:
                 f"({str(exc).splitlines()[0][:120]}); reinstall openvino or calibrate without it"
             ) from exc
 
-    def _rate(self, layer, shape_in, macs: int, wbytes: int, cold_bytes: int, min_time_s: float):
+    def _rate(self, layer, shape_in, macs: int, min_time_s: float):
         """OP/s of one layer of a chain of CHAIN_LAYERS (module text): ``layer(node, i, rng)``
-        adds the chain's ``i``-th layer after ``node``, ``macs`` each. ``wbytes`` and
-        ``cold_bytes`` (the eager probe's interface) are not used: every layer of the chain
-        brings its own weights. Compiled once per probe."""
+        adds the chain's ``i``-th layer after ``node``, ``macs`` each; every layer brings its
+        own weights. Compiled once per probe."""
         layers = CHAIN_LAYERS
         key = (layer.__qualname__, tuple(shape_in), macs, layers)
         np = self.np
@@ -144,7 +143,7 @@ class OpenVINOProbe:
 
         macs = channels * channels * 9 * side * side * batch
         shape_in = (batch, channels, side, side)
-        return self._rate(conv, shape_in, macs, channels * channels * 36, cold_bytes, min_time_s)
+        return self._rate(conv, shape_in, macs, min_time_s)  # cold_bytes: the chain's own
 
     def gemm_ops_per_s(
         self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
@@ -160,7 +159,7 @@ class OpenVINOProbe:
             fan_in, out = (k, n) if i % 2 == 0 else (n, k)
             return ops.matmul(node, self._weights(rng, (out, fan_in), fan_in), False, True)
 
-        return self._rate(linear, (m, k), m * k * n, n * k * 4, cold_bytes, min_time_s)
+        return self._rate(linear, (m, k), m * k * n, min_time_s)  # cold_bytes: the chain's own
 
     def kernel_overhead_s(self, min_time_s: float) -> float:
         """Time per node of a chain of OVERHEAD_NODES 1x1 convs on a (1, 8, 4, 4) tensor (each

@@ -42,7 +42,12 @@ from functools import lru_cache
 from typing import Any
 
 from zoomwatt.errors import InputError
-from zoomwatt.pipeline.backends.levers import STACK_OF_LEVER, Lever, lever_value
+from zoomwatt.pipeline.backends.levers import (
+    OPENVINO_LEVERS,
+    STACK_OF_LEVER,
+    Lever,
+    lever_value,
+)
 from zoomwatt.workload.records import DTYPE_BYTES, LayerRecord, OpClass
 from zoomwatt.workload.spec import WorkloadSpec
 from zoomwatt.workload.stages import StageName
@@ -281,7 +286,7 @@ def lever_stages(base: WorkloadSpec, levers: tuple[Lever, ...], host_kernels: bo
 #: The stages the openvino and nncf-int8 levers run through OpenVINO (sd2_levers.py), and the
 #: stacks those levers run on
 OPENVINO_STAGES = (StageName.UNET, StageName.VAE_ENCODER, StageName.VAE_DECODER)
-OPENVINO_STACKS = ("openvino", "openvino-int8")
+OPENVINO_STACKS = tuple(STACK_OF_LEVER[lever] for lever in OPENVINO_LEVERS)
 
 
 def _int8_weights(stages: list) -> list:
