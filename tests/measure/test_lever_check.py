@@ -121,8 +121,9 @@ def test_the_combined_plan_is_judged_on_its_keyframe_latency(tiny_check):
     assert c.status == ("within target" if within else "outside target")
 
 
-def test_openvino_lever_predicts_on_its_stack_without_eager_conv_kernels():
+def test_openvino_lever_predicts_on_its_stack_without_eager_conv_kernels(monkeypatch):
     from zoomwatt.hardware import load_profile
+    from zoomwatt.measurement import conv_kernels
     from zoomwatt.measurement.lever_workload import lever_stack, predict_levers
     from zoomwatt.pipeline.backends.levers import parse_levers
     from zoomwatt.workload.spec import WorkloadSpec
@@ -133,6 +134,9 @@ def test_openvino_lever_predicts_on_its_stack_without_eager_conv_kernels():
     profile = load_profile("intel-meteorlake-npu")  # a shipped profile that lists openvino
     base = WorkloadSpec(size=128, steps=2, cfg=False, dtype="fp16", every=8)  # an NPU's dtype
     ov = parse_levers("openvino")
+    # which kernel eager PyTorch picks depends on the CPU (fp16 convs go to oneDNN where the CPU
+    # has AVX512-FP16, to the native kernel elsewhere): here every conv is native, on any CPU
+    monkeypatch.setattr(conv_kernels, "cpu_backend", lambda call, dtype="fp32": conv_kernels.NATIVE)
     # eager PyTorch's conv kernel choice (im2col for small batch-1 convs) is not OpenVINO's:
     # with host_kernels the openvino prediction is the same as without (exactly: one path)
     assert predict_levers(base, ov, profile, True) == predict_levers(base, ov, profile, False)
