@@ -83,6 +83,43 @@ def cache_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("ZOOMWATT_CACHE_DIR", str(tmp_path / "cache"))
 
 
+class BigCacheProbe(FakeProbe):
+    """A VM whose OS reports a 480 MiB L3 but whose fresh activations slow beyond 32 MiB of
+    input + output (the allocator maps them afresh and faults their pages in), as measured on
+    a 2-core Xeon VM on 2026-12-03."""
+
+    def elementwise_elements_per_s(self, op, dtype, numel, min_time_s):
+        if op == "silu":
+            return 1e9 if numel * 8 <= 32 * 2**20 else 0.25e9
+        return super().elementwise_elements_per_s(op, dtype, numel, min_time_s)
+
+    def cache_bytes(self):
+        return 480 * 2**20
+
+
+def test_the_activation_buffer_is_measured_not_read_from_the_os():
+    profile = load_host_profile(probe=BigCacheProbe())
+    # in-cache size min(4 Mi, 480 MiB / 8) = 4 Mi elements; sweep 8 Mi, 16 Mi: 8 Mi slows,
+    # so the buffer is 4 Mi x (input + output) x 4 B = 32 MiB, not the OS's 480 MiB
+    assert profile.on_chip_buffer.si == 32 * 2**20
+    assert "480 MiB" in profile.on_chip_buffer.source
+    # spill from 16 Mi elements: 16 Mi / 0.25e9 - 16 Mi / 1e9 = 50.3 ms beyond the in-cache
+    # rate, for 2 x 16 Mi x 4 B - 32 MiB = 96 MiB spilled -> 100.7 MB / 50.3 ms = 2.0 GB/s
+    numel = PLANS["quick"].spill_numel
+    extra_s = numel / 0.25e9 - numel / 1e9
+    assert profile.spill_bandwidth.si == pytest.approx(96 * 2**20 / extra_s, rel=1e-3)
+
+    class NeverSlows(BigCacheProbe):
+        def elementwise_elements_per_s(self, op, dtype, numel, min_time_s):
+            return FakeProbe.elementwise_elements_per_s(self, op, dtype, 1, min_time_s)
+
+    # where no size slows, the OS's cache stands, and nothing spills up to 16 Mi elements
+    steady = load_host_profile(probe=NeverSlows(), recalibrate=True)
+    assert steady.on_chip_buffer.si == 480 * 2**20
+    assert steady.on_chip_buffer.source == "largest cache level reported by the OS"
+    assert steady.spill_bandwidth is None
+
+
 def test_cache_dir_env(tmp_path):
     assert cache_dir() == tmp_path / "cache"
     assert host_cache_path() == tmp_path / "cache" / "host.yaml"
@@ -387,3 +424,18 @@ def test_a_rate_is_timed_by_its_median_call(monkeypatch):
 
     monkeypatch.setattr(hp, "time", Clock)
     assert hp.typical_time(call, lambda: None, 0.0) == 2.0
+
+
+def test_cold_weights_fill_twice_the_cache_for_linear_layers_and_are_capped_for_convs():
+    from zoomwatt.hardware.host_calibration import cold_weight_bytes
+
+    mib, gib = 2**20, 2**30
+    # a 480 MiB L3 on a 24 GiB machine: linear 2 x 480 = 960 MiB (under 24 GiB / 16 = 1.5 GiB)
+    assert cold_weight_bytes("linear", 480 * mib, 24 * gib, 128 * mib) == 960 * mib
+    # the same cache on 8 GiB: at most 8 GiB / 16 = 512 MiB
+    assert cold_weight_bytes("linear", 480 * mib, 8 * gib, 128 * mib) == 512 * mib
+    # convs: twice the cache, at most the plan's 128 MiB (32 MiB L3: 64 MiB)
+    assert cold_weight_bytes("conv", 480 * mib, 24 * gib, 128 * mib) == 128 * mib
+    assert cold_weight_bytes("conv", 32 * mib, 24 * gib, 128 * mib) == 64 * mib
+    # no cache size: the plan's figure for both
+    assert cold_weight_bytes("linear", None, 24 * gib, 128 * mib) == 128 * mib

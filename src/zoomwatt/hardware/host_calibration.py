@@ -75,7 +75,7 @@ class CalibrationPlan:
     reuse = the call's MACs (a per-call cost the arithmetic amortizes). The
     large-reuse conv keeps its activations in the cache (a UNet's middle levels); the
     small-reuse shapes are a UNet's deepest level and a text encoder's 77-token layers, with
-    cold weights filling up to ``cold_bytes_max`` (twice the largest cache when smaller). SiLU
+    cold weights (:func:`cold_weight_bytes`). SiLU
     on ``spill_numel`` elements (activations far beyond the cache, like a VAE's top level)
     against SiLU on ``elementwise_numel`` gives ``memory.spill_bandwidth``."""
 
@@ -89,7 +89,7 @@ class CalibrationPlan:
     elementwise_numel: int
     attention: Shape
     copy_bytes: int
-    cold_bytes_max: int
+    cold_bytes_max: int  # cold conv weights at most (see cold_weight_bytes)
     min_time_s: float
     warmup_s: float  # matmuls before measuring: a fresh process runs at half speed at first
     rounds: int  # interleaved rounds of the efficiency benchmarks; the median is kept
@@ -143,14 +143,15 @@ _UNUSED_EFFICIENCY = {
 REFERENCE_KERNEL = ("fp32", 512, 0.1)
 #: Its companion, read beside it: a text encoder's 77-row linear layer (1024 in, 4096 out)
 #: cycling through weight copies that fill twice the largest cache (at least
-#: :data:`STREAM_COLD_BYTES_MIN`; at most 8 copies, 128 MB, as every cold-weight benchmark
-#: here), so every call streams its weights from memory on a CPU whose cache is under 64 MB.
+#: :data:`STREAM_COLD_BYTES_MIN`, at most :data:`STREAM_COLD_BYTES_MAX`: 8 copies), so every
+#: call streams its weights from memory on a CPU whose cache is under 64 MB.
 #: The 512^3 matmul runs from the L2 cache and does not see the memory and L3 that a shared
 #: machine's other tenants contend for: on the AMD EPYC VM here (2026-12-02) the text
 #: encoder's call time followed this kernel (correlation 0.68 over 28 interleaved readings)
 #: and not the matmul's (0.19). (dtype, (rows, in, out), seconds repeated)
 STREAM_REFERENCE_KERNEL = ("fp32", (77, 1024, 4096), 0.2)
 STREAM_COLD_BYTES_MIN = 64 * 1024**2
+STREAM_COLD_BYTES_MAX = 128 * 1024**2
 
 
 def _quantity(value: float, unit: str, text: str, measured: bool) -> dict[str, Any]:
@@ -193,24 +194,73 @@ def fit_reuse(
     return top, half
 
 
+#: A SiLU size whose elements/s fall below this share of the in-cache size's is past the knee
+#: where fresh activations stop fitting: the buffer is the largest size before it
+SPILL_SLOW_SHARE = 0.5
+
+
+def _itemsize(dtype: str) -> int:
+    """Bytes per element of the reference dtype models run in here (fp32, or a 16-bit one)."""
+    return 4 if dtype == "fp32" else 2
+
+
+def spill_sizes(numel: int, spill_numel: int) -> tuple[int, ...]:
+    """SiLU sizes between the in-cache size ``numel`` and ``spill_numel``: doubling from twice
+    ``numel``, ``spill_numel`` last (4 Mi to 16 Mi elements: 8 Mi, 16 Mi)."""
+    sizes, n = [], 2 * numel
+    while n < spill_numel:
+        sizes.append(n)
+        n *= 2
+    return (*sizes, spill_numel) if spill_numel > numel else ()
+
+
 def _spill_fit(
-    spill_per_s: float | None, silu_ops_per_s: float | None, steps: CalibrationPlan,
-    cache: int | None, ref: str,
+    rates: dict[int, float], silu_ops_per_s: float | None, numel: int, cache: int | None,
+    ref: str,
 ) -> dict[str, Any] | None:  # fmt: skip
-    """SiLU on ``spill_numel`` elements: its time beyond what the in-cache SiLU rate gives it,
-    per activation byte beyond the cache (the roofline's spill: input + output bytes minus
-    the buffer)."""
-    if not spill_per_s or not silu_ops_per_s or not cache:
+    """The buffer activations fit in and the spill term beyond it, from SiLU with a fresh
+    output (as in a model) at the in-cache size ``numel`` and at each of ``rates``'s sizes
+    (elements/s by size, ascending; the last one, the plan's ``spill_numel`` in fp32, as many
+    bytes in a 16-bit dtype, far beyond it).
+
+    The buffer: the input + output bytes of the largest size in a row from ``numel`` whose
+    rate stays above SPILL_SLOW_SHARE of the in-cache one; the OS's largest cache where none
+    slows. It is measured, not read, because what slows a fresh activation is not always
+    the cache the OS reports: on a 2-core Xeon VM (2026-12-03) the OS reports a 480 MiB L3,
+    and SiLU ran at 43 GB/s up to 32 MiB of input + output and at 7 GB/s from 64 MiB on
+    (glibc maps allocations over 32 MiB afresh, and every page of a new output is faulted in
+    when first written: 5 GB/s there; with a preallocated output 37 GB/s). The spill term:
+    the largest size's time beyond what the in-cache rate gives it, per activation byte
+    beyond the buffer (the roofline's spill: input + output bytes minus the buffer)."""
+    if not rates or not silu_ops_per_s:
         return None
-    numel = steps.spill_numel
     shape = (1, 128, max(1, numel // 128))
     per_element = counted_ops("silu", shape) / (shape[1] * shape[2])
-    expected_s = numel * per_element / silu_ops_per_s
-    extra_s = numel / spill_per_s - expected_s
-    spill_bytes = 2.0 * numel * (2 if ref != "fp32" else 4) - cache
+    in_cache = silu_ops_per_s / per_element  # elements/s
+    itemsize = _itemsize(ref)
+    fast, slow = numel, None
+    for size, per_s in sorted(rates.items()):
+        if per_s < SPILL_SLOW_SHARE * in_cache:
+            slow = size
+            break
+        fast = size
+    slowed = slow is not None
+    buffer = 2.0 * fast * itemsize if slowed else cache
+    if not buffer:
+        return None
+    if cache and slowed:
+        buffer = min(buffer, float(cache))
+    size = max(rates)
+    extra_s = size / rates[size] - size / in_cache
+    spill_bytes = 2.0 * size * itemsize - buffer
     fit = {
-        "numel": numel,
-        "elements_per_s": _round(spill_per_s),
+        "numel": size,
+        "elements_per_s": _round(rates[size]),
+        "in_cache_elements_per_s": _round(in_cache),
+        "elements_per_s_by_numel": {str(n): _round(r) for n, r in sorted(rates.items())},
+        "buffer_bytes": _round(buffer),
+        "buffer_measured": slowed,
+        "slow_from_numel": slow,
         "extra_s": _round(extra_s),
         "spill_bytes": _round(spill_bytes),
     }
@@ -290,7 +340,7 @@ def _rounds(
     probe: HostProbe,
     ref: str,
     steps: CalibrationPlan,
-    cold: int,
+    cold: dict[str, int],
     numel: int,
     stack_probes: dict[str, Any] | None = None,
 ) -> dict[str, float]:
@@ -312,7 +362,10 @@ def _rounds(
         out: dict[str, float | None] = {
             "matmul": probe.matmul_ops_per_s(ref, steps.matmul_n, t),
             **_layer_rates(probe, ref, steps, cold, "conv"),
-            "silu_spill": probe.elementwise_elements_per_s("silu", ref, steps.spill_numel, t),
+            **{
+                f"silu_spill:{size}": probe.elementwise_elements_per_s("silu", ref, size, t)
+                for size in spill_sizes(numel, steps.spill_numel * 4 // _itemsize(ref))
+            },
             **_layer_rates(probe, ref, steps, cold, "linear"),
         }
         for name, other in (stack_probes or {}).items():  # the same layers, run by the stack
@@ -344,16 +397,17 @@ def _layer_classes(steps: CalibrationPlan) -> tuple[tuple[str, tuple[Shape, Shap
 
 
 def _layer_rates(
-    probe: Any, ref: str, steps: CalibrationPlan, cold: int, op_class: str
+    probe: Any, ref: str, steps: CalibrationPlan, cold: dict[str, int], op_class: str
 ) -> dict[str, Any]:
     """OP/s of ``probe``'s ``op_class`` layer (conv or linear) at the plan's large reuse (warm
-    weights) and small reuse (``cold`` bytes of weights): ``{op_class}_large``, ``..._small``."""
+    weights) and small reuse (``cold[op_class]`` bytes of weights): ``{op_class}_large``,
+    ``..._small``."""
     large, small = dict(_layer_classes(steps))[op_class]
     rate = probe.conv_ops_per_s if op_class == "conv" else probe.gemm_ops_per_s
     t = steps.min_time_s
     return {
         f"{op_class}_large": rate(ref, large, t, 0),
-        f"{op_class}_small": rate(ref, small, t, cold),
+        f"{op_class}_small": rate(ref, small, t, cold[op_class]),
     }
 
 
@@ -451,9 +505,29 @@ class _Run:
     stack_fits: dict[str, Any] = field(default_factory=dict)  # stack -> its raw measurements
 
 
+def cold_weight_bytes(op_class: str, cache: int | None, memory: int, most: int) -> int:
+    """The weight copies a small-reuse benchmark of ``op_class`` cycles through, so that each
+    call brings its weights from beyond the cache as a model's layers do. A linear layer's:
+    twice the largest cache (``most`` where the OS does not say it), at most a sixteenth of
+    the memory: on a 2-core Xeon VM whose OS reports a 480 MiB L3 (2026-12-03), 77-row layers
+    cycling through 128 MiB ran at 239-259 GFLOP/s, through 1 GiB at 205-214, and the text
+    encoder's linear layers at the second rate. A convolution's: twice the cache, at most
+    ``most``: oneDNN reorders a conv's weights into a fresh buffer at every call, which is
+    what its small-reuse time is made of; the deep 1024-channel conv cycling through 1 GiB
+    ran at 36-48 GOP/s alone and at 10 in a process that held the SD 2 pipeline (its
+    measured UNet was not slowed so), through 128 MiB at 45."""
+    if op_class == "linear":
+        return int(min(2 * cache, memory // 16)) if cache else most
+    return min(most, 2 * cache) if cache else most
+
+
 def _stream_cold_bytes(probe: HostProbe) -> int:
+    """The streaming reference kernel's copies: twice the cache, between
+    :data:`STREAM_COLD_BYTES_MIN` and :data:`STREAM_COLD_BYTES_MAX` (a drift detector read
+    around every measured stage, not a rate the model uses: kept small)."""
     cache = probe.cache_bytes()
-    return max(STREAM_COLD_BYTES_MIN, 2 * cache) if cache else STREAM_COLD_BYTES_MIN
+    cold = max(STREAM_COLD_BYTES_MIN, 2 * cache) if cache else STREAM_COLD_BYTES_MIN
+    return min(cold, STREAM_COLD_BYTES_MAX)
 
 
 def reference_speed(probe: HostProbe, stream: bool = True) -> dict[str, float | None]:
@@ -658,7 +732,7 @@ def _measure_matmuls(run: _Run) -> None:
     run.reference["kernel"] = f"{dtype} {size}x{size}x{size} matmul, median call over {seconds:g} s"
     s_dtype, (rows, k, n_out), s_seconds = STREAM_REFERENCE_KERNEL
     weight = k * n_out * 4  # fp32
-    streamed = cold_copies(_stream_cold_bytes(probe), weight) * weight  # at most 8 copies
+    streamed = cold_copies(_stream_cold_bytes(probe), weight) * weight
     run.reference["stream_kernel"] = (
         f"{s_dtype} linear {rows}x{k}->{n_out}, weights cycled through "
         f"{streamed / 1024**2:.0f} MB of copies, median call over {s_seconds:g} s"
@@ -697,7 +771,10 @@ def _measure_op_classes(run: _Run) -> None:
         log.info("%s is slower than a wider dtype here: op classes measured in %s",
                  run.wanted_ref, ref)  # fmt: skip
     run.cache_bytes = cache = probe.cache_bytes()
-    cold = min(steps.cold_bytes_max, 2 * cache) if cache else steps.cold_bytes_max
+    memory = probe.memory_bytes()
+    cold = {
+        c: cold_weight_bytes(c, cache, memory, steps.cold_bytes_max) for c in ("conv", "linear")
+    }
     # in-cache elementwise size: input + output (fp32) at most the cache
     numel = min(steps.elementwise_numel, cache // 8) if cache else steps.elementwise_numel
     run.numel = max(1024, numel)
@@ -713,7 +790,10 @@ def _measure_op_classes(run: _Run) -> None:
         run.fits[op_class] = _class_fit(op_class, shapes, rates, measured[ref])
     run.peak = max([measured[ref]] + [f["rate_at_full_reuse"] for f in run.fits.values()])
     measured[ref] = run.peak
-    run.spill = _spill_fit(rounds.pop("silu_spill", None), rounds.get("silu"), steps, cache, ref)
+    spill_rates = {
+        int(k.partition(":")[2]): rounds.pop(k) for k in list(rounds) if k.startswith("silu_spill:")
+    }
+    run.spill = _spill_fit(spill_rates, rounds.get("silu"), run.numel, cache, ref)
     small = rounds.pop("attention_small", None)
     if rounds.get("attention") and small:
         run.fits["attention"] = _attention_fit(steps, rounds["attention"], small, run.peak)
@@ -744,12 +824,7 @@ def _memory_section(run: _Run, compute: dict[str, Any]) -> dict[str, Any]:
     run.kernel_overhead_s = overhead = probe.kernel_overhead_s(steps.min_time_s)
     basis = getattr(probe, "kernel_overhead_basis", BARE_KERNEL_BASIS)  # after the call
     compute["kernel_overhead"] = _quantity(overhead * 1e6, "us", f"{how}: {basis}", True)
-    cache = run.cache_bytes
-    on_chip = (
-        _quantity(cache / 2**20, "MiB", "largest cache level reported by the OS", True)
-        if cache
-        else _quantity(8, "MiB", "cache size not readable; assumed", False)
-    )
+    on_chip = _on_chip_buffer(run)
     mib = steps.copy_bytes >> 20
     memory = {
         "type": "host DRAM" if probe.kind == "cpu" else "GPU DRAM",
@@ -764,11 +839,30 @@ def _memory_section(run: _Run, compute: dict[str, Any]) -> dict[str, Any]:
         memory["spill_bandwidth"] = _quantity(
             run.spill["spill_bandwidth_bytes_per_s"] / 1e9,
             "GB/s",
-            f"{how}: {run.ref} SiLU on {steps.spill_numel} elements (beyond the cache), its "
+            f"{how}: {run.ref} SiLU on {run.spill['numel']} elements (beyond the buffer), its "
             f"time beyond the in-cache SiLU rate per spilled activation byte",
             True,
         )
     return memory
+
+
+def _on_chip_buffer(run: _Run) -> dict[str, Any]:
+    """The buffer activations fit in: measured where a SiLU size slowed (:func:`_spill_fit`),
+    else the OS's largest cache."""
+    cache, spill, how = run.cache_bytes, run.spill or {}, run.how
+    os_text = f"the OS reports {cache / 2**20:.0f} MiB of cache" if cache else "no cache size"
+    if spill.get("buffer_measured"):
+        slow = spill["slow_from_numel"]
+        text = (
+            f"{how}: {run.ref} SiLU with a fresh output ran at "
+            f"{spill['in_cache_elements_per_s'] / 1e9:.3g} G elements/s in the cache and at "
+            f"{spill['elements_per_s_by_numel'][str(slow)] / 1e9:.3g} G/s on {slow} elements; "
+            f"the buffer: input + output of the largest size before that ({os_text})"
+        )
+        return _quantity(spill["buffer_bytes"] / 2**20, "MiB", text, True)
+    if cache:
+        return _quantity(cache / 2**20, "MiB", "largest cache level reported by the OS", True)
+    return _quantity(8, "MiB", "cache size not readable; assumed", False)
 
 
 def _power_section(run: _Run) -> tuple[dict[str, Any], float]:

@@ -1,0 +1,154 @@
+"""Where the host check's error of a model stage comes from: predicted against measured, per op
+class, for any of the SD 2 inpainting pipeline's model stages.
+
+The host check (``zoomwatt measure --validate``) compares whole stage calls. This splits one call
+of each stage asked for (full size, random weights, fp32, the host check's shapes: 256x256 by
+default, CFG batch 2 for the UNet and the text encoder's two prompts taken one call at a time):
+
+- every leaf module (convolutions, linear layers, norms, activations, embeddings), timed by
+  forward hooks (median over ``--calls`` hooked calls), against the roofline's time of the same
+  module on the host profile in the cache (``~/.cache/zoomwatt/host.yaml``, calibrated if
+  absent), summed per op class (a module's class: the class of most of its predicted time);
+- the whole call, hooks off (median of ``--calls``, interleaved with the hooked calls): what the
+  leaves do not hold (attention, residual adds, reshapes, the model's Python) is the whole call
+  minus the leaves, against the prediction's rest.
+
+It prints a JSON record per stage; ``--record`` appends them, with the machine and the date, to
+benchmarks/results/stage_breakdown.jsonl (the text encoder's records before 2026-12-03 are in
+text_encoder_breakdown.jsonl, made by this script's first version). A few minutes on 2 cores.
+
+    .venv/bin/python benchmarks/stage_breakdown.py [--stages unet,vae_decoder] [--record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from device_info import append_record, describe
+
+RESULTS = Path(__file__).resolve().parent / "results" / "stage_breakdown.jsonl"
+STAGES = ("text_encoder", "vae_encoder", "unet", "vae_decoder")
+
+
+def _spec(size: int):
+    from zoomwatt.workload.spec import WorkloadSpec
+
+    return WorkloadSpec(size=size, steps=2, cfg=True, dtype="fp32", every=30, vae="default")
+
+
+def predicted_parts(stage_name: str, profile, size: int):
+    """Per module and per module and op class, the roofline's seconds of one call of the stage;
+    and the whole call's (every op, the kernel overhead included)."""
+    from zoomwatt.measurement.validation import predicted_by_module
+    from zoomwatt.perfmodel import load_workload
+
+    stage = next(s for s in load_workload(_spec(size)).stages if str(s.name) == stage_name)
+    per_module, classes = predicted_by_module(stage, profile)
+    return per_module, classes, sum(per_module.values())
+
+
+def stage_call(stage_name: str, size: int):
+    """The model of ``stage_name`` (random weights, fp32, on the CPU) and a function making one
+    call of it at the host check's shapes."""
+    import torch
+
+    from zoomwatt.archs.build import build_model
+    from zoomwatt.archs.calls import call_shapes, pipeline_calls
+    from zoomwatt.archs.random_pipeline import PIPELINE
+
+    spec = _spec(size)
+    call = next(c for c in pipeline_calls(spec.arch, True) if c.stage == stage_name)
+    model = build_model(PIPELINE, call.component, device="cpu", dtype="fp32", seed=1)
+    shapes = call_shapes(spec.arch, stage_name, call.batch(spec.batch), size)
+    gen = torch.Generator().manual_seed(0)
+    args = []
+    for name, shape in shapes.items():
+        if name == "input_ids":
+            args.append(torch.randint(0, 49407, shape, generator=gen))
+        elif name == "timestep":
+            args.append(torch.tensor(500.0))
+        else:
+            args.append(torch.randn(shape, generator=gen))
+    bound = model if call.method is None else getattr(model, call.method)
+
+    def run() -> None:
+        with torch.inference_mode():
+            bound(*args)
+
+    return model, run
+
+
+def measure_stage(stage_name: str, profile, args: argparse.Namespace) -> dict:
+    from zoomwatt.measurement.module_timing import time_layers
+
+    per_module, classes, whole_predicted = predicted_parts(stage_name, profile, args.size)
+    model, call = stage_call(stage_name, args.size)
+    call()  # warm-up: first-call allocations and kernel choices
+    whole, leaves = [], defaultdict(list)
+    for _ in range(args.calls):
+        start = time.perf_counter()
+        call()
+        whole.append(time.perf_counter() - start)
+        for timing in time_layers(model, call, warmup=0, repeats=1, sync=lambda: None):
+            leaves[timing.module].append(timing.timing.median_s)
+    measured_class: dict[str, float] = defaultdict(float)
+    predicted_class: dict[str, float] = defaultdict(float)
+    for module, times in leaves.items():
+        if module in per_module:
+            op_class = max(classes[module], key=classes[module].get)
+            measured_class[op_class] += statistics.median(times)
+            predicted_class[op_class] += per_module[module]
+    whole_s = statistics.median(whole)
+    leaves_measured = sum(measured_class.values())
+    leaves_predicted = sum(predicted_class.values())
+    ms = lambda s: round(1000.0 * s, 1)  # noqa: E731
+    return {
+        "benchmark": "stage_breakdown",
+        **describe(),
+        "time_utc": time.strftime("%H:%M", time.gmtime()),
+        "stage": stage_name,
+        "model": f"SD 2 inpainting {stage_name}, full size, random weights, fp32, "
+                 f"{args.size} px, one call",
+        "profile_calibrated": str((profile.calibration or {}).get("date", "")),
+        "whole_call_ms": {"predicted": ms(whole_predicted), "measured_median": ms(whole_s),
+                          "measured_all": [ms(x) for x in whole]},
+        "leaves_ms": {c: {"predicted": ms(predicted_class[c]), "measured": ms(measured_class[c])}
+                      for c in sorted(measured_class, key=lambda c: -measured_class[c])},
+        "rest_ms": {"predicted": ms(whole_predicted - leaves_predicted),
+                    "measured": ms(whole_s - leaves_measured)},
+    }  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated stages")
+    parser.add_argument("--size", type=int, default=256, help="picture side, px")
+    parser.add_argument("--calls", type=int, default=5, help="whole calls and hooked calls")
+    parser.add_argument("--record", action="store_true", help=f"append to {RESULTS}")
+    args = parser.parse_args()
+    stages = args.stages.split(",")
+    unknown = [s for s in stages if s not in STAGES]
+    if unknown:
+        parser.error(f"--stages: {unknown} not among {STAGES}")
+    from zoomwatt.hardware.host_calibration import load_host_profile
+    from zoomwatt.hardware.host_probe import make_probe
+
+    profile = load_host_profile(probe=make_probe("cpu"), plan="quick", recalibrate=False)
+    for stage_name in stages:
+        record = measure_stage(stage_name, profile, args)
+        print(json.dumps(record, indent=2), flush=True)
+        if args.record:
+            append_record(RESULTS, record)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
