@@ -38,35 +38,37 @@ RESULTS = Path(__file__).resolve().parent / "results" / "stage_breakdown.jsonl"
 STAGES = ("text_encoder", "vae_encoder", "unet", "vae_decoder")
 
 
-def _spec(size: int):
+def _spec(size: int, dtype: str = "fp32"):
     from zoomwatt.workload.spec import WorkloadSpec
 
-    return WorkloadSpec(size=size, steps=2, cfg=True, dtype="fp32", every=30, vae="default")
+    return WorkloadSpec(size=size, steps=2, cfg=True, dtype=dtype, every=30, vae="default")
 
 
-def predicted_parts(stage_name: str, profile, size: int):
+def predicted_parts(stage_name: str, profile, size: int, dtype: str = "fp32"):
     """Per module and per module and op class, the roofline's seconds of one call of the stage;
     and the whole call's (every op, the kernel overhead included)."""
     from zoomwatt.measurement.validation import predicted_by_module
     from zoomwatt.perfmodel import load_workload
 
-    stage = next(s for s in load_workload(_spec(size)).stages if str(s.name) == stage_name)
+    spec = _spec(size, dtype)
+    stage = next(s for s in load_workload(spec).stages if str(s.name) == stage_name)
     per_module, classes = predicted_by_module(stage, profile)
     return per_module, classes, sum(per_module.values())
 
 
-def stage_call(stage_name: str, size: int):
-    """The model of ``stage_name`` (random weights, fp32, on the CPU) and a function making one
-    call of it at the host check's shapes."""
+def stage_call(stage_name: str, size: int, dtype: str = "fp32"):
+    """The model of ``stage_name`` (random weights, in ``dtype``, on the CPU) and a function
+    making one call of it at the host check's shapes."""
     import torch
 
     from zoomwatt.archs.build import build_model
     from zoomwatt.archs.calls import call_shapes, pipeline_calls
     from zoomwatt.archs.random_pipeline import PIPELINE
 
-    spec = _spec(size)
+    spec = _spec(size, dtype)
     call = next(c for c in pipeline_calls(spec.arch, True) if c.stage == stage_name)
-    model = build_model(PIPELINE, call.component, device="cpu", dtype="fp32", seed=1)
+    model = build_model(PIPELINE, call.component, device="cpu", dtype=dtype, seed=1)
+    floating = next(model.parameters()).dtype
     shapes = call_shapes(spec.arch, stage_name, call.batch(spec.batch), size)
     gen = torch.Generator().manual_seed(0)
     args = []
@@ -76,7 +78,7 @@ def stage_call(stage_name: str, size: int):
         elif name == "timestep":
             args.append(torch.tensor(500.0))
         else:
-            args.append(torch.randn(shape, generator=gen))
+            args.append(torch.randn(shape, generator=gen).to(floating))
     bound = model if call.method is None else getattr(model, call.method)
 
     def run() -> None:
@@ -89,8 +91,10 @@ def stage_call(stage_name: str, size: int):
 def measure_stage(stage_name: str, profile, args: argparse.Namespace) -> dict:
     from zoomwatt.measurement.module_timing import time_layers
 
-    per_module, classes, whole_predicted = predicted_parts(stage_name, profile, args.size)
-    model, call = stage_call(stage_name, args.size)
+    per_module, classes, whole_predicted = predicted_parts(
+        stage_name, profile, args.size, args.dtype
+    )
+    model, call = stage_call(stage_name, args.size, args.dtype)
     call()  # warm-up: first-call allocations and kernel choices
     whole, leaves = [], defaultdict(list)
     for _ in range(args.calls):
@@ -115,7 +119,7 @@ def measure_stage(stage_name: str, profile, args: argparse.Namespace) -> dict:
         **describe(),
         "time_utc": time.strftime("%H:%M", time.gmtime()),
         "stage": stage_name,
-        "model": f"SD 2 inpainting {stage_name}, full size, random weights, fp32, "
+        "model": f"SD 2 inpainting {stage_name}, full size, random weights, {args.dtype}, "
                  f"{args.size} px, one call",
         "profile_calibrated": str((profile.calibration or {}).get("date", "")),
         "whole_call_ms": {"predicted": ms(whole_predicted), "measured_median": ms(whole_s),
@@ -132,6 +136,12 @@ def main() -> int:
     parser.add_argument("--stages", default=",".join(STAGES), help="comma-separated stages")
     parser.add_argument("--size", type=int, default=256, help="picture side, px")
     parser.add_argument("--calls", type=int, default=5, help="whole calls and hooked calls")
+    parser.add_argument(
+        "--dtype",
+        default="fp32",
+        choices=("fp32", "bf16"),
+        help="bf16: op classes calibrated in bf16, as the bf16 host check does",
+    )
     parser.add_argument("--record", action="store_true", help=f"append to {RESULTS}")
     args = parser.parse_args()
     stages = args.stages.split(",")
@@ -141,7 +151,8 @@ def main() -> int:
     from zoomwatt.hardware.host_calibration import load_host_profile
     from zoomwatt.hardware.host_probe import make_probe
 
-    profile = load_host_profile(probe=make_probe("cpu"), plan="quick", recalibrate=False)
+    reference = None if args.dtype == "fp32" else args.dtype  # bf16: calibrated now, not cached
+    profile = load_host_profile(probe=make_probe("cpu"), plan="quick", reference_dtype=reference)
     for stage_name in stages:
         record = measure_stage(stage_name, profile, args)
         print(json.dumps(record, indent=2), flush=True)
