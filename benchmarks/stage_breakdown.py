@@ -2,13 +2,15 @@
 class, for any of the SD 2 inpainting pipeline's model stages.
 
 The host check (``zoomwatt measure --validate``) compares whole stage calls. This splits one call
-of each stage asked for (full size, random weights, fp32, the host check's shapes: 256x256 by
-default, CFG batch 2 for the UNet and the text encoder's two prompts taken one call at a time):
+of each stage asked for (full size, random weights, the host check's shapes: 256x256 by
+default, CFG batch 2 for the UNet and the text encoder's two prompts taken one call at a time;
+fp32, or ``--dtype bf16``):
 
 - every leaf module (convolutions, linear layers, norms, activations, embeddings), timed by
   forward hooks (median over ``--calls`` hooked calls), against the roofline's time of the same
   module on the host profile in the cache (``~/.cache/zoomwatt/host.yaml``, calibrated if
-  absent), summed per op class (a module's class: the class of most of its predicted time);
+  absent; with ``--dtype bf16`` one calibrated now in bf16, as the bf16 host check does, and
+  not cached), summed per op class (a module's class: the class of most of its predicted time);
 - the whole call, hooks off (median of ``--calls``, interleaved with the hooked calls): what the
   leaves do not hold (attention, residual adds, reshapes, the model's Python) is the whole call
   minus the leaves, against the prediction's rest.

@@ -109,6 +109,10 @@ def test_the_activation_buffer_is_measured_not_read_from_the_os():
     extra_s = numel / 0.25e9 - numel / 1e9
     assert profile.spill_bandwidth.si == pytest.approx(96 * 2**20 / extra_s, rel=1e-3)
 
+    # the full plan sweeps as the quick one (in-cache 4 Mi, then 8, 16, 32 Mi): the same knee
+    full = load_host_profile(probe=BigCacheProbe(), plan="full", recalibrate=True)
+    assert full.on_chip_buffer.si == 32 * 2**20
+
     class NeverSlows(BigCacheProbe):
         def elementwise_elements_per_s(self, op, dtype, numel, min_time_s):
             return FakeProbe.elementwise_elements_per_s(self, op, dtype, 1, min_time_s)

@@ -59,6 +59,7 @@ from zoomwatt.hardware.schema import (
     HardwareProfile,
     parse_profile,
 )
+from zoomwatt.workload.records import DTYPE_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +76,19 @@ class CalibrationPlan:
     reuse = the call's MACs (a per-call cost the arithmetic amortizes). The
     large-reuse conv keeps its activations in the cache (a UNet's middle levels); the
     small-reuse shapes are a UNet's deepest level and a text encoder's 77-token layers, with
-    cold weights (:func:`cold_weight_bytes`). SiLU
-    on ``spill_numel`` elements (activations far beyond the cache, like a VAE's top level)
-    against SiLU on ``elementwise_numel`` gives ``memory.spill_bandwidth``."""
+    cold weights (:func:`cold_weight_bytes`). SiLU with a fresh output at doubling sizes from
+    twice the in-cache size up to ``spill_numel`` (fp32 elements; as many bytes in a 16-bit
+    dtype; at least four times the in-cache size), against SiLU on ``elementwise_numel``, gives
+    the buffer activations fit in and ``memory.spill_bandwidth`` (:func:`_spill_fit`)."""
 
     name: str
     matmul_n: int
     conv_large: Shape
     conv_small: Shape
-    spill_numel: int  # SiLU elements far beyond the cache, against elementwise_numel within it
+    spill_numel: int  # the largest SiLU of the spill sweep (fp32 elements), far beyond the cache
     linear_large: Shape
     linear_small: Shape
-    elementwise_numel: int
+    elementwise_numel: int  # in a CPU's cache (quick and full: 4 Mi fp32, 32 MiB in + out)
     attention: Shape
     copy_bytes: int
     cold_bytes_max: int  # cold conv weights at most (see cold_weight_bytes)
@@ -110,7 +112,7 @@ PLANS = {
     "full": CalibrationPlan(
         "full", 2048, (256, 64, 1), (1280, 4, 2), 32 << 20, (1024, 1280, 5120),
         (77, 1024, 1024),
-        32 << 20, (10, 4096, 64), 512 << 20, 256 << 20, 0.3, 3.0, 5,
+        4 << 20, (10, 4096, 64), 512 << 20, 256 << 20, 0.3, 3.0, 5,
     ),
 }  # fmt: skip
 
@@ -194,20 +196,26 @@ def fit_reuse(
     return top, half
 
 
+#: What the calibration measures and how, in the cached profile's fingerprint: a profile cached
+#: by an older revision is calibrated again (2: the measured activation buffer and the linear
+#: layers' cold weights beyond the cache, 2026-12-03)
+CALIBRATION_REVISION = 2
+
 #: A SiLU size whose elements/s fall below this share of the in-cache size's is past the knee
 #: where fresh activations stop fitting: the buffer is the largest size before it
 SPILL_SLOW_SHARE = 0.5
 
 
-def _itemsize(dtype: str) -> int:
-    """Bytes per element of the reference dtype models run in here (fp32, or a 16-bit one)."""
-    return 4 if dtype == "fp32" else 2
+def _spill_top(steps: CalibrationPlan, numel: int, ref: str) -> int:
+    """The spill sweep's largest SiLU: the plan's ``spill_numel`` fp32 elements, as many bytes
+    in ``ref``, at least four times the in-cache size ``numel``."""
+    return int(max(steps.spill_numel * 4 // DTYPE_BYTES[ref], 4 * numel))
 
 
 def spill_sizes(numel: int, spill_numel: int) -> tuple[int, ...]:
     """SiLU sizes between the in-cache size ``numel`` and ``spill_numel``: doubling from twice
     ``numel``, ``spill_numel`` last (4 Mi to 16 Mi elements: 8 Mi, 16 Mi)."""
-    sizes, n = [], 2 * numel
+    sizes, n = [], 2 * int(numel)
     while n < spill_numel:
         sizes.append(n)
         n *= 2
@@ -237,7 +245,7 @@ def _spill_fit(
     shape = (1, 128, max(1, numel // 128))
     per_element = counted_ops("silu", shape) / (shape[1] * shape[2])
     in_cache = silu_ops_per_s / per_element  # elements/s
-    itemsize = _itemsize(ref)
+    itemsize = DTYPE_BYTES[ref]
     fast, slow = numel, None
     for size, per_s in sorted(rates.items()):
         if per_s < SPILL_SLOW_SHARE * in_cache:
@@ -364,7 +372,7 @@ def _rounds(
             **_layer_rates(probe, ref, steps, cold, "conv"),
             **{
                 f"silu_spill:{size}": probe.elementwise_elements_per_s("silu", ref, size, t)
-                for size in spill_sizes(numel, steps.spill_numel * 4 // _itemsize(ref))
+                for size in spill_sizes(numel, _spill_top(steps, numel, ref))
             },
             **_layer_rates(probe, ref, steps, cold, "linear"),
         }
@@ -857,7 +865,8 @@ def _on_chip_buffer(run: _Run) -> dict[str, Any]:
             f"{how}: {run.ref} SiLU with a fresh output ran at "
             f"{spill['in_cache_elements_per_s'] / 1e9:.3g} G elements/s in the cache and at "
             f"{spill['elements_per_s_by_numel'][str(slow)] / 1e9:.3g} G/s on {slow} elements; "
-            f"the buffer: input + output of the largest size before that ({os_text})"
+            f"the buffer: input + output of the largest size before that, at most the cache "
+            f"({os_text})"
         )
         return _quantity(spill["buffer_bytes"] / 2**20, "MiB", text, True)
     if cache:
@@ -948,7 +957,7 @@ def _profile_data(run, compute, memory, power, cap_w, seconds) -> dict[str, Any]
             else []
         ),
         "calibration": {
-            "fingerprint": dict(ident, kind=probe.kind),
+            "fingerprint": dict(ident, kind=probe.kind, revision=str(CALIBRATION_REVISION)),
             "plan": run.plan,
             "date": run.when,
             "seconds": round(seconds, 2),
@@ -990,7 +999,7 @@ def load_host_profile(
     if reference_dtype is not None:
         data = calibrate_host(probe, plan, reference_dtype, stacks)
         return parse_profile(data, "calibrated now")
-    fingerprint = dict(_identity(probe), kind=probe.kind)
+    fingerprint = dict(_identity(probe), kind=probe.kind, revision=str(CALIBRATION_REVISION))
     origin = str(host_cache_path())
 
     # 2. cache hit? (its stacks count where their runtime's version is still the installed one)
