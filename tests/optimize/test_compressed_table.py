@@ -12,12 +12,16 @@ from zoomwatt.perfmodel.layer_table import DTYPE_INDEX
 from zoomwatt.workload.records import LayerRecord, OpClass
 
 
-def _table():
+def _table_records():
     conv = LayerRecord(
         "conv", "aten.convolution", OpClass.CONV, 1000, 2000, 1000.0, 100.0, 100.0, "fp16"
     )
     norm = LayerRecord("norm", "aten.group_norm", OpClass.NORM, 0, 500, 8.0, 100.0, 100.0, "fp16")
-    return build_layer_table([make_stage("unet", [conv, norm], 20)])
+    return conv, norm
+
+
+def _table():
+    return build_layer_table([make_stage("unet", list(_table_records()), 20)])
 
 
 def test_quantization_bytes_and_dtype():
@@ -30,6 +34,22 @@ def test_quantization_bytes_and_dtype():
     # int4 weights with fp16 activations compute in fp16; 500 x 0.5 B = 250 B
     assert w4.weight_bytes[0] == 250.0
     assert set(w4.dtype.tolist()) == {DTYPE_INDEX["fp16"]}
+
+
+def test_int8_weights_only_in_the_classes_a_stack_keeps_them_in():
+    from zoomwatt.hardware.schema import INT8_WEIGHT_CLASSES
+
+    linear = LayerRecord(
+        "fc", "aten.linear", OpClass.LINEAR, 1000, 2000, 1000.0, 100.0, 100.0, "fp16"
+    )
+    conv, norm = _table_records()
+    table = build_layer_table([make_stage("unet", [conv, linear, norm], 20)])
+    # OpenVINO's CPU plugin: int8 in linear kernels only; the conv keeps its 1000 fp16 bytes,
+    # the linear layer's 500 weights take 500 B, the norm's 8 B halve as before (4 B)
+    t = compressed_table(table, "w8a16", weight_classes=INT8_WEIGHT_CLASSES["openvino-int8"])
+    assert t.weight_bytes.tolist() == [1000.0, 500.0, 4.0]
+    # by default both conv and linear weights are int8: 500 B each
+    assert compressed_table(table, "w8a16").weight_bytes.tolist() == [500.0, 500.0, 4.0]
 
 
 def test_sparsity_and_sharing_bytes():

@@ -43,3 +43,8 @@ def test_stack_option(capsys):
     assert main(["optimize", "--hw", "jetson-orin-nano", "--stack", "openvino"]) == 2
     err = capsys.readouterr().err
     assert "--stack='openvino': expected values among ['eager']" in err
+    # openvino-int8 prices openvino's w8a16 point; it is not searched as a stack: one line says so
+    assert main(["optimize", "--hw", "host", "--stack", "openvino-int8"]) == 2
+    err = capsys.readouterr().err
+    assert "openvino-int8 prices openvino's w8a16 point" in err
+    assert "pass --stack openvino" in err

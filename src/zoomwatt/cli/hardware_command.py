@@ -55,7 +55,8 @@ def add_parser(subparsers) -> None:
         choices=list(CALIBRATED_STACKS),
         default=[],
         help="calibrate this software stack too (openvino: its CPU plugin's conv and GEMM "
-        "rates, for predict --hw host --stack openvino and the openvino lever); repeatable",
+        "rates, for predict --hw host --stack openvino and the openvino lever; openvino-int8: "
+        "the same with NNCF-style int8 weights, for the nncf-int8 lever); repeatable",
     )
     q.add_argument("--format", choices=["table", "json"], default="table")
     q.set_defaults(func=run_calibrate)

@@ -145,9 +145,20 @@ def _stacks(text: str | None) -> tuple[str, ...] | None:
     search's error, which lists the profile's."""
     if text is None:
         return None
+    from zoomwatt.optimizer.plan import PRICING_STACKS
+
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     if not names:
         raise InputError("--stack", text, "one or more stack names, comma-separated")
+    pricing = {priced: pair for pair, priced in PRICING_STACKS.items()}
+    for name in names:
+        if name in pricing:  # a stack that prices a compression point, not one to search
+            stack, quant = pricing[name]
+            raise InputError(
+                "--stack", name, f"a stack to search ({name} prices {stack}'s {quant} point)",
+                f"pass --stack {stack}; calibrate both here with zoomwatt hardware calibrate "
+                f"--stack {stack} --stack {name}",
+            )  # fmt: skip
     return names
 
 

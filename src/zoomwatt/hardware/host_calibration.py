@@ -577,7 +577,8 @@ def calibrate_host(
     ``reference_dtype``: the dtype the op classes are measured in (default: fp16 on a GPU,
     fp32 on a CPU); kept only where that dtype is not slower than a wider one. ``stacks``:
     software stacks besides eager PyTorch to calibrate too (``openvino``: its conv and GEMM
-    rates and per-node overhead, see :mod:`~zoomwatt.hardware.openvino_probe`);
+    rates and per-node overhead, see :mod:`~zoomwatt.hardware.openvino_probe`;
+    ``openvino-int8``: the same layers with NNCF's INT8_ASYM weights);
     ``stack_probes``: their probes (default: made here; a stack whose probe cannot run here
     raises a :class:`NotMeasurableError` with the reason)."""
     # 1. inputs

@@ -67,6 +67,12 @@ FUSION_KEYS = ("elementwise_fused", "pointwise_chains")
 MAX_STACK_EFFICIENCY = 2.0
 #: Stacks the host calibration measures besides eager PyTorch (hardware calibrate --stack).
 CALIBRATED_STACKS = ("openvino", "openvino-int8")
+#: A stack that runs int8 weights only in some op classes: the others' weights are read in
+#: their own dtype. OpenVINO's CPU plugin keeps NNCF's int8 weights compressed in its linear
+#: kernels and decompresses convolution weights when it compiles the model (the compiled
+#: UNet's profile lists fp32 convolution kernels only, 2026-12-02). Elsewhere int8 weights are
+#: int8 in every conv and linear layer.
+INT8_WEIGHT_CLASSES = {"openvino-int8": (OpClass.LINEAR,)}
 #: A stack's figures: ``host_issue`` is the host (CPU) time to issue one kernel (PyTorch
 #: eager's Python and dispatch work per op): a stage call takes at least its kernels x that
 #: (perfmodel.roofline.layer_costs); absent: 0, the host keeps ahead of the device.

@@ -298,8 +298,10 @@ def _int8_weights(stages: list) -> list:
     convolution kernels only, 2026-12-02). The stage's resident weights shrink in the same
     proportion as its layers'. The time the kernels take to decompress is in the
     ``openvino-int8`` stack's measured rates (hardware.openvino_probe), not here."""
+    from zoomwatt.hardware.schema import INT8_WEIGHT_CLASSES
     from zoomwatt.perfmodel import make_stage
 
+    classes = INT8_WEIGHT_CLASSES[STACK_OF_LEVER["nncf-int8"]]
     out = []
     for stage in stages:
         if stage.name not in OPENVINO_STAGES:
@@ -307,7 +309,7 @@ def _int8_weights(stages: list) -> list:
             continue
         layers = [
             dataclasses.replace(r, weight_bytes=r.weight_bytes / DTYPE_BYTES[r.dtype])
-            if r.op_class == OpClass.LINEAR and r.weight_bytes > 0
+            if r.op_class in classes and r.weight_bytes > 0
             else r
             for r in stage.layers
         ]

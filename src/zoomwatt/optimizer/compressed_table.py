@@ -65,9 +65,16 @@ def wider(a: str, b: str) -> str:
 
 
 def compressed_table(
-    table: LayerTable, quant: str = "fp16", sparsity: str = "dense", share_bits: int = 0
+    table: LayerTable,
+    quant: str = "fp16",
+    sparsity: str = "dense",
+    share_bits: int = 0,
+    weight_classes: tuple[OpClass, ...] = (OpClass.CONV, OpClass.LINEAR),
 ) -> LayerTable:
-    """``table`` (model stages traced in fp16) as the compressed model runs it."""
+    """``table`` (model stages traced in fp16) as the compressed model runs it;
+    ``weight_classes``: the conv and linear classes whose weights are stored so (a stack that
+    keeps int8 weights in its linear kernels only, :data:`~zoomwatt.hardware.schema.
+    INT8_WEIGHT_CLASSES`, reads the others' in fp16)."""
     # 1. inputs
     check_choice(quant, sparsity, share_bits)
     base = np.unique(table.dtype)
@@ -77,9 +84,13 @@ def compressed_table(
     w_ratio = DTYPE_BYTES[w_dtype] / DTYPE_BYTES[BASE_DTYPE]
     a_ratio = DTYPE_BYTES[a_dtype] / DTYPE_BYTES[BASE_DTYPE]
 
-    # 2. weights: dtype, then sparsity and sharing on conv/linear layers
-    weight = table.weight_bytes * w_ratio
-    is_weight_layer = np.isin(table.op_class, WEIGHT_CLASSES) & (table.weight_bytes > 0)
+    # 2. weights: dtype, then sparsity and sharing on conv/linear layers (those of
+    # ``weight_classes``; the others keep their fp16 bytes)
+    kept = np.isin(table.op_class, WEIGHT_CLASSES) & ~np.isin(
+        table.op_class, [OP_CLASS_INDEX[c] for c in weight_classes]
+    )
+    weight = np.where(kept, table.weight_bytes, table.weight_bytes * w_ratio)
+    is_weight_layer = np.isin(table.op_class, WEIGHT_CLASSES) & (table.weight_bytes > 0) & ~kept
     n = table.weight_bytes / DTYPE_BYTES[BASE_DTYPE]  # weights per layer
     value_bits = 8 * DTYPE_BYTES[w_dtype]
     codebook_bits = 0.0

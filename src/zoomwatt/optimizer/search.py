@@ -41,6 +41,7 @@ import numpy as np
 from zoomwatt.archs.catalog import VAES
 from zoomwatt.errors import InputError
 from zoomwatt.hardware import HardwareProfile, load_profile
+from zoomwatt.hardware.schema import INT8_WEIGHT_CLASSES
 from zoomwatt.optimizer import cost_cache
 from zoomwatt.optimizer.compressed_table import (
     QUANT_DTYPES,
@@ -451,8 +452,14 @@ def _compute_per_call(
             ctable = compressed_table(table, quant, sparsity, share)
             for k, stack in enumerate(stacks):
                 if stack_applies(stack, quant, sparsity, share):
+                    priced = priced_stack(stack, quant, device)
+                    classes = INT8_WEIGHT_CLASSES.get(priced)
+                    priced_table = (
+                        ctable if classes is None
+                        else compressed_table(table, quant, sparsity, share, classes)
+                    )  # fmt: skip
                     time_s[i, j, k], energy_j[i, j, k] = _costs_per_mode(
-                        ctable, device, runs, sparsity == "2:4", priced_stack(stack, quant, device)
+                        priced_table, device, runs, sparsity == "2:4", priced
                     )
             weight_bytes[i, j], memory_bytes[i, j] = _footprint(stages, table, ctable, size, quant)
     return {
