@@ -314,3 +314,17 @@ def test_the_two_scale_opencv_fill_keeps_known_pixels_and_narrow_holes_one_scale
     narrow[60:68, 10:118] = 255  # 5% of the frame: one scale, exactly OpenCV's fill
     one_scale = cv2.inpaint(image, narrow, 3, cv2.INPAINT_TELEA)
     assert np.array_equal(opencv_fill(image, narrow, 3, cv2.INPAINT_TELEA), one_scale)
+
+
+def test_the_prompt_colours_the_first_keyframe_and_the_seed_changes_it():
+    # without a start image the classical backend draws the first keyframe: its palette comes
+    # from the prompt's hash, its layout from the seed
+    backend = ClassicalInpainter()
+    sea = backend.generate(64, 64, "a blue sea", "", 0).image
+    desert = backend.generate(64, 64, "a red desert", "", 0).image
+    again = backend.generate(64, 64, "a blue sea", "", 0).image
+    other_seed = backend.generate(64, 64, "a blue sea", "", 1).image
+    assert np.array_equal(sea, again)  # deterministic
+    # mean colours differ by more than a few levels (not only noise)
+    assert np.abs(sea.reshape(-1, 3).mean(0) - desert.reshape(-1, 3).mean(0)).max() > 5
+    assert not np.array_equal(sea, other_seed)
