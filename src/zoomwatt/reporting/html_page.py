@@ -137,7 +137,9 @@ def glance(data: ReportData) -> str:
         items.append(
             f"<b>Prediction vs measurement here</b> ({esc(m.device)}, {esc(m.date[:10])}): "
             f"worst model-stage latency error {m.worst_error_pct:.0f}%, {verdict} the "
-            f"{_num(m.target_error_pct)}% target; whole keyframe {_pct(m.keyframe.error_pct)}."
+            f"{_num(m.target_error_pct)}% target; the zoom run's whole keyframe "
+            f"{_pct(m.keyframe.error_pct)} (not judged: timed in the zoom before calibration, "
+            f"the pipeline around the model stages included)."
         )
         share = m.settings.get("cpu_share")
         if isinstance(share, int | float) and share < BUSY_CPU_SHARE:
