@@ -170,6 +170,12 @@ def _identity(probe: HostProbe) -> dict[str, str]:
     return {str(k): str(v) for k, v in probe.identity().items()}
 
 
+def _fingerprint(ident: dict[str, str], probe: HostProbe) -> dict[str, str]:
+    """What a cached profile must match to be used: the machine (``ident``, the probe's kind)
+    and :data:`CALIBRATION_REVISION`."""
+    return dict(ident, kind=probe.kind, revision=str(CALIBRATION_REVISION))
+
+
 def fit_reuse(
     large: float,
     reuse_large: float,
@@ -204,6 +210,13 @@ CALIBRATION_REVISION = 2
 #: A SiLU size whose elements/s fall below this share of the in-cache size's is past the knee
 #: where fresh activations stop fitting: the buffer is the largest size before it
 SPILL_SLOW_SHARE = 0.5
+
+
+def ops_per_element(op: str, numel: int) -> float:
+    """Operations the formula table counts per input element of the elementwise benchmark
+    ``op`` on ``numel`` elements (the probes' shape: (1, 128, numel / 128))."""
+    shape = (1, 128, max(1, numel // 128))
+    return counted_ops(op, shape) / (shape[1] * shape[2])
 
 
 def _spill_top(steps: CalibrationPlan, numel: int, ref: str) -> int:
@@ -242,9 +255,7 @@ def _spill_fit(
     beyond the buffer (the roofline's spill: input + output bytes minus the buffer)."""
     if not rates or not silu_ops_per_s:
         return None
-    shape = (1, 128, max(1, numel // 128))
-    per_element = counted_ops("silu", shape) / (shape[1] * shape[2])
-    in_cache = silu_ops_per_s / per_element  # elements/s
+    in_cache = silu_ops_per_s / ops_per_element("silu", numel)  # elements/s
     itemsize = DTYPE_BYTES[ref]
     fast, slow = numel, None
     for size, per_s in sorted(rates.items()):
@@ -358,8 +369,7 @@ def _rounds(
     attention; SiLU beyond the cache; and the conv and linear layers of each of
     ``stack_probes`` in the same rounds (``NAME:conv_large``, ...): a machine whose speed moves
     over seconds then moves both alike, and a stack's gain over eager is measured side by side."""
-    shape = (1, 128, max(1, numel // 128))
-    per_element = {op: counted_ops(op, shape) / (shape[1] * shape[2]) for op in _ELEMENTWISE}
+    per_element = {op: ops_per_element(op, numel) for op in _ELEMENTWISE}
     attention_ops = {
         key: counted_ops("attention", (1, *getattr(steps, key)))
         for key in ("attention", "attention_small")
@@ -958,7 +968,7 @@ def _profile_data(run, compute, memory, power, cap_w, seconds) -> dict[str, Any]
             else []
         ),
         "calibration": {
-            "fingerprint": dict(ident, kind=probe.kind, revision=str(CALIBRATION_REVISION)),
+            "fingerprint": _fingerprint(ident, probe),
             "plan": run.plan,
             "date": run.when,
             "seconds": round(seconds, 2),
@@ -1000,7 +1010,7 @@ def load_host_profile(
     if reference_dtype is not None:
         data = calibrate_host(probe, plan, reference_dtype, stacks)
         return parse_profile(data, "calibrated now")
-    fingerprint = dict(_identity(probe), kind=probe.kind, revision=str(CALIBRATION_REVISION))
+    fingerprint = _fingerprint(_identity(probe), probe)
     origin = str(host_cache_path())
 
     # 2. cache hit? (its stacks count where their runtime's version is still the installed one)

@@ -126,7 +126,10 @@ def outpaint(
     if source is None:  # nothing known and no exemplar: nothing to take patches from
         return cv2.inpaint(image, mask.astype(np.uint8), 3, cv2.INPAINT_TELEA)
     rng = np.random.default_rng(seed)
-    result = _complete_past_the_edges(picture, known, source, rng, settings, key)
+    pad = _edge_margin(known.shape, settings.patch_px)  # completed past the edges, then cropped
+    grown = cv2.copyMakeBorder(picture, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    grown_known = np.pad(known, pad, constant_values=False)
+    result = complete(grown, grown_known, source, rng, settings, key)[pad:-pad, pad:-pad]
     if settings.colour_match > 0:
         h = known.shape[0]  # the exemplar at full size, not the strip; its colours where
         reference, sources = source[0][:h], source[1][:h]  # the border's patches come from
@@ -328,28 +331,17 @@ def complete(
     return estimate
 
 
-def _complete_past_the_edges(
-    picture: np.ndarray,
-    known: np.ndarray,
-    exemplar: tuple[np.ndarray, np.ndarray],
-    rng: np.random.Generator,
-    settings: PatchSettings,
-    cache_key: tuple | None = None,
-) -> np.ndarray:
-    """:func:`complete` on the picture grown by EDGE_PAD_SHARE of its shorter side on every
-    side (unknown there), cropped back. At the frame's edge a patch sees the picture mirrored,
-    and the mirror-symmetric patches that fit it best are flat ones: without the margin the
-    completion's outer rows turned to the darkest flat material of the exemplar (coffee: the
-    bottom 16 rows at L 23-26 against 42 for the whole frame, 2026-12-03), and the next
-    keyframe, shrinking that frame into its centre, drew a dark line along the seam, one more
-    rectangle each keyframe. With the margin the outer rows are inside the completion like any
-    other: L 37-40 with 16 px at 512 px, 44-45 with 32 (the pixels grow by 27%: the 9-keyframe
-    zoom took 3.1 s against 2.8)."""
-    pad = max(settings.patch_px // 2 + 1, round(EDGE_PAD_SHARE * min(known.shape)))
-    grown = cv2.copyMakeBorder(picture, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    grown_known = np.pad(known, pad, constant_values=False)
-    key = None if cache_key is None else (*cache_key, "pad", pad)
-    return complete(grown, grown_known, exemplar, rng, settings, key)[pad:-pad, pad:-pad]
+def _edge_margin(shape: tuple[int, int], patch_px: int) -> int:
+    """How far past the frame's edges :func:`outpaint` completes the picture (unknown there)
+    before cropping it back: EDGE_PAD_SHARE of the shorter side, at least half a patch. At
+    the frame's edge a patch sees the picture mirrored, and the mirror-symmetric patches that
+    fit it best are flat ones: without the margin the completion's outer rows turned to the
+    darkest flat material of the exemplar (coffee: the bottom 16 rows at L 23-26 against 42
+    for the whole frame, 2026-12-03), and the next keyframe, shrinking that frame into its
+    centre, drew a dark line along the seam, one more rectangle each keyframe. With the margin
+    the outer rows are inside the completion like any other: L 37-40 with 16 px at 512 px,
+    44-45 with 32 (the pixels grow by 27%: the 9-keyframe zoom took 3.1 s against 2.8)."""
+    return max(patch_px // 2 + 1, round(EDGE_PAD_SHARE * min(shape)))
 
 
 def _refine(
