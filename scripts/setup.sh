@@ -20,7 +20,7 @@ if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
     exit 1
 fi
 
-want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+want="$(cat pyproject.toml scripts/setup.sh scripts/constraints.txt | sha256sum | cut -d' ' -f1)"
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ]; then
     exit 0
 fi
@@ -36,7 +36,7 @@ if ! "$VENV/bin/python" -c 'import torch, sys; v = tuple(int(x) for x in torch._
         "${PIP[@]}" install "torch==$TORCH_VERSION"
     fi
 fi
-"${PIP[@]}" install -e ".[dev]"
+"${PIP[@]}" install -e ".[dev]" -c scripts/constraints.txt  # the tested library versions
 # A first command, as a smoke test: it reads the traces shipped in the package
 # (src/zoomwatt/workload/data/traces; with other torch, diffusers or transformers versions than
 # they were recorded with, it traces the models once into the user's cache, about 9 s).

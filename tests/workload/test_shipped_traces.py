@@ -50,6 +50,17 @@ def _skip_unless_same_libraries() -> None:
                     f"{trace_cache.library_versions()}: they do not apply here")  # fmt: skip
 
 
+def test_setup_installs_the_library_versions_the_traces_were_recorded_with():
+    """scripts/constraints.txt pins what a fresh set-up installs; re-recorded traces with other
+    versions must move it too, or every fresh set-up would trace afresh and skip these tests."""
+    recorded = _entry(_shipped()[0])["key"]["libraries"]
+    lines = (ROOT / "scripts" / "constraints.txt").read_text(encoding="utf-8").splitlines()
+    pinned = dict(line.split("==") for line in lines if line and not line.startswith("#"))
+    assert pinned == {k: v for k, v in recorded.items() if k != "torch"}
+    setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    assert f"TORCH_VERSION:-{recorded['torch'].split('+')[0]}" in setup
+
+
 def test_shipped_entries_exist_and_are_small():
     files = _shipped()
     assert len(files) >= 7, "one set of entries per built-in pipeline at least" + RECORD
