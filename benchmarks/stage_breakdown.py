@@ -66,10 +66,13 @@ def stage_call(stage_name: str, size: int, dtype: str = "fp32"):
     from zoomwatt.archs.build import build_model
     from zoomwatt.archs.calls import call_shapes, pipeline_calls
     from zoomwatt.archs.random_pipeline import PIPELINE
+    from zoomwatt.workload.conv_layout import channels_last_convs
 
     spec = _spec(size, dtype)
     call = next(c for c in pipeline_calls(spec.arch, True) if c.stage == stage_name)
     model = build_model(PIPELINE, call.component, device="cpu", dtype=dtype, seed=1)
+    if channels_last_convs("cpu", dtype):  # as the pipeline runs it
+        model.to(memory_format=torch.channels_last)
     floating = next(model.parameters()).dtype
     shapes = call_shapes(spec.arch, stage_name, call.batch(spec.batch), size)
     gen = torch.Generator().manual_seed(0)

@@ -6,6 +6,7 @@ import pytest
 
 from zoomwatt.errors import InputError, NotMeasurableError
 from zoomwatt.hardware import load_profile
+from zoomwatt.hardware.fresh_buffers import weight_fault_s
 from zoomwatt.hardware.host_cache import cache_dir, host_cache_path
 from zoomwatt.hardware.host_calibration import (
     PLANS,
@@ -18,9 +19,15 @@ from zoomwatt.hardware.host_calibration import (
 from zoomwatt.hardware.host_probe import TorchCpuProbe
 from zoomwatt.hardware.schema import parse_profile
 
+# SiLU beyond the buffer at a quarter of its in-cache rate: the spill rate the calibration
+# fits (see test_calibration_builds_a_valid_profile)
+_SPILL_NUMEL = PLANS["quick"].spill_numel
+FAKE_SPILL = (2 * _SPILL_NUMEL * 4 - 8 * 2**20) / (_SPILL_NUMEL / 0.25e9 - _SPILL_NUMEL / 1e9)
+
 
 class FakeProbe:
-    """Rates from the model the calibration fits: conv at R = 0.5 x fp32 with reuse_half 64,
+    """Rates from the model the calibration fits: conv at R = 0.5 x fp32 with reuse_half 64
+    (plus the faults of a fresh weight buffer, which the calibration takes out),
     linear at R = fp32 with reuse_half 16; attention at R = 0.5 x fp32 with reuse_half 2e6
     MACs (the call's); SiLU 1e9 elements/s within the cache and 0.25e9/s beyond it; group
     norm and add at fixed rates."""
@@ -40,9 +47,14 @@ class FakeProbe:
         return self.rates[dtype]
 
     def conv_ops_per_s(self, dtype, shape, min_time_s, cold_bytes):
-        _channels, side, batch = shape
+        channels, side, batch = shape
         reuse = side * side * batch
-        return 0.5 * self.rates[dtype] * reuse / (reuse + 64)
+        ops = 2 * channels**2 * 9 * reuse
+        seconds = ops / (0.5 * self.rates[dtype] * reuse / (reuse + 64))
+        # + the page faults of a fresh weight buffer of at least the buffer (fresh_buffers.py):
+        # the buffer is the cache here (SiLU slows past it), the spill rate the SiLU's below
+        weight_bytes = channels**2 * 9 * 4
+        return ops / (seconds + weight_fault_s(weight_bytes, self.cache_bytes(), FAKE_SPILL))
 
     def gemm_ops_per_s(self, dtype, shape, min_time_s, cold_bytes):
         reuse = shape[0]
@@ -145,9 +157,13 @@ def test_calibration_builds_a_valid_profile():
     # int8 (4e11) is faster than fp32: kept
     assert profile.peak_dense["int8"].si == pytest.approx(4e11)
     assert not profile.peak_dense["fp32"].is_estimate
-    # conv at half the matmul rate at full reuse -> efficiency 0.5, reuse_half 64, measured
-    assert profile.efficiency["conv"].si == pytest.approx(0.5)
-    assert profile.reuse_half["conv"].si == pytest.approx(64)
+    # conv at half the matmul rate at full reuse -> efficiency 0.5, reuse_half 64, measured,
+    # once the faults of the (1024, 4, 2) conv's fresh 36 MiB of weights are taken out: 37.7 MB
+    # at 2.5 GB/s, 15 ms of its 2 x 1024^2 x 9 x 32 / (0.5e11 x 32 / 96) = 36 ms (the spill
+    # rate is written to 4 significant digits: rel 1e-3)
+    assert profile.efficiency["conv"].si == pytest.approx(0.5, rel=1e-3)
+    assert profile.reuse_half["conv"].si == pytest.approx(64, rel=1e-3)
+    assert "page faults" in profile.efficiency["conv"].source
     assert profile.efficiency["linear"].si == pytest.approx(1.0)
     assert profile.reuse_half["linear"].si == pytest.approx(16)
     # SiLU: 4 FLOPs per element (the formula table) x 1e9 elements/s / 1e11 peak = 0.04
@@ -443,3 +459,23 @@ def test_cold_weights_fill_twice_the_cache_for_linear_layers_and_are_capped_for_
     assert cold_weight_bytes("conv", 32 * mib, 24 * gib, 128 * mib) == 64 * mib
     # no cache size: the plan's figure for both
     assert cold_weight_bytes("linear", None, 24 * gib, 128 * mib) == 128 * mib
+
+
+@pytest.mark.parametrize("dtype, channels_last", [("bf16", True), ("fp32", False)])
+def test_the_conv_benchmark_times_the_layout_the_pipeline_runs(monkeypatch, dtype, channels_last):
+    """The conv class is timed in the memory format the pipeline runs that dtype's convs in
+    (workload/conv_layout.py): channels-last for bf16 on a CPU, where oneDNN's plain-layout
+    path took 2-6x longer on the AMX Xeon; plain for fp32."""
+    import torch
+
+    seen = []
+    conv2d = torch.nn.functional.conv2d
+
+    def spy(x, w, *args, **kwargs):
+        seen.append((x.is_contiguous(), w.is_contiguous()))
+        return conv2d(x, w, *args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "conv2d", spy)
+    assert TorchCpuProbe().conv_ops_per_s(dtype, (16, 8, 1), 0.001, 0) > 0
+    # 16 channels at 8x8: a channels-last tensor of them is not contiguous in the plain sense
+    assert seen and all(pair == (not channels_last, not channels_last) for pair in seen)

@@ -210,3 +210,22 @@ def test_spill_bandwidth_adds_time_for_activations_beyond_the_buffer():
     # activations that fit the buffer pay nothing extra
     small = layer(OpClass.ELEMENTWISE, flops=1e6, inp=0.5e6, out=0.5e6)
     assert costs_of([small], profile).time_s[0] == pytest.approx(4e-6 + 1e-6)
+
+
+def test_eager_cpu_convs_fault_in_a_fresh_weight_buffer_of_at_least_the_buffer():
+    """Eager PyTorch on a CPU reorders a conv's weights into a fresh buffer at every call; one
+    of at least the on-chip buffer is freshly mapped and faulted in at the spill bandwidth
+    (hardware/fresh_buffers.py). A host DRAM profile with a spill bandwidth is such a CPU."""
+    cpu = toy_profile(**{"memory.type": "host DRAM", "memory.spill_bandwidth": q(1, "GB/s")})
+    # conv: ops 2e9 / (1e12 x 0.5) = 4e-3 s; activations 1e6 B fit the 1e6 B buffer
+    big = layer(OpClass.CONV, macs=1e9, weight=2e6, inp=0.5e6, out=0.5e6)
+    # memory 2e6 / 1e11 = 2e-5 s under the compute; + 2e6 B / 1e9 B/s = 2e-3 s of faults
+    assert costs_of([big], cpu).time_s[0] == pytest.approx(4e-3 + 2e-3 + 1e-6)
+    # weights below the buffer are recycled: no faults
+    small = layer(OpClass.CONV, macs=1e9, weight=0.5e6, inp=0.5e6, out=0.5e6)
+    assert costs_of([small], cpu).time_s[0] == pytest.approx(4e-3 + 1e-6)
+    # a linear layer's weights are read in place, and a profile not of a CPU host pays none
+    gemm = layer(OpClass.LINEAR, macs=1e9, weight=2e6, inp=0.5e6, out=0.5e6)
+    assert costs_of([gemm], cpu).time_s[0] == pytest.approx(2e9 / (1e12 * 0.25) + 1e-6)
+    gpu = toy_profile(**{"memory.spill_bandwidth": q(1, "GB/s")})
+    assert costs_of([big], gpu).time_s[0] == pytest.approx(4e-3 + 1e-6)

@@ -219,3 +219,21 @@ def test_cuda_graph_and_compile_match_the_plain_pipeline_on_cuda(tiny_sd2_dir, c
     backend.warmup(64, 64, "a lighthouse", "blurry")
     out = keyframe(backend, canvas).image.astype(int)
     assert np.abs(out - reference).max() <= 2
+
+
+@pytest.mark.parametrize("dtype, channels_last", [("bf16", True), ("fp32", False)])
+def test_cpu_convs_run_in_the_layout_the_host_calibration_times(tiny_sd2_dir, dtype, channels_last):
+    """16-bit convs on a CPU run channels-last (workload/conv_layout.py): the UNet's and the
+    VAE's weights are moved to it at load, and the calibration's conv benchmark uses the same
+    rule; fp32 keeps PyTorch's default layout."""
+    import torch
+
+    from zoomwatt.workload.conv_layout import channels_last_convs
+
+    assert channels_last_convs("cpu", dtype) is channels_last
+    assert channels_last_convs("cuda", dtype) is False  # CUDA: the fast path's own switch
+    pipe = SD2Inpainter(model=str(tiny_sd2_dir), steps=3, device="cpu", dtype=dtype).pipe
+    for conv in (pipe.unet.conv_in, pipe.vae.decoder.conv_in):
+        weight = conv.weight
+        assert weight.is_contiguous(memory_format=torch.channels_last) is channels_last
+        assert weight.is_contiguous() is not channels_last

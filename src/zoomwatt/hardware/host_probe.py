@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from zoomwatt.errors import InputError, NotMeasurableError
+from zoomwatt.workload.conv_layout import channels_last_convs
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,9 @@ class HostProbe(Protocol):
         self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
     ) -> float | None:
         """Best OP/s of a 3x3 convolution, (channels in = out, side, batch), padding 1, with
-        cold weights as in :meth:`gemm_ops_per_s`; None if unsupported."""
+        cold weights as in :meth:`gemm_ops_per_s`, in the memory format the pipeline runs
+        ``dtype``'s convolutions in (:func:`~zoomwatt.workload.conv_layout.channels_last_convs`);
+        None if unsupported."""
         ...
 
     def elementwise_elements_per_s(
@@ -254,11 +257,22 @@ class _TorchProbe:
         torch = self.torch
         channels, side, batch = shape
         tdtype = getattr(torch, _TORCH_DTYPES[dtype])
+        # the layout the pipeline runs this dtype's convolutions in (one rule for both)
+        layout = (
+            torch.channels_last
+            if channels_last_convs(self.device, dtype)
+            else torch.contiguous_format
+        )
         try:
             x = torch.randn(batch, channels, side, side, device=self.device).to(tdtype)
+            x = x.contiguous(memory_format=layout)
             with torch.inference_mode():
                 seconds = self._cold_time(
-                    lambda: torch.randn(channels, channels, 3, 3, device=self.device).to(tdtype),
+                    lambda: (
+                        torch.randn(channels, channels, 3, 3, device=self.device)
+                        .to(tdtype)
+                        .contiguous(memory_format=layout)
+                    ),
                     lambda w: torch.nn.functional.conv2d(x, w, padding=1),
                     channels * channels * 9 * x.element_size(),
                     cold_bytes,

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zoomwatt.errors import InputError
-from zoomwatt.hardware.schema import HardwareProfile
+from zoomwatt.hardware.schema import DEFAULT_STACK, HardwareProfile
 from zoomwatt.hardware.stacks import resolve_stack
 from zoomwatt.perfmodel.layer_table import DTYPES, OP_CLASSES
 from zoomwatt.workload.records import DTYPE_BYTES, OpClass
@@ -95,6 +95,9 @@ class DeviceParams:
     # B/s: extra time for activation bytes that spill beyond the on-chip buffer, added to the
     # roofline time; inf where the profile gives none
     spill_bandwidth_bytes_per_s: float | np.ndarray = float("inf")
+    # the stack reorders each conv's weights into a fresh buffer per call, which costs page
+    # faults where it is at least the buffer (roofline.layer_costs; hardware/fresh_buffers.py)
+    fresh_conv_weights: bool = False
     # the software stack these numbers stand for, and its fusion (see roofline.fused_layers)
     stack: str = ""
     elementwise_fused: bool = False
@@ -204,6 +207,7 @@ def device_params(
         spill_bandwidth_bytes_per_s=(
             profile.spill_bandwidth.si if profile.spill_bandwidth is not None else float("inf")
         ),
+        fresh_conv_weights=_fresh_conv_weights(profile, software.name),
         stack=software.name,
         elementwise_fused=software.elementwise_fused,
         pointwise_chains=software.pointwise_chains,
@@ -212,6 +216,17 @@ def device_params(
         **_tf32_fields(profile, software.name, tf32_matmul),
     )
     return params.with_efficiency(efficiency) if efficiency else params
+
+
+def _fresh_conv_weights(profile: HardwareProfile, stack: str) -> bool:
+    """Eager PyTorch on a CPU (host DRAM, a measured spill bandwidth: a calibrated host):
+    oneDNN reorders a conv's weights into a fresh buffer at every call. Compiled stacks
+    (OpenVINO, Inductor) reorder once; GPU libraries read the weights as they are."""
+    return (
+        stack == DEFAULT_STACK
+        and profile.memory_type == "host DRAM"
+        and profile.spill_bandwidth is not None
+    )
 
 
 def _tf32_fields(profile: HardwareProfile, stack: str, tf32_matmul: bool) -> dict[str, object]:

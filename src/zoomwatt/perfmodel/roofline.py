@@ -11,6 +11,9 @@ For each layer (one call):
                    spill = max(0, 1 - on_chip_buffer / activation bytes)
     memory_time  = dram_bytes / bandwidth
     spill_time   = spill x activation bytes / spill_bandwidth      (0 where the profile has none)
+                   + a conv's weight bytes / spill_bandwidth where the stack reorders them into
+                     a fresh buffer per call and they are at least the buffer (eager PyTorch on
+                     a CPU: hardware/fresh_buffers.py)
     dynamic_j    = MACs x E_mac[dtype] x u + (ops - 2 MACs) x E_mac[dtype] / 2
                    + dram_bytes x E_dram + all bytes x E_on_chip
                    u = 1, or peak / throughput where the profile says ``engine_time_energy``
@@ -81,6 +84,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zoomwatt.hardware.fresh_buffers import weight_fault_s
 from zoomwatt.perfmodel.device_params import SPARSE_CLASSES, DeviceParams
 from zoomwatt.perfmodel.layer_table import DTYPES, OP_CLASS_INDEX, LayerTable
 from zoomwatt.workload.records import OpClass
@@ -206,6 +210,12 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     dram_bytes = table.weight_bytes + spill * act
     memory_time = dram_bytes / _col(params.bandwidth_bytes_per_s)
     spill_time = spill * act / _col(params.spill_bandwidth_bytes_per_s)
+    if params.fresh_conv_weights:  # eager oneDNN: each call reorders into a fresh buffer
+        conv = table.op_class == OP_CLASS_INDEX[OpClass.CONV]
+        faults = weight_fault_s(
+            table.weight_bytes, buffer, _col(params.spill_bandwidth_bytes_per_s)
+        )
+        spill_time = spill_time + np.where(conv, faults, 0.0)
 
     # 3. dynamic energy: arithmetic + DRAM + on-chip bytes
     e_mac = np.asarray(params.mac_energy_j)[..., table.dtype]

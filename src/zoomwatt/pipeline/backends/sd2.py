@@ -27,6 +27,7 @@ import numpy as np
 from zoomwatt.errors import InputError, WeightsNotFoundError, ZoomwattError, shorten
 from zoomwatt.pipeline.backends.base import Inpainter, InpaintOutput
 from zoomwatt.pipeline.backends.model_files import PipelineFacts, PipelineFiles, load_error
+from zoomwatt.workload.conv_layout import channels_last_convs
 from zoomwatt.workload.stages import StageName
 
 log = logging.getLogger(__name__)
@@ -385,6 +386,9 @@ class SD2Inpainter(Inpainter):
                 f"a device with room for the pipeline in {self.dtype}",
                 f"Moving it there failed: {shorten(first_line(exc), 120)}",
             ) from exc
+        if channels_last_convs(self.device, self.dtype):  # the conv layout the host calibrates
+            for module in (pipe.unet, pipe.vae):
+                module.to(memory_format=torch.channels_last)
         pipe.set_progress_bar_config(disable=True)
         self._instrument(pipe)
         return pipe

@@ -45,6 +45,7 @@ from zoomwatt.errors import InputError, ZoomwattError
 from zoomwatt.pipeline.backends.base import InpaintOutput
 from zoomwatt.pipeline.backends.model_files import check_autoencoder_tiny, load_error
 from zoomwatt.pipeline.backends.sd2 import DEFAULT_MODEL_ID, SD2Inpainter, resolve_model
+from zoomwatt.workload.conv_layout import channels_last_convs
 from zoomwatt.workload.stages import INPAINT_TIMING as INPAINT
 from zoomwatt.workload.stages import StageName
 
@@ -184,7 +185,7 @@ class SD2FastInpainter(SD2Inpainter):
             pipe.unet.fuse_qkv_projections()
             if self.fast.encoder == "vae" or self.fast.decoder == "vae":
                 pipe.vae.fuse_qkv_projections()
-        if self.fast.channels_last:
+        if self.fast.channels_last or channels_last_convs(self.device, self.dtype):
             for module in (pipe.unet, pipe.vae, self._tiny):
                 if module is not None:
                     module.to(memory_format=torch.channels_last)

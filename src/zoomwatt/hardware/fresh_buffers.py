@@ -1,0 +1,31 @@
+"""What a fresh buffer costs on a CPU: one formula for the calibration that measures a conv with
+it and the roofline that predicts one.
+
+Eager PyTorch reorders a convolution's weights into oneDNN's blocked layout at every call, into
+a buffer allocated for that call. glibc serves a request of 32 MiB or more with a fresh ``mmap``
+(its threshold for reusing freed memory stops growing there), whose pages the reorder then
+faults in one by one; below it the buffer is recycled. The host calibration measures both
+figures on the machine itself, with SiLU writing fresh outputs of doubling sizes: the size
+where it slows (``memory.on_chip_buffer``) and the time per byte beyond it
+(``memory.spill_bandwidth``), so nothing here is a constant of one CPU.
+
+Measured on the 2-core AMX Xeon (2026-12-03, one process, median call): bf16 channels-last 3x3
+convs with 28, 42 and 56 MiB of weights (1280->1280, 1920->1280, 2560->1280 channels, 8x8,
+batch 2) took 5.1, 18.8 and 24.2 ms with glibc's default thresholds and 4.8, 8.9 and 12.5 ms
+with ``mallopt(M_MMAP_THRESHOLD, 1 GiB)``: 0.3, 9.9 and 11.7 ms of faults, 4.3-5.0 GB/s for
+the buffers of 32 MiB and more, against a calibrated spill bandwidth of 4.8 GB/s. In fp32, 36
+MiB of weights (1024 channels, 4x4, batch 2) took 13.8 ms against 3.7.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def weight_fault_s(weight_bytes: Any, buffer_bytes: Any, spill_bytes_per_s: Any) -> Any:
+    """Seconds to fault in a fresh buffer of a conv's reordered weights: all its bytes at the
+    spill bandwidth where it is at least the buffer, none below (arrays broadcast)."""
+    import numpy as np  # lazily: the hardware commands that list profiles need none
+
+    w = np.asarray(weight_bytes, dtype=float)
+    return np.where(w >= buffer_bytes, w / np.asarray(spill_bytes_per_s, dtype=float), 0.0)
