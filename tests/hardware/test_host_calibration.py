@@ -164,6 +164,10 @@ def test_calibration_builds_a_valid_profile():
     assert profile.efficiency["conv"].si == pytest.approx(0.5, rel=1e-3)
     assert profile.reuse_half["conv"].si == pytest.approx(64, rel=1e-3)
     assert "page faults" in profile.efficiency["conv"].source
+    assert profile.calibration["conv_weight_faults"] == "apart"  # the roofline adds them back
+    fit = profile.calibration["measured"]["reuse_fits"]["conv"]
+    assert fit["weight_fault_s"][0] == 0  # (256, 64, 1): 2.4 MB of weights, below the buffer
+    assert fit["measured_ops_per_s"][1] < fit["ops_per_s"][1]  # the faults taken out
     assert profile.efficiency["linear"].si == pytest.approx(1.0)
     assert profile.reuse_half["linear"].si == pytest.approx(16)
     # SiLU: 4 FLOPs per element (the formula table) x 1e9 elements/s / 1e11 peak = 0.04

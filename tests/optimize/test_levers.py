@@ -295,3 +295,14 @@ def test_int8_dynamic_refuses_a_16_bit_pipeline(tiny_sd2_dir):
             model=str(tiny_sd2_dir), device="cpu", levers=parse_levers("int8-dynamic"), dtype="bf16"
         )
     assert err.value.argument == "dtype"
+
+
+def test_a_bf16_run_on_a_shared_pipeline_leaves_it_fp32_and_plain(tiny_pipe):
+    """A bf16 inpainter on a caller's fp32 pipeline works on a deep copy: casting and the
+    channels-last layout of 16-bit CPU convs (workload/conv_layout.py) stay off the shared
+    models, also where the dtype comes from ``dtype`` rather than the bf16 lever (which needs
+    a CPU with native bf16)."""
+    _keyframe(tiny_pipe, dtype="bf16")
+    weight = tiny_pipe.unet.conv_in.weight
+    assert weight.dtype == torch.float32
+    assert weight.is_contiguous()

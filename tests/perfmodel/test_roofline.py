@@ -12,6 +12,7 @@ import pytest
 from perf_helpers import layer, q, toy_profile
 
 from zoomwatt.errors import InputError
+from zoomwatt.hardware.fresh_buffers import WEIGHT_FAULTS_APART
 from zoomwatt.perfmodel import (
     BOUNDS,
     build_layer_table,
@@ -215,8 +216,9 @@ def test_spill_bandwidth_adds_time_for_activations_beyond_the_buffer():
 def test_eager_cpu_convs_fault_in_a_fresh_weight_buffer_of_at_least_the_buffer():
     """Eager PyTorch on a CPU reorders a conv's weights into a fresh buffer at every call; one
     of at least the on-chip buffer is freshly mapped and faulted in at the spill bandwidth
-    (hardware/fresh_buffers.py). A host DRAM profile with a spill bandwidth is such a CPU."""
-    cpu = toy_profile(**{"memory.type": "host DRAM", "memory.spill_bandwidth": q(1, "GB/s")})
+    (hardware/fresh_buffers.py), where the host calibration priced those faults apart."""
+    spill = {"memory.spill_bandwidth": q(1, "GB/s")}
+    cpu = toy_profile(**spill, calibration={"conv_weight_faults": WEIGHT_FAULTS_APART})
     # conv: ops 2e9 / (1e12 x 0.5) = 4e-3 s; activations 1e6 B fit the 1e6 B buffer
     big = layer(OpClass.CONV, macs=1e9, weight=2e6, inp=0.5e6, out=0.5e6)
     # memory 2e6 / 1e11 = 2e-5 s under the compute; + 2e6 B / 1e9 B/s = 2e-3 s of faults
@@ -227,5 +229,15 @@ def test_eager_cpu_convs_fault_in_a_fresh_weight_buffer_of_at_least_the_buffer()
     # a linear layer's weights are read in place, and a profile not of a CPU host pays none
     gemm = layer(OpClass.LINEAR, macs=1e9, weight=2e6, inp=0.5e6, out=0.5e6)
     assert costs_of([gemm], cpu).time_s[0] == pytest.approx(2e9 / (1e12 * 0.25) + 1e-6)
-    gpu = toy_profile(**{"memory.spill_bandwidth": q(1, "GB/s")})
-    assert costs_of([big], gpu).time_s[0] == pytest.approx(4e-3 + 1e-6)
+    # a profile without the marker (its conv class holds whatever faults it had) pays none
+    assert costs_of([big], toy_profile(**spill)).time_s[0] == pytest.approx(4e-3 + 1e-6)
+    # nor does a stack other than eager PyTorch (OpenVINO reorders its weights once)
+    other = dict(stacks={"openvino": {}})
+    ov = toy_profile(**spill, calibration={"conv_weight_faults": WEIGHT_FAULTS_APART}, **other)
+    assert costs_of([big], ov, stack="openvino").time_s[0] == pytest.approx(4e-3 + 1e-6)
+    # batched device parameters (leading axes, as the optimizer's sweeps): the same per row
+    params = device_params(cpu)
+    batched = params.replace(on_chip_buffer_bytes=np.array([[1e6], [4e6]]))
+    table = build_layer_table([make_stage("s", [big], 1)])
+    times = layer_costs(table, batched).time_s[:, 0]
+    assert times == pytest.approx([4e-3 + 2e-3 + 1e-6, 4e-3 + 1e-6])  # 2e6 B < 4e6 B: none

@@ -231,7 +231,8 @@ def test_cpu_convs_run_in_the_layout_the_host_calibration_times(tiny_sd2_dir, dt
     from zoomwatt.workload.conv_layout import channels_last_convs
 
     assert channels_last_convs("cpu", dtype) is channels_last
-    assert channels_last_convs("cuda", dtype) is False  # CUDA: the fast path's own switch
+    for device in ("cuda", "cuda:1", "mps", "xpu:0"):  # the fast path's own switch there
+        assert channels_last_convs(device, dtype) is False
     pipe = SD2Inpainter(model=str(tiny_sd2_dir), steps=3, device="cpu", dtype=dtype).pipe
     for conv in (pipe.unet.conv_in, pipe.vae.decoder.conv_in):
         weight = conv.weight

@@ -21,6 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
+#: ``calibration.conv_weight_faults`` of a host profile whose conv class leaves these faults
+#: out, so that the roofline adds them per conv (perfmodel/device_params.py)
+WEIGHT_FAULTS_APART = "apart"
+
 
 def weight_fault_s(weight_bytes: Any, buffer_bytes: Any, spill_bytes_per_s: Any) -> Any:
     """Seconds to fault in a fresh buffer of a conv's reordered weights: all its bytes at the

@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from zoomwatt.errors import InputError, NotMeasurableError
-from zoomwatt.hardware.fresh_buffers import weight_fault_s
+from zoomwatt.hardware.fresh_buffers import WEIGHT_FAULTS_APART, weight_fault_s
 from zoomwatt.hardware.host_cache import host_cache_path, read_host_cache, write_host_cache
 from zoomwatt.hardware.host_probe import (
     BARE_KERNEL_BASIS,
@@ -463,7 +463,7 @@ def _efficiencies(
             f"{how}: {ref} {op_class} at {shapes} with cold weights, fitted to "
             "rate = R x reuse / (reuse + reuse_half); R / peak"
         )
-        if fit.get("without_weight_faults"):
+        if fit.get("weight_fault_s"):
             text += " (the rates less the page faults of a fresh weight buffer of at least "
             text += "the buffer, which the roofline adds per conv: hardware/fresh_buffers.py)"
 
@@ -538,7 +538,8 @@ def cold_weight_bytes(op_class: str, cache: int | None, memory: int, most: int) 
     cycling through 128 MiB ran at 239-259 GFLOP/s, through 1 GiB at 205-214, and the text
     encoder's linear layers at the second rate. A convolution's: twice the cache, at most
     ``most``: oneDNN reorders a conv's weights into a fresh buffer at every call, which is
-    what its small-reuse time is made of; the deep 1024-channel conv cycling through 1 GiB
+    what its small-reuse time is made of (the page faults of that buffer apart:
+    :func:`_weight_fault_s`); the deep 1024-channel conv cycling through 1 GiB
     ran at 36-48 GOP/s alone and at 10 in a process that held the SD 2 pipeline (its
     measured UNet was not slowed so), through 128 MiB at 45."""
     if op_class == "linear":
@@ -817,13 +818,16 @@ def _measure_op_classes(run: _Run) -> None:
         rates = [rounds.pop(f"{op_class}_large", None), rounds.pop(f"{op_class}_small", None)]
         if None in rates:
             continue
-        faults = op_class == "conv" and probe.kind == "cpu"
-        if faults:
+        raw, faults_s = rates, [0.0, 0.0]
+        if op_class == "conv" and weight_faults_apart(run):
+            faults_s = [_weight_fault_s(shape, ref, run) for shape in shapes]
             rates = [
-                _without_weight_faults(r, x, ref, run) for r, x in zip(rates, shapes, strict=True)
+                _without(r, f, shape) for r, f, shape in zip(raw, faults_s, shapes, strict=True)
             ]
         run.fits[op_class] = _class_fit(op_class, shapes, rates, measured[ref])
-        run.fits[op_class]["without_weight_faults"] = faults
+        if any(faults_s):  # what was measured, and the faults taken out of it
+            run.fits[op_class] |= {"measured_ops_per_s": [_round(r) for r in raw],
+                                   "weight_fault_s": [_round(f) for f in faults_s]}  # fmt: skip
     run.peak = max([measured[ref]] + [f["rate_at_full_reuse"] for f in run.fits.values()])
     measured[ref] = run.peak
     small = rounds.pop("attention_small", None)
@@ -837,21 +841,37 @@ def _buffer_bytes(run: _Run) -> float:
     return _on_chip_buffer(run)["value"] * 2**20
 
 
-def _without_weight_faults(rate: float, shape: Shape, ref: str, run: _Run) -> float:
-    """A conv benchmark's OP/s without the page faults of its fresh buffer of reordered
-    weights (:func:`~zoomwatt.hardware.fresh_buffers.weight_fault_s`, with this calibration's
-    buffer and spill bandwidth), which the roofline adds back to each conv as eager PyTorch on
-    a CPU runs it: the class's rates are then the arithmetic's alone, whatever the size of the
-    benchmark's weights in this dtype (1024 channels: 36 MiB in fp32, 18 in bf16)."""
-    spill_bw = (run.spill or {}).get("spill_bandwidth_bytes_per_s")
-    if not spill_bw or rate <= 0:
-        return rate
+def weight_faults_apart(run: _Run) -> bool:
+    """Whether this calibration prices fresh weight buffers apart: eager PyTorch on a CPU, where
+    a SiLU with a fresh output slowed at a measured size (the buffer) and gave a spill rate."""
+    spill = run.spill or {}
+    return (
+        run.probe.kind == "cpu"
+        and bool(spill.get("buffer_measured"))
+        and bool(spill.get("spill_bandwidth_bytes_per_s"))
+    )
+
+
+def _weight_fault_s(shape: Shape, ref: str, run: _Run) -> float:
+    """The page faults of a conv benchmark's fresh buffer of reordered weights
+    (:func:`~zoomwatt.hardware.fresh_buffers.weight_fault_s`, with this calibration's buffer
+    and spill bandwidth): 36 MiB of 1024-channel weights in fp32 fault, 18 in bf16 do not."""
+    channels = shape[0]
+    nbytes = channels * channels * 9 * DTYPE_BYTES[ref]
+    spill_bw = run.spill["spill_bandwidth_bytes_per_s"]
+    return float(weight_fault_s(nbytes, _buffer_bytes(run), spill_bw))
+
+
+def _without(rate: float, fault_s: float, shape: Shape) -> float:
+    """A conv benchmark's OP/s with ``fault_s`` taken out of its call: the class's rates are
+    then the arithmetic's alone, and the roofline adds each conv's own faults back."""
     channels, side, batch = shape
-    weights = channels * channels * 9
-    fault_s = float(weight_fault_s(weights * DTYPE_BYTES[ref], _buffer_bytes(run), spill_bw))
-    ops = 2.0 * weights * side * side * batch
-    pure_s = ops / rate - fault_s
-    return ops / pure_s if pure_s > 0 else rate
+    ops = 2.0 * channels * channels * 9 * side * side * batch
+    pure_s = ops / rate - fault_s if rate > 0 else 0.0
+    if pure_s <= 0:
+        log.warning("conv %s: its page faults (%.3g s) exceed its call; rate kept", shape, fault_s)
+        return rate
+    return ops / pure_s
 
 
 def _compute_section(run: _Run) -> dict[str, Any]:
@@ -1009,6 +1029,7 @@ def _profile_data(run, compute, memory, power, cap_w, seconds) -> dict[str, Any]
             "seconds": round(seconds, 2),
             "cpu_share": None if share is None else round(share, 3),
             "reference_dtype": run.ref,
+            **({"conv_weight_faults": WEIGHT_FAULTS_APART} if weight_faults_apart(run) else {}),
             "reference_kernel": dict(run.reference),
             "measured": {
                 "matmul_ops_per_s": {d: _round(r) for d, r in run.raw_matmul.items()},

@@ -2,7 +2,8 @@
 cost of one more node in a compiled graph.
 
 What differs from eager PyTorch on a CPU is where a layer's weights are put into the kernel's
-layout: eager oneDNN reorders them at every call (the host profile's ``reuse_half``), OpenVINO
+layout: eager oneDNN reorders them at every call (the host profile's ``reuse_half``, and the
+page faults of the fresh buffer it reorders into: hardware/fresh_buffers.py), OpenVINO
 once, when the model is compiled (the weights are constants of the graph). So the probe builds
 each micro-benchmark as an OpenVINO model with its weights as constants (``opset13``, no
 PyTorch conversion), compiles it for the CPU in fp32 (``INFERENCE_PRECISION_HINT f32``: a

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zoomwatt.errors import InputError
+from zoomwatt.hardware.fresh_buffers import WEIGHT_FAULTS_APART
 from zoomwatt.hardware.schema import DEFAULT_STACK, HardwareProfile
 from zoomwatt.hardware.stacks import resolve_stack
 from zoomwatt.perfmodel.layer_table import DTYPES, OP_CLASSES
@@ -219,12 +220,17 @@ def device_params(
 
 
 def _fresh_conv_weights(profile: HardwareProfile, stack: str) -> bool:
-    """Eager PyTorch on a CPU (host DRAM, a measured spill bandwidth: a calibrated host):
-    oneDNN reorders a conv's weights into a fresh buffer at every call. Compiled stacks
-    (OpenVINO, Inductor) reorder once; GPU libraries read the weights as they are."""
+    """Eager PyTorch on a host calibrated to price fresh weight buffers apart
+    (``calibration.conv_weight_faults``, hardware/host_calibration.py): oneDNN reorders a
+    conv's weights into a fresh buffer at every call, and the profile's conv class leaves those
+    faults out. OpenVINO's weights are graph constants, reordered once; GPU libraries read the
+    weights as they are (Inductor on a CPU without freezing may reorder per call too: not
+    calibrated on the host, so not modelled); a profile without the marker (an older
+    calibration, a hand-written CPU profile) has them in its conv class already, if anywhere."""
+    marker = (profile.calibration or {}).get("conv_weight_faults")
     return (
         stack == DEFAULT_STACK
-        and profile.memory_type == "host DRAM"
+        and marker == WEIGHT_FAULTS_APART
         and profile.spill_bandwidth is not None
     )
 

@@ -66,7 +66,12 @@ The spill time is an extra cost, on top of the roofline, of activation bytes tha
 chip, where a machine pays more for them than DRAM bandwidth alone: on a CPU, an activation too
 large for the allocator to recycle is freshly mapped and its pages are touched (faulted in) for
 the first time by the op that writes it. Host calibration measures it (a VAE-sized conv against
-the same conv with activations that fit in the cache); shipped profiles have none.
+the same conv with activations that fit in the cache); shipped profiles have none. The same
+mechanism costs eager PyTorch's convs on a CPU their weights: oneDNN reorders them into a
+buffer allocated at every call, which the allocator maps afresh where it is at least the
+buffer, so those convs add their weight bytes at the spill bandwidth
+(:func:`~zoomwatt.hardware.fresh_buffers.weight_fault_s`; on hosts calibrated with the faults
+apart, ``DeviceParams.fresh_conv_weights``).
 
 Weights are read from DRAM once per call; activations stay on chip while the layer's input and
 output fit in the buffer, and the part that does not fit goes to DRAM. Every byte passes

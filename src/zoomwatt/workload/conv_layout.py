@@ -20,5 +20,6 @@ CHANNELS_LAST_CPU_DTYPES = ("bf16", "fp16")
 
 
 def channels_last_convs(device: str, dtype: str) -> bool:
-    """True where the models' convolutions run channels-last: a 16-bit dtype on a CPU."""
-    return not str(device).startswith("cuda") and dtype in CHANNELS_LAST_CPU_DTYPES
+    """True where the models' convolutions run channels-last: a 16-bit dtype on a CPU (not
+    on CUDA, MPS or XPU, which keep PyTorch's default)."""
+    return str(device).split(":")[0] == "cpu" and dtype in CHANNELS_LAST_CPU_DTYPES

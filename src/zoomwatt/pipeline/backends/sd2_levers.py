@@ -58,6 +58,9 @@ MODEL_LEVERS = (
 )
 
 
+TORCH_DTYPE_NAMES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
 def lever_dtype(levers: tuple[Lever, ...], dtype: str | None) -> str | None:
     if lever_value(levers, "bf16"):
         return "bf16"
@@ -132,8 +135,11 @@ class LeverInpainter(SD2FastInpainter):
     def _load(self):
         if self._given_pipe is not None:  # work on a copy: the caller's pipeline stays as it is
             given = self._given_pipe
-            if lever_dtype(self.levers, None) is not None:
-                given = copy.deepcopy(given)  # a dtype change would cast the shared models
+            dtype = str(given.unet.dtype).rpartition(".")[2]
+            if TORCH_DTYPE_NAMES.get(self.dtype) != dtype:
+                # a dtype change (or the channels-last layout that comes with a 16-bit dtype
+                # on a CPU) would cast the shared models in place
+                given = copy.deepcopy(given)
             self._given_pipe = copy.copy(given)
         pipe = super()._load()
         name = lever_value(self.levers, "scheduler")
