@@ -7,6 +7,8 @@ on-chip 1 pJ/B, static 1 W, cap 100 W.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from perf_helpers import layer, q, toy_profile
@@ -241,3 +243,24 @@ def test_eager_cpu_convs_fault_in_a_fresh_weight_buffer_of_at_least_the_buffer()
     table = build_layer_table([make_stage("s", [big], 1)])
     times = layer_costs(table, batched).time_s[:, 0]
     assert times == pytest.approx([4e-3 + 2e-3 + 1e-6, 4e-3 + 1e-6])  # 2e6 B < 4e6 B: none
+
+
+def test_a_plain_layout_eager_conv_also_faults_in_its_reordered_input_and_output():
+    """A conv on plain (NCHW) tensors: oneDNN reorders its input and output through fresh
+    blocked buffers too (hardware/fresh_buffers.py); channels-last convs (16-bit dtypes on a
+    CPU, or the VAE encoder, fed a permuted picture: workload/conv_layout.py) do not."""
+    spill = {"memory.spill_bandwidth": q(1, "GB/s")}
+    cpu = toy_profile(**spill, calibration={"conv_weight_faults": WEIGHT_FAULTS_APART})
+    # an fp32 conv with 2e6 B in and 3e6 B out, each at least the 1e6 B buffer, its weights
+    # below it; the same conv in the VAE encoder's stage differs only by its layout
+    conv = layer(OpClass.CONV, macs=1e9, weight=0.5e6, inp=2e6, out=3e6, dtype="fp32")
+    params = device_params(cpu)
+    plain = layer_costs(build_layer_table([make_stage("vae_decoder", [conv], 1)]), params)
+    cl = layer_costs(build_layer_table([make_stage("vae_encoder", [conv], 1)]), params)
+    # (2e6 + 3e6) B / 1e9 B/s = 5e-3 s of faults for the plain one
+    assert plain.time_s[0] - cl.time_s[0] == pytest.approx(5e-3)
+    # in a 16-bit dtype every stage's convs are channels-last on a CPU
+    half = dataclasses.replace(conv, dtype="fp16")
+    plain16 = layer_costs(build_layer_table([make_stage("vae_decoder", [half], 1)]), params)
+    cl16 = layer_costs(build_layer_table([make_stage("vae_encoder", [half], 1)]), params)
+    assert plain16.time_s[0] == pytest.approx(cl16.time_s[0])

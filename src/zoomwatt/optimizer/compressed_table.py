@@ -108,6 +108,8 @@ def compressed_table(
         dtype=compute,
         weight_bytes=weight,
         activation_bytes=act,
+        input_bytes=table.input_bytes * a_ratio,
+        output_bytes=table.output_bytes * a_ratio,
         total_bytes=weight + act,
     )
 

@@ -40,6 +40,8 @@ class LayerTable:
     extra_ops: np.ndarray  # non-MAC operations: ops - 2 * macs
     weight_bytes: np.ndarray
     activation_bytes: np.ndarray  # input + output bytes
+    input_bytes: np.ndarray
+    output_bytes: np.ndarray
     total_bytes: np.ndarray  # weights + inputs + outputs
     is_kernel: np.ndarray  # bool, the layer does any work (pays the per-kernel overhead)
     reuse: np.ndarray  # what the small-size factor amortizes over: MACs per weight element
@@ -86,7 +88,9 @@ def build_layer_table(stages: Sequence[Stage]) -> LayerTable:
     macs = np.fromiter((la.macs for _, la in layers), dtype=float, count=n)
     flops = np.fromiter((la.flops for _, la in layers), dtype=float, count=n)
     weight = np.fromiter((la.weight_bytes for _, la in layers), dtype=float, count=n)
-    act = np.fromiter((la.input_bytes + la.output_bytes for _, la in layers), float, count=n)
+    inputs = np.fromiter((la.input_bytes for _, la in layers), float, count=n)
+    outputs = np.fromiter((la.output_bytes for _, la in layers), float, count=n)
+    act = inputs + outputs
     ops = np.maximum(flops, 2.0 * macs)
     total = weight + act
     # weight elements in the layer's own storage dtype (an int4 weight is half a byte)
@@ -111,6 +115,8 @@ def build_layer_table(stages: Sequence[Stage]) -> LayerTable:
         extra_ops=ops - 2.0 * macs,
         weight_bytes=weight,
         activation_bytes=act,
+        input_bytes=inputs,
+        output_bytes=outputs,
         total_bytes=total,
         is_kernel=does_work(flops, macs, total),
         reuse=reuse,

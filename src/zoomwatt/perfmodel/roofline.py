@@ -13,7 +13,8 @@ For each layer (one call):
     spill_time   = spill x activation bytes / spill_bandwidth      (0 where the profile has none)
                    + a conv's weight bytes / spill_bandwidth where the stack reorders them into
                      a fresh buffer per call and they are at least the buffer (eager PyTorch on
-                     a CPU: hardware/fresh_buffers.py)
+                     a CPU: hardware/fresh_buffers.py), and so its input and output bytes
+                     where the conv runs on plain (NCHW) tensors (workload/conv_layout.py)
     dynamic_j    = MACs x E_mac[dtype] x u + (ops - 2 MACs) x E_mac[dtype] / 2
                    + dram_bytes x E_dram + all bytes x E_on_chip
                    u = 1, or peak / throughput where the profile says ``engine_time_energy``
@@ -69,7 +70,8 @@ the first time by the op that writes it. Host calibration measures it (a VAE-siz
 the same conv with activations that fit in the cache); shipped profiles have none. The same
 mechanism costs eager PyTorch's convs on a CPU their weights: oneDNN reorders them into a
 buffer allocated at every call, which the allocator maps afresh where it is at least the
-buffer, so those convs add their weight bytes at the spill bandwidth
+buffer, so those convs add their weight bytes at the spill bandwidth (a plain-layout conv its
+input and output bytes too, reordered through fresh blocked buffers: :func:`conv_fault_s`)
 (:func:`~zoomwatt.hardware.fresh_buffers.weight_fault_s`; on hosts calibrated with the faults
 apart, ``DeviceParams.fresh_conv_weights``).
 
@@ -92,6 +94,7 @@ import numpy as np
 from zoomwatt.hardware.fresh_buffers import weight_fault_s
 from zoomwatt.perfmodel.device_params import SPARSE_CLASSES, DeviceParams
 from zoomwatt.perfmodel.layer_table import DTYPES, OP_CLASS_INDEX, LayerTable
+from zoomwatt.workload.conv_layout import cpu_conv_channels_last
 from zoomwatt.workload.records import OpClass
 
 BOUNDS = ("compute", "memory", "power", "overhead")
@@ -179,6 +182,28 @@ def host_wait_per_kernel(
     return np.where(launched, share[..., table.stage_index], 0.0)
 
 
+def conv_fault_s(table: LayerTable, buffer: np.ndarray, spill_bw: np.ndarray) -> np.ndarray:
+    """The page faults of an eager CPU conv's fresh buffers (hardware/fresh_buffers.py): its
+    reordered weights, and for a plain-layout conv (workload/conv_layout.py) its reordered
+    input and output too; 0 for the other layers."""
+    conv = table.op_class == OP_CLASS_INDEX[OpClass.CONV]
+    layouts = {
+        (i, d): not cpu_conv_channels_last(table.stages[i].name, DTYPES[d])
+        for i, d in set(zip(table.stage_index.tolist(), table.dtype.tolist(), strict=True))
+    }
+    plain = np.array(
+        [
+            layouts[key]
+            for key in zip(table.stage_index.tolist(), table.dtype.tolist(), strict=True)
+        ],
+        dtype=bool,
+    )
+    faults = weight_fault_s(table.weight_bytes, buffer, spill_bw)
+    for nbytes in (table.input_bytes, table.output_bytes):
+        faults = faults + np.where(plain, weight_fault_s(nbytes, buffer, spill_bw), 0.0)
+    return np.where(conv, faults, 0.0)
+
+
 def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     """Time, energy and bound of every layer of ``table`` on ``params``."""
     fused = fused_layers(
@@ -215,12 +240,9 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     dram_bytes = table.weight_bytes + spill * act
     memory_time = dram_bytes / _col(params.bandwidth_bytes_per_s)
     spill_time = spill * act / _col(params.spill_bandwidth_bytes_per_s)
-    if params.fresh_conv_weights:  # eager oneDNN: each call reorders into a fresh buffer
-        conv = table.op_class == OP_CLASS_INDEX[OpClass.CONV]
-        faults = weight_fault_s(
-            table.weight_bytes, buffer, _col(params.spill_bandwidth_bytes_per_s)
-        )
-        spill_time = spill_time + np.where(conv, faults, 0.0)
+    if params.fresh_conv_weights:  # eager oneDNN: each call reorders into fresh buffers
+        spill_bw = _col(params.spill_bandwidth_bytes_per_s)
+        spill_time = spill_time + conv_fault_s(table, buffer, spill_bw)
 
     # 3. dynamic energy: arithmetic + DRAM + on-chip bytes
     e_mac = np.asarray(params.mac_energy_j)[..., table.dtype]

@@ -17,9 +17,20 @@ from __future__ import annotations
 
 #: dtypes whose convolutions run channels-last on a CPU
 CHANNELS_LAST_CPU_DTYPES = ("bf16", "fp16")
+#: stages whose input is channels-last in any dtype: the picture comes in as (H, W, 3) pixels and
+#: the pipelines (diffusers' image processor, the fast path) hand the VAE encoder a permuted view
+#: of it, so its convolutions run channels-last all through
+CHANNELS_LAST_INPUT_STAGES = ("vae_encoder",)
 
 
 def channels_last_convs(device: str, dtype: str) -> bool:
     """True where the models' convolutions run channels-last: a 16-bit dtype on a CPU (not
     on CUDA, MPS or XPU, which keep PyTorch's default)."""
     return str(device).split(":")[0] == "cpu" and dtype in CHANNELS_LAST_CPU_DTYPES
+
+
+def cpu_conv_channels_last(stage: str, dtype: str) -> bool:
+    """Whether a stage's convolutions run channels-last on a CPU: a 16-bit dtype, or a stage
+    fed a channels-last input (:data:`CHANNELS_LAST_INPUT_STAGES`); else plain (NCHW), for
+    which oneDNN reorders the input and output into fresh blocked buffers at every call."""
+    return channels_last_convs("cpu", dtype) or str(stage) in CHANNELS_LAST_INPUT_STAGES
