@@ -6,7 +6,7 @@ import pytest
 
 from zoomwatt.errors import InputError, NotMeasurableError
 from zoomwatt.hardware import load_profile
-from zoomwatt.hardware.fresh_buffers import weight_fault_s
+from zoomwatt.hardware.fresh_buffers import fresh_buffer_fault_s
 from zoomwatt.hardware.host_cache import cache_dir, host_cache_path
 from zoomwatt.hardware.host_calibration import (
     PLANS,
@@ -54,7 +54,7 @@ class FakeProbe:
         # + the page faults of a fresh weight buffer of at least the buffer (fresh_buffers.py):
         # the buffer is the cache here (SiLU slows past it), the spill rate the SiLU's below
         weight_bytes = channels**2 * 9 * 4
-        return ops / (seconds + weight_fault_s(weight_bytes, self.cache_bytes(), FAKE_SPILL))
+        return ops / (seconds + fresh_buffer_fault_s(weight_bytes, self.cache_bytes(), FAKE_SPILL))
 
     def gemm_ops_per_s(self, dtype, shape, min_time_s, cold_bytes):
         reuse = shape[0]

@@ -39,7 +39,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from zoomwatt.errors import InputError, NotMeasurableError
-from zoomwatt.hardware.fresh_buffers import WEIGHT_FAULTS_APART, weight_fault_s
+from zoomwatt.hardware.fresh_buffers import WEIGHT_FAULTS_APART, fresh_buffer_fault_s
 from zoomwatt.hardware.host_cache import host_cache_path, read_host_cache, write_host_cache
 from zoomwatt.hardware.host_probe import (
     BARE_KERNEL_BASIS,
@@ -852,21 +852,24 @@ def weight_faults_apart(run: _Run) -> bool:
     )
 
 
+def _conv_weights(shape: Shape) -> int:
+    """Weights of the conv benchmark of ``shape``: channels in x out x 3 x 3."""
+    return shape[0] * shape[0] * 9
+
+
 def _weight_fault_s(shape: Shape, ref: str, run: _Run) -> float:
     """The page faults of a conv benchmark's fresh buffer of reordered weights
-    (:func:`~zoomwatt.hardware.fresh_buffers.weight_fault_s`, with this calibration's buffer
+    (:func:`~zoomwatt.hardware.fresh_buffers.fresh_buffer_fault_s`, with this calibration's buffer
     and spill bandwidth): 36 MiB of 1024-channel weights in fp32 fault, 18 in bf16 do not."""
-    channels = shape[0]
-    nbytes = channels * channels * 9 * DTYPE_BYTES[ref]
+    nbytes = _conv_weights(shape) * DTYPE_BYTES[ref]
     spill_bw = run.spill["spill_bandwidth_bytes_per_s"]
-    return float(weight_fault_s(nbytes, _buffer_bytes(run), spill_bw))
+    return float(fresh_buffer_fault_s(nbytes, _buffer_bytes(run), spill_bw))
 
 
 def _without(rate: float, fault_s: float, shape: Shape) -> float:
     """A conv benchmark's OP/s with ``fault_s`` taken out of its call: the class's rates are
     then the arithmetic's alone, and the roofline adds each conv's own faults back."""
-    channels, side, batch = shape
-    ops = 2.0 * channels * channels * 9 * side * side * batch
+    ops = 2.0 * _conv_weights(shape) * _reuse("conv", shape)
     pure_s = ops / rate - fault_s if rate > 0 else 0.0
     if pure_s <= 0:
         log.warning("conv %s: its page faults (%.3g s) exceed its call; rate kept", shape, fault_s)

@@ -70,10 +70,10 @@ the first time by the op that writes it. Host calibration measures it (a VAE-siz
 the same conv with activations that fit in the cache); shipped profiles have none. The same
 mechanism costs eager PyTorch's convs on a CPU their weights: oneDNN reorders them into a
 buffer allocated at every call, which the allocator maps afresh where it is at least the
-buffer, so those convs add their weight bytes at the spill bandwidth (a plain-layout conv its
-input and output bytes too, reordered through fresh blocked buffers: :func:`conv_fault_s`)
-(:func:`~zoomwatt.hardware.fresh_buffers.weight_fault_s`; on hosts calibrated with the faults
-apart, ``DeviceParams.fresh_conv_weights``).
+buffer, so those convs add their weight bytes at the spill bandwidth, and a plain-layout conv
+its input and output bytes too, reordered through fresh blocked buffers (:func:`conv_fault_s`,
+:func:`~zoomwatt.hardware.fresh_buffers.fresh_buffer_fault_s`; on hosts calibrated with the
+faults apart, ``DeviceParams.fresh_conv_weights``).
 
 Weights are read from DRAM once per call; activations stay on chip while the layer's input and
 output fit in the buffer, and the part that does not fit goes to DRAM. Every byte passes
@@ -91,7 +91,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zoomwatt.hardware.fresh_buffers import weight_fault_s
+from zoomwatt.hardware.fresh_buffers import fresh_buffer_fault_s
 from zoomwatt.perfmodel.device_params import SPARSE_CLASSES, DeviceParams
 from zoomwatt.perfmodel.layer_table import DTYPES, OP_CLASS_INDEX, LayerTable
 from zoomwatt.workload.conv_layout import cpu_conv_channels_last
@@ -187,20 +187,14 @@ def conv_fault_s(table: LayerTable, buffer: np.ndarray, spill_bw: np.ndarray) ->
     reordered weights, and for a plain-layout conv (workload/conv_layout.py) its reordered
     input and output too; 0 for the other layers."""
     conv = table.op_class == OP_CLASS_INDEX[OpClass.CONV]
-    layouts = {
-        (i, d): not cpu_conv_channels_last(table.stages[i].name, DTYPES[d])
-        for i, d in set(zip(table.stage_index.tolist(), table.dtype.tolist(), strict=True))
-    }
-    plain = np.array(
-        [
-            layouts[key]
-            for key in zip(table.stage_index.tolist(), table.dtype.tolist(), strict=True)
-        ],
+    plain_by_stage = np.array(
+        [[not cpu_conv_channels_last(stage.name, d) for d in DTYPES] for stage in table.stages],
         dtype=bool,
-    )
-    faults = weight_fault_s(table.weight_bytes, buffer, spill_bw)
+    ).reshape(table.n_stages, len(DTYPES))
+    plain = plain_by_stage[table.stage_index, table.dtype]
+    faults = fresh_buffer_fault_s(table.weight_bytes, buffer, spill_bw)
     for nbytes in (table.input_bytes, table.output_bytes):
-        faults = faults + np.where(plain, weight_fault_s(nbytes, buffer, spill_bw), 0.0)
+        faults = faults + np.where(plain, fresh_buffer_fault_s(nbytes, buffer, spill_bw), 0.0)
     return np.where(conv, faults, 0.0)
 
 

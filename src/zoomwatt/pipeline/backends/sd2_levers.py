@@ -58,9 +58,6 @@ MODEL_LEVERS = (
 )
 
 
-TORCH_DTYPE_NAMES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
-
-
 def lever_dtype(levers: tuple[Lever, ...], dtype: str | None) -> str | None:
     if lever_value(levers, "bf16"):
         return "bf16"
@@ -134,9 +131,10 @@ class LeverInpainter(SD2FastInpainter):
 
     def _load(self):
         if self._given_pipe is not None:  # work on a copy: the caller's pipeline stays as it is
+            from zoomwatt.archs.build import TORCH_DTYPES
+
             given = self._given_pipe
-            dtype = str(given.unet.dtype).rpartition(".")[2]
-            if TORCH_DTYPE_NAMES.get(self.dtype) != dtype:
+            if TORCH_DTYPES[self.dtype] != given.unet.dtype:
                 # a dtype change (or the channels-last layout that comes with a 16-bit dtype
                 # on a CPU) would cast the shared models in place
                 given = copy.deepcopy(given)
