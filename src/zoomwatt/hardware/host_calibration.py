@@ -24,7 +24,9 @@ another program holds, every rate is low, and the profile says so in its notes. 
 kernels (:data:`REFERENCE_KERNEL`, a cache-resident matmul, and
 :data:`STREAM_REFERENCE_KERNEL`, a linear layer streaming its weights from memory) run before
 and after the benchmarks, for the host check (:mod:`zoomwatt.measurement.host_check`) to see
-whether the machine still runs at that speed, in its caches and in its memory.
+whether the machine still runs at that speed, in its caches and in its memory. The CPU is
+calibrated in a fresh process (:mod:`~zoomwatt.hardware.fresh_process`), in the state of the
+heap every new process starts in.
 """
 
 from __future__ import annotations
@@ -40,11 +42,13 @@ from typing import Any
 
 from zoomwatt.errors import InputError, NotMeasurableError
 from zoomwatt.hardware.fresh_buffers import WEIGHT_FAULTS_APART, fresh_buffer_fault_s
+from zoomwatt.hardware.fresh_process import calibrate_in_fresh_process
 from zoomwatt.hardware.host_cache import host_cache_path, read_host_cache, write_host_cache
 from zoomwatt.hardware.host_probe import (
     BARE_KERNEL_BASIS,
     BUSY_CPU_SHARE,
     HostProbe,
+    TorchCpuProbe,
     as_image,
     cold_copies,
     cpu_share,
@@ -1048,6 +1052,18 @@ def _profile_data(run, compute, memory, power, cap_w, seconds) -> dict[str, Any]
     }
 
 
+def _calibrate(
+    probe: HostProbe, plan: str, reference_dtype: str | None, stacks: tuple[str, ...]
+) -> dict[str, Any]:
+    """:func:`calibrate_host` of ``probe``; of this CPU (the plain :class:`TorchCpuProbe`)
+    in a fresh process, whose heap the caller's earlier allocations cannot have left with
+    touched free memory (:mod:`~zoomwatt.hardware.fresh_process`)."""
+    if type(probe) is TorchCpuProbe:
+        threads = int(_identity(probe).get("threads") or 1)
+        return calibrate_in_fresh_process(plan, reference_dtype, stacks, threads)
+    return calibrate_host(probe, plan, reference_dtype, stacks)
+
+
 def load_host_profile(
     *,
     recalibrate: bool = False,
@@ -1067,7 +1083,7 @@ def load_host_profile(
         raise InputError("plan", plan, f"one of {sorted(PLANS)}")
     probe = probe or make_probe(device)
     if reference_dtype is not None:
-        data = calibrate_host(probe, plan, reference_dtype, stacks)
+        data = _calibrate(probe, plan, reference_dtype, stacks)
         return parse_profile(data, "calibrated now")
     fingerprint = _fingerprint(_identity(probe), probe)
     origin = str(host_cache_path())
@@ -1088,7 +1104,7 @@ def load_host_profile(
     kept = {name for name, version in installed.items() if version is not None}
     for name in set(had) - kept - set(stacks):
         log.info("the cached host profile's %s stack no longer runs here: left out", name)
-    data = calibrate_host(probe, plan, stacks=tuple(sorted(set(stacks) | kept)))
+    data = _calibrate(probe, plan, None, tuple(sorted(set(stacks) | kept)))
     profile = parse_profile(data, origin)
     write_host_cache(data)
     return profile
