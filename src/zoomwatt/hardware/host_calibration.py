@@ -211,8 +211,9 @@ def fit_reuse(
 #: by an older revision is calibrated again (2: the measured activation buffer and the linear
 #: layers' cold weights beyond the cache, 2026-12-03; 3: 16-bit convs timed channels-last,
 #: the layout the pipeline now runs them in on a CPU, and the conv rates without the page
-#: faults of their fresh weight buffers, which the roofline adds per conv)
-CALIBRATION_REVISION = 3
+#: faults of their fresh weight buffers, which the roofline adds per conv; 4: linear layers
+#: timed with a bias, as a model's are, and the CPU calibrated in a fresh process)
+CALIBRATION_REVISION = 4
 
 #: A SiLU size whose elements/s fall below this share of the in-cache size's is past the knee
 #: where fresh activations stop fitting: the buffer is the largest size before it
@@ -464,7 +465,9 @@ def _efficiencies(
             continue
         shapes = " and ".join(str(tuple(x)) for x in fit["shapes"])
         text = (
-            f"{how}: {ref} {op_class} at {shapes} with cold weights, fitted to "
+            f"{how}: {ref} {op_class} at {shapes} with cold weights"
+            + (" and a bias" if op_class == "linear" else "")
+            + ", fitted to "
             "rate = R x reuse / (reuse + reuse_half); R / peak"
         )
         if fit.get("weight_fault_s"):

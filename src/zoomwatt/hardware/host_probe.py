@@ -46,9 +46,13 @@ class HostProbe(Protocol):
     def gemm_ops_per_s(
         self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
     ) -> float | None:
-        """Best OP/s of a linear layer, (m, k, n) = (rows, in, out features), cycling through
-        enough weight copies to fill ``cold_bytes`` so each call reads weights not in cache
-        (as in a model, where every layer has its own); None if unsupported."""
+        """Best OP/s of a linear layer with a bias, (m, k, n) = (rows, in, out features),
+        cycling through enough weight copies to fill ``cold_bytes`` so each call reads weights
+        not in cache (as in a model, where every layer has its own); None if unsupported. The
+        bias is there because a model's layers have one (all of SD 2's but the UNet
+        attention's query, key and value projections), and in bf16 it is not free: on the AMX
+        Xeon (2026-12-03) a bias cost 30% at 2048x320->2560, 15% at 2048x320->320, 10% at
+        77x1024->1024, 4% at 512x1024->4096; in fp32 0-6%."""
         ...
 
     def conv_ops_per_s(
@@ -252,10 +256,11 @@ class _TorchProbe:
         tdtype = getattr(torch, _TORCH_DTYPES[dtype])
         try:
             x = torch.randn(m, k, device=self.device).to(tdtype)
+            bias = torch.randn(n, device=self.device).to(tdtype)
             with torch.inference_mode():
                 seconds = self._cold_time(
                     lambda: torch.randn(n, k, device=self.device).to(tdtype),
-                    lambda w: torch.nn.functional.linear(x, w),
+                    lambda w: torch.nn.functional.linear(x, w, bias),
                     n * k * x.element_size(),
                     cold_bytes,
                     min_time_s,
