@@ -3,13 +3,13 @@ allocated before cannot change what the calibration measures.
 
 Why: a fresh output of 32 MiB or more is mapped afresh by glibc and its pages are faulted in
 when first written (hardware/fresh_buffers.py), but only where the heap has no free memory to
-serve it from. A process that has run a pipeline, or freed many mid-sized tensors under a live
-one, serves such outputs from touched free memory instead: on the 2-core Xeon (2026-12-03),
-after 100 tensors of 16 MiB were freed under a live one, SiLU with a fresh 64 MiB output ran
-at 10.1 GB/s against 3.4 in a fresh process, and a host profile cached from a calibration
-that saw no such faults predicted the fp32 UNet's convolutions at 256 px at 833 ms against
-1454 measured in a fresh process. The profile a process calibrates and caches describes the
-state every new process starts in.
+serve it from. A process whose heap holds touched free memory serves such outputs from it
+instead: on the 2-core Xeon (2026-12-03), after 100 tensors of 16 MiB were freed under a live
+one, SiLU with a fresh 64 MiB output ran at 10.1 GB/s against 3.4 in a fresh process. A host
+profile cached that day (17:37 UTC, by a process not known) had measured its SiLU sweep at
+fault-free speed at 32 and 64 MiB, found no buffer and priced no faults: it predicted the fp32
+UNet's convolutions at 256 px at 833 ms against 1454 measured. A calibration in a new process
+cannot inherit such a heap, and measures the state every new process starts in.
 
 The child runs ``python -m zoomwatt.hardware.fresh_process`` with the caller's interpreter,
 package and thread count, logs to the caller's stderr and answers one JSON object on stdout:
