@@ -136,6 +136,32 @@ def test_the_activation_buffer_is_measured_not_read_from_the_os():
     assert steady.spill_bandwidth is None
 
 
+def test_a_sweep_that_disagrees_on_a_pages_cost_is_measured_again():
+    class DisturbedOnce(BigCacheProbe):
+        """The 16 Mi SiLU at 0.1e9 elements/s through the op-class rounds (5 calls), then at
+        0.25e9 as the 8 Mi one."""
+
+        top_calls = 0
+
+        def elementwise_elements_per_s(self, op, dtype, numel, min_time_s):
+            if op == "silu" and numel == PLANS["quick"].spill_numel:
+                self.top_calls += 1
+                return 0.1e9 if self.top_calls <= PLANS["quick"].rounds else 0.25e9
+            return super().elementwise_elements_per_s(op, dtype, numel, min_time_s)
+
+    # fresh output bytes per second of extra time, per size: at 0.25e9 (in cache 1e9)
+    # 4 B / (4 ns - 1 ns) = 1.33 GB/s; at 0.1e9 4 / (10 - 1) = 0.44 GB/s: spread 3 > 1.5
+    probe = DisturbedOnce()
+    profile = load_host_profile(probe=probe, recalibrate=True)
+    fit = profile.calibration["measured"]["spill_fit"]
+    assert fit["sweeps"] == 2 and fit["fault_rate_spread"] == pytest.approx(1.0)
+    assert probe.top_calls == 2 * PLANS["quick"].rounds
+    numel = PLANS["quick"].spill_numel  # the steady sweep's spill, as in the test above
+    assert profile.spill_bandwidth.si == pytest.approx(
+        96 * 2**20 / (numel / 0.25e9 - numel / 1e9), rel=1e-3
+    )
+
+
 def test_cache_dir_env(tmp_path):
     assert cache_dir() == tmp_path / "cache"
     assert host_cache_path() == tmp_path / "cache" / "host.yaml"

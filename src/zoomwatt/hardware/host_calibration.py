@@ -212,12 +212,17 @@ def fit_reuse(
 #: layers' cold weights beyond the cache, 2026-12-03; 3: 16-bit convs timed channels-last,
 #: the layout the pipeline now runs them in on a CPU, and the conv rates without the page
 #: faults of their fresh weight buffers, which the roofline adds per conv; 4: linear layers
-#: timed with a bias, as a model's are, and the CPU calibrated in a fresh process)
+#: timed with a bias, as a model's are, the CPU calibrated in a fresh process, and a SiLU
+#: sweep whose sizes disagree on a fresh page's cost measured again)
 CALIBRATION_REVISION = 4
 
 #: A SiLU size whose elements/s fall below this share of the in-cache size's is past the knee
 #: where fresh activations stop fitting: the buffer is the largest size before it
 SPILL_SLOW_SHARE = 0.5
+#: A SiLU sweep whose sizes beyond the buffer disagree more than this on a fresh page's cost
+#: was disturbed (:func:`fault_rate_spread`), and is measured again, SPILL_SWEEPS times at most
+FAULT_RATE_SPREAD = 1.5
+SPILL_SWEEPS = 3
 
 
 def ops_per_element(op: str, numel: int) -> float:
@@ -294,6 +299,58 @@ def _spill_fit(
     if extra_s > 0 and spill_bytes > 0:
         fit["spill_bandwidth_bytes_per_s"] = _round(spill_bytes / extra_s)
     return fit
+
+
+def fault_rate_spread(
+    rates: dict[int, float], silu_ops_per_s: float | None, numel: int, ref: str
+) -> float | None:
+    """How far the SiLU sweep's sizes beyond the buffer disagree on the cost of a fresh page:
+    the largest over the smallest of their output bytes per second of time beyond the in-cache
+    rate (sizes of ``rates``, elements/s, whose rate fell below SPILL_SLOW_SHARE of the in-cache
+    one). Faults cost the same per fresh byte at any size: on the 2-core Xeon (2026-12-03) 64
+    and 128 MiB of fresh output gave 4.05 and 4.1 GB/s; a sweep whose 128 MiB SiLU ran at half
+    its usual rate (one calibration in about five that day, in a fresh process too) gave 4.4
+    and 1.8. None with fewer than two such sizes."""
+    if not silu_ops_per_s:
+        return None
+    in_cache = silu_ops_per_s / ops_per_element("silu", numel)
+    per_byte = [
+        size * DTYPE_BYTES[ref] / (size / rate - size / in_cache)
+        for size, rate in rates.items()
+        if rate < SPILL_SLOW_SHARE * in_cache
+    ]
+    return max(per_byte) / min(per_byte) if len(per_byte) >= 2 else None
+
+
+def _steady_spill_fit(run: _Run, rates: dict[int, float], silu: float | None) -> None:
+    """``run.spill`` from the sweep's rates, measured again (up to SPILL_SWEEPS in all) while
+    its sizes beyond the buffer disagree by more than FAULT_RATE_SPREAD on a fresh page's cost
+    (:func:`fault_rate_spread`); the most consistent sweep is kept, and the fit says how many
+    were run and their spread."""
+    cache, ref, steps, numel = run.cache_bytes, run.ref, run.steps, run.numel
+    sweeps = [(fault_rate_spread(rates, silu, numel, ref), rates)]
+    while (sweeps[-1][0] or 1.0) > FAULT_RATE_SPREAD and len(sweeps) < SPILL_SWEEPS:
+        log.info("SiLU sweep disagrees on a fresh page's cost (x%.2f): measured again",
+                 sweeps[-1][0])  # fmt: skip
+        again = _spill_rates(run.probe, ref, steps, numel)
+        sweeps.append((fault_rate_spread(again, silu, numel, ref), again))
+    spread, rates = min(sweeps, key=lambda sweep: sweep[0] or 1.0)
+    run.spill = _spill_fit(rates, silu, numel, cache, ref)
+    if run.spill is not None:
+        run.spill |= {"fault_rate_spread": _round(spread), "sweeps": len(sweeps)}
+
+
+def _spill_rates(
+    probe: HostProbe, ref: str, steps: CalibrationPlan, numel: int
+) -> dict[int, float]:
+    """The SiLU sweep alone: elements/s per size, median over the plan's rounds."""
+    samples: dict[int, list[float]] = {}
+    for _ in range(steps.rounds):
+        for size in spill_sizes(numel, _spill_top(steps, numel, ref)):
+            rate = probe.elementwise_elements_per_s("silu", ref, size, steps.min_time_s)
+            if rate is not None:
+                samples.setdefault(size, []).append(rate)
+    return {size: statistics.median(values) for size, values in samples.items()}
 
 
 def _reuse(op_class: str, shape: Shape) -> int:
@@ -820,7 +877,7 @@ def _measure_op_classes(run: _Run) -> None:
     spill_rates = {
         int(k.partition(":")[2]): rounds.pop(k) for k in list(rounds) if k.startswith("silu_spill:")
     }
-    run.spill = _spill_fit(spill_rates, rounds.get("silu"), run.numel, cache, ref)
+    _steady_spill_fit(run, spill_rates, rounds.get("silu"))
     for op_class, shapes in _layer_classes(steps):
         rates = [rounds.pop(f"{op_class}_large", None), rounds.pop(f"{op_class}_small", None)]
         if None in rates:
