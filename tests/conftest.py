@@ -4,6 +4,7 @@ they never touch the user's cache folder: one temporary cache serves the whole s
 from __future__ import annotations
 
 import os
+import sys
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -21,6 +22,18 @@ def _session_cache_dir(tmp_path_factory):
         os.environ.pop("ZOOMWATT_CACHE_DIR", None)
     else:
         os.environ["ZOOMWATT_CACHE_DIR"] = old
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """A test that changes torch's thread count leaves it as it found it: PyTorch's conv
+    kernel choice, which some tests state, depends on it."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch else None
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None and before is not None and torch.get_num_threads() != before:
+        torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

@@ -162,6 +162,35 @@ def test_a_sweep_that_disagrees_on_a_pages_cost_is_measured_again():
     )
 
 
+def test_a_sweep_that_stays_disturbed_is_measured_three_times_at_most():
+    class AlwaysDisturbed(BigCacheProbe):
+        def elementwise_elements_per_s(self, op, dtype, numel, min_time_s):
+            if op == "silu" and numel == PLANS["quick"].spill_numel:
+                return 0.1e9  # spread 3 every time (see the test above)
+            return super().elementwise_elements_per_s(op, dtype, numel, min_time_s)
+
+    fit = load_host_profile(probe=AlwaysDisturbed(), recalibrate=True).calibration
+    fit = fit["measured"]["spill_fit"]
+    assert fit["sweeps"] == 3 and fit["fault_rate_spread"] == pytest.approx(3.0, rel=1e-3)
+
+
+def test_a_sweep_that_cannot_be_judged_does_not_win_over_one_that_can(monkeypatch):
+    import zoomwatt.hardware.host_calibration as host_calibration
+
+    class Disturbed(BigCacheProbe):
+        def elementwise_elements_per_s(self, op, dtype, numel, min_time_s):
+            if op == "silu" and numel == PLANS["quick"].spill_numel:
+                return 0.1e9
+            return super().elementwise_elements_per_s(op, dtype, numel, min_time_s)
+
+    # the sweeps measured again find a single slow size (no spread): the first, judged at 3,
+    # is kept, as the only one judged
+    monkeypatch.setattr(host_calibration, "_spill_rates", lambda *a: {8 << 20: 0.25e9})
+    fit = load_host_profile(probe=Disturbed(), recalibrate=True).calibration
+    fit = fit["measured"]["spill_fit"]
+    assert fit["sweeps"] == 2 and fit["fault_rate_spread"] == pytest.approx(3.0, rel=1e-3)
+
+
 def test_cache_dir_env(tmp_path):
     assert cache_dir() == tmp_path / "cache"
     assert host_cache_path() == tmp_path / "cache" / "host.yaml"

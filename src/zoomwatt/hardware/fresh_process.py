@@ -12,14 +12,17 @@ UNet's convolutions at 256 px at 833 ms against 1454 measured. A calibration in 
 cannot inherit such a heap, and measures the state every new process starts in.
 
 The child runs ``python -m zoomwatt.hardware.fresh_process`` with the caller's interpreter,
-package and thread count, logs to the caller's stderr and answers one JSON object on stdout:
-``{"profile": DATA}`` or ``{"error": MESSAGE, "measurable": false}`` (a
-:class:`~zoomwatt.errors.NotMeasurableError` raised in the child, raised again here).
+package and thread count, logs to the caller's stderr and answers one line on stdout,
+:data:`ANSWER_PREFIX` and a JSON object: ``{"profile": DATA}``, or ``{"error": MESSAGE}`` with
+``"input"`` (an :class:`~zoomwatt.errors.InputError`'s argument, value and expectation) or
+``"measurable": false`` (a :class:`~zoomwatt.errors.NotMeasurableError`), raised again here as
+the same class.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -28,7 +31,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from zoomwatt.errors import NotMeasurableError, ZoomwattError
+from zoomwatt.errors import InputError, NotMeasurableError, ZoomwattError
 
 log = logging.getLogger(__name__)
 
@@ -36,27 +39,45 @@ log = logging.getLogger(__name__)
 CALIBRATION_TIMEOUT_S = 1800
 
 
+#: The child's answer line starts with this, so that no other output is taken for it
+ANSWER_PREFIX = "zoomwatt-calibration-answer: "
+
+
 def calibrate_in_fresh_process(
     plan: str, reference_dtype: str | None, stacks: tuple[str, ...], threads: int
 ) -> dict[str, Any]:
     """:func:`~zoomwatt.hardware.host_calibration.calibrate_host` of the CPU, run in a new
-    Python process with ``threads`` torch threads: the profile data it returns."""
-    package_root = str(Path(__file__).resolve().parents[2])  # the folder holding zoomwatt/
+    Python process with ``threads`` torch threads (the one setting of the caller's it takes):
+    the profile data it returns."""
+    # 1. inputs (the plan, dtype and stacks are the calibration's own to check, in the child)
+    if not isinstance(threads, int) or threads < 1:
+        raise InputError("threads", threads, "a whole number of torch threads, at least 1")
+    # 2. the command, with this package importable where it is a source checkout
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    package_root = Path(__file__).resolve().parents[2]  # the folder holding zoomwatt/
+    if package_root.name not in ("site-packages", "dist-packages"):
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(package_root), env.get("PYTHONPATH")) if p
+        )
     command = [sys.executable, "-m", __name__, "--plan", plan, "--threads", str(threads)]
     command += ["--log-level", str(logging.getLogger("zoomwatt").getEffectiveLevel())]
     if reference_dtype:
         command += ["--reference-dtype", reference_dtype]
     if stacks:
         command += ["--stacks", ",".join(stacks)]
+    # 3. run it, and read its answer
     log.info("calibrating in a fresh process: %s", " ".join(command[1:]))
     try:
         done = subprocess.run(
             command, env=env, stdout=subprocess.PIPE, text=True, timeout=CALIBRATION_TIMEOUT_S,
             check=False,
         )  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as exc:
+    except subprocess.TimeoutExpired as exc:
+        raise NotMeasurableError(
+            f"the host calibration's process ran past {CALIBRATION_TIMEOUT_S} s; is the machine "
+            "busy? Or use a shipped profile (zoomwatt hardware list)"
+        ) from exc
+    except OSError as exc:
         raise NotMeasurableError(
             f"the host calibration's process could not run ({exc}); check that "
             f"{sys.executable} starts, or use a shipped profile (zoomwatt hardware list)"
@@ -65,15 +86,25 @@ def calibrate_in_fresh_process(
 
 
 def _answer(stdout: str, returncode: int) -> dict[str, Any]:
-    """The child's profile data from its last stdout line; its error raised again."""
-    lines = stdout.strip().splitlines()
-    try:
-        answer = json.loads(lines[-1]) if lines else {}
-    except json.JSONDecodeError:
+    """The child's profile data from its answer line (the last with :data:`ANSWER_PREFIX`);
+    its error raised again, as the package's. A profile that came before a failed exit (a
+    crash at interpreter shutdown) is kept, and the exit status logged."""
+    answer: Any = {}
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(ANSWER_PREFIX):
+            with contextlib.suppress(json.JSONDecodeError):
+                answer = json.loads(line[len(ANSWER_PREFIX) :])
+            break
+    if not isinstance(answer, dict):
         answer = {}
-    if "profile" in answer and returncode == 0:
+    if isinstance(answer.get("profile"), dict):
+        if returncode != 0:
+            log.warning("the calibration's process exited with %s after its answer", returncode)
         return answer["profile"]
     message = answer.get("error") or f"exit status {returncode}, no answer (its log is above)"
+    if answer.get("input") is not None:
+        argument, value, expected = answer["input"]
+        raise InputError(argument, value, expected)
     if answer.get("measurable") is False:
         raise NotMeasurableError(message)
     raise ZoomwattError(f"the host calibration's process failed: {message}")
@@ -99,14 +130,22 @@ def main(argv: list[str] | None = None) -> int:
     stacks = tuple(s for s in args.stacks.split(",") if s)
     try:
         data = calibrate_host(TorchCpuProbe(), args.plan, args.reference_dtype, stacks)
+    except InputError as exc:
+        _say({"error": str(exc), "input": [exc.argument, exc.value, exc.expected]})
+        return 2
     except NotMeasurableError as exc:
-        print(json.dumps({"error": str(exc), "measurable": False}))
+        _say({"error": str(exc), "measurable": False})
         return 3
     except ZoomwattError as exc:
-        print(json.dumps({"error": str(exc)}))
+        _say({"error": str(exc)})
         return 2
-    print(json.dumps({"profile": data}))
+    _say({"profile": data})
     return 0
+
+
+def _say(answer: dict[str, Any]) -> None:
+    """The child's one answer line on stdout (the protocol, not a log message)."""
+    print(ANSWER_PREFIX + json.dumps(answer, default=str), flush=True)
 
 
 if __name__ == "__main__":

@@ -307,17 +307,17 @@ def fault_rate_spread(
     """How far the SiLU sweep's sizes beyond the buffer disagree on the cost of a fresh page:
     the largest over the smallest of their output bytes per second of time beyond the in-cache
     rate (sizes of ``rates``, elements/s, whose rate fell below SPILL_SLOW_SHARE of the in-cache
-    one). Faults cost the same per fresh byte at any size: on the 2-core Xeon (2026-12-03) 64
-    and 128 MiB of fresh output gave 4.05 and 4.1 GB/s; a sweep whose 128 MiB SiLU ran at half
-    its usual rate (one calibration in about five that day, in a fresh process too) gave 4.4
-    and 1.8. None with fewer than two such sizes."""
+    one: the sizes beyond the buffer). Faults cost the same per fresh byte at any size: on the
+    2-core Xeon (2026-12-03) 64 and 128 MiB of fresh output gave 4.05 and 4.1 GB/s; a sweep
+    whose 128 MiB SiLU ran at half its usual rate (one calibration in about five that day, in a
+    fresh process too) gave 4.4 and 1.8. None with fewer than two such sizes."""
     if not silu_ops_per_s:
         return None
     in_cache = silu_ops_per_s / ops_per_element("silu", numel)
     per_byte = [
         size * DTYPE_BYTES[ref] / (size / rate - size / in_cache)
         for size, rate in rates.items()
-        if rate < SPILL_SLOW_SHARE * in_cache
+        if 0 < rate < SPILL_SLOW_SHARE * in_cache
     ]
     return max(per_byte) / min(per_byte) if len(per_byte) >= 2 else None
 
@@ -325,8 +325,9 @@ def fault_rate_spread(
 def _steady_spill_fit(run: _Run, rates: dict[int, float], silu: float | None) -> None:
     """``run.spill`` from the sweep's rates, measured again (up to SPILL_SWEEPS in all) while
     its sizes beyond the buffer disagree by more than FAULT_RATE_SPREAD on a fresh page's cost
-    (:func:`fault_rate_spread`); the most consistent sweep is kept, and the fit says how many
-    were run and their spread."""
+    (:func:`fault_rate_spread`); the most consistent sweep is kept (one that cannot be judged,
+    with fewer than two sizes beyond the buffer, only where none can), and the fit records how
+    many sweeps were run and the kept one's spread."""
     cache, ref, steps, numel = run.cache_bytes, run.ref, run.steps, run.numel
     sweeps = [(fault_rate_spread(rates, silu, numel, ref), rates)]
     while (sweeps[-1][0] or 1.0) > FAULT_RATE_SPREAD and len(sweeps) < SPILL_SWEEPS:
@@ -334,7 +335,8 @@ def _steady_spill_fit(run: _Run, rates: dict[int, float], silu: float | None) ->
                  sweeps[-1][0])  # fmt: skip
         again = _spill_rates(run.probe, ref, steps, numel)
         sweeps.append((fault_rate_spread(again, silu, numel, ref), again))
-    spread, rates = min(sweeps, key=lambda sweep: sweep[0] or 1.0)
+    judged = [sweep for sweep in sweeps if sweep[0] is not None] or sweeps
+    spread, rates = min(judged, key=lambda sweep: sweep[0] or 1.0)
     run.spill = _spill_fit(rates, silu, numel, cache, ref)
     if run.spill is not None:
         run.spill |= {"fault_rate_spread": _round(spread), "sweeps": len(sweeps)}
