@@ -36,6 +36,7 @@ import logging
 import os
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -223,6 +224,7 @@ SPILL_SLOW_SHARE = 0.5
 #: was disturbed (:func:`fault_rate_spread`), and is measured again, SPILL_SWEEPS times at most
 FAULT_RATE_SPREAD = 1.5
 SPILL_SWEEPS = 3
+_SPILL_KEY = "silu_spill:"  # a round's SiLU sweep rates: silu_spill:SIZE
 
 
 def ops_per_element(op: str, numel: int) -> float:
@@ -342,17 +344,41 @@ def _steady_spill_fit(run: _Run, rates: dict[int, float], silu: float | None) ->
         run.spill |= {"fault_rate_spread": _round(spread), "sweeps": len(sweeps)}
 
 
+def _spill_sweep(
+    probe: HostProbe, ref: str, steps: CalibrationPlan, numel: int
+) -> dict[str, float | None]:
+    """One SiLU sweep: elements/s at each size beyond ``numel``, keyed ``silu_spill:SIZE``."""
+    return {
+        f"{_SPILL_KEY}{size}": probe.elementwise_elements_per_s("silu", ref, size, steps.min_time_s)
+        for size in spill_sizes(numel, _spill_top(steps, numel, ref))
+    }
+
+
+def _pop_spill_rates(rates: dict[str, float]) -> dict[int, float]:
+    """The sweep's rates by size, taken out of a round's ``rates``."""
+    keys = [k for k in rates if k.startswith(_SPILL_KEY)]
+    return {int(k.removeprefix(_SPILL_KEY)): rates.pop(k) for k in keys}
+
+
+def _median_rounds(
+    rounds: int, one_round: Callable[[], dict[str, float | None]]
+) -> dict[str, float]:
+    """Each key's median over ``rounds`` calls of ``one_round`` (None: not measured then)."""
+    samples: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for key, value in one_round().items():
+            if value is not None:
+                samples.setdefault(key, []).append(value)
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
 def _spill_rates(
     probe: HostProbe, ref: str, steps: CalibrationPlan, numel: int
 ) -> dict[int, float]:
     """The SiLU sweep alone: elements/s per size, median over the plan's rounds."""
-    samples: dict[int, list[float]] = {}
-    for _ in range(steps.rounds):
-        for size in spill_sizes(numel, _spill_top(steps, numel, ref)):
-            rate = probe.elementwise_elements_per_s("silu", ref, size, steps.min_time_s)
-            if rate is not None:
-                samples.setdefault(size, []).append(rate)
-    return {size: statistics.median(values) for size, values in samples.items()}
+    return _pop_spill_rates(
+        _median_rounds(steps.rounds, lambda: _spill_sweep(probe, ref, steps, numel))
+    )
 
 
 def _reuse(op_class: str, shape: Shape) -> int:
@@ -447,10 +473,7 @@ def _rounds(
         out: dict[str, float | None] = {
             "matmul": probe.matmul_ops_per_s(ref, steps.matmul_n, t),
             **_layer_rates(probe, ref, steps, cold, "conv"),
-            **{
-                f"silu_spill:{size}": probe.elementwise_elements_per_s("silu", ref, size, t)
-                for size in spill_sizes(numel, _spill_top(steps, numel, ref))
-            },
+            **_spill_sweep(probe, ref, steps, numel),
             **_layer_rates(probe, ref, steps, cold, "linear"),
         }
         for name, other in (stack_probes or {}).items():  # the same layers, run by the stack
@@ -465,12 +488,7 @@ def _rounds(
             out[key] = ops / seconds if seconds else None
         return out
 
-    samples: dict[str, list[float]] = {}
-    for _ in range(steps.rounds):
-        for key, value in one_round().items():
-            if value is not None:
-                samples.setdefault(key, []).append(value)
-    return {key: statistics.median(values) for key, values in samples.items()}
+    return _median_rounds(steps.rounds, one_round)
 
 
 def _layer_classes(steps: CalibrationPlan) -> tuple[tuple[str, tuple[Shape, Shape]], ...]:
@@ -876,10 +894,7 @@ def _measure_op_classes(run: _Run) -> None:
         keys = [k for k in rounds if k.startswith(f"{name}:")]
         run.stack_rates[name] = {k.partition(":")[2]: rounds.pop(k) for k in keys}
     measured[ref] = run.matmul_rate = rounds.pop("matmul", measured[ref])
-    spill_rates = {
-        int(k.partition(":")[2]): rounds.pop(k) for k in list(rounds) if k.startswith("silu_spill:")
-    }
-    _steady_spill_fit(run, spill_rates, rounds.get("silu"))
+    _steady_spill_fit(run, _pop_spill_rates(rounds), rounds.get("silu"))
     for op_class, shapes in _layer_classes(steps):
         rates = [rounds.pop(f"{op_class}_large", None), rounds.pop(f"{op_class}_small", None)]
         if None in rates:
