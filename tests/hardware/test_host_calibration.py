@@ -213,9 +213,10 @@ def test_calibration_builds_a_valid_profile():
     assert profile.peak_dense["int8"].si == pytest.approx(4e11)
     assert not profile.peak_dense["fp32"].is_estimate
     # conv at half the matmul rate at full reuse -> efficiency 0.5, reuse_half 64, measured,
-    # once the faults of the (1024, 4, 2) conv's fresh 36 MiB of weights are taken out: 37.7 MB
-    # at 2.5 GB/s, 15 ms of its 2 x 1024^2 x 9 x 32 / (0.5e11 x 32 / 96) = 36 ms (the spill
-    # rate is written to 4 significant digits: rel 1e-3)
+    # once the faults of the (896, 4, 2) conv's fresh 27.6 MiB of weights are taken out (the
+    # fake's buffer is 8 MiB): 896^2 x 9 x 4 = 28.9 MB at 2.5 GB/s, 11.6 ms of its
+    # 2 x 896^2 x 9 x 32 / (0.5e11 x 32 / 96) = 27.7 ms (the spill rate is written to 4
+    # significant digits: rel 1e-3)
     assert profile.efficiency["conv"].si == pytest.approx(0.5, rel=1e-3)
     assert profile.reuse_half["conv"].si == pytest.approx(64, rel=1e-3)
     assert "page faults" in profile.efficiency["conv"].source

@@ -82,10 +82,14 @@ class CalibrationPlan:
     reuse = the call's MACs (a per-call cost the arithmetic amortizes). The
     large-reuse conv keeps its activations in the cache (a UNet's middle levels); the
     small-reuse shapes are a UNet's deepest level and a text encoder's 77-token layers, with
-    cold weights (:func:`cold_weight_bytes`). SiLU with a fresh output at doubling sizes from
-    twice the in-cache size up to ``spill_numel`` (fp32 elements; as many bytes in a 16-bit
-    dtype; at least four times the in-cache size), against SiLU on ``elementwise_numel``, gives
-    the buffer activations fit in and ``memory.spill_bandwidth`` (:func:`_spill_fit`)."""
+    cold weights (:func:`cold_weight_bytes`); the small conv's width keeps its fp32 weights
+    below glibc's 32 MiB mmap threshold (896 channels, 27.6 MiB), so oneDNN's reorder buffer
+    is recycled: at 1024 channels its page faults made the call 7 to 66 ms (AMD EPYC,
+    2026-12-04) and the fit subtracted a fault term as large as the arithmetic. SiLU with a
+    fresh output at doubling sizes from twice the in-cache size up to ``spill_numel`` (fp32
+    elements; as many bytes in a 16-bit dtype; at least four times the in-cache size), against
+    SiLU on ``elementwise_numel``, gives the buffer activations fit in and
+    ``memory.spill_bandwidth`` (:func:`_spill_fit`)."""
 
     name: str
     matmul_n: int
@@ -111,12 +115,12 @@ PLANS = {
         (2, 64, 16), 1 << 20, 1 << 20, 0.002, 0.0, 1, (2, 8, 16),
     ),
     "quick": CalibrationPlan(
-        "quick", 512, (256, 64, 1), (1024, 4, 2), 16 << 20, (512, 1024, 4096),
+        "quick", 512, (256, 64, 1), (896, 4, 2), 16 << 20, (512, 1024, 4096),
         (77, 1024, 1024),
         4 << 20, (10, 1024, 64), 64 << 20, 128 << 20, 0.1, 2.0, 5,
     ),
     "full": CalibrationPlan(
-        "full", 2048, (256, 64, 1), (1280, 4, 2), 32 << 20, (1024, 1280, 5120),
+        "full", 2048, (256, 64, 1), (896, 4, 2), 32 << 20, (1024, 1280, 5120),
         (77, 1024, 1024),
         4 << 20, (10, 4096, 64), 512 << 20, 256 << 20, 0.3, 3.0, 5,
     ),
@@ -214,8 +218,10 @@ def fit_reuse(
 #: the layout the pipeline now runs them in on a CPU, and the conv rates without the page
 #: faults of their fresh weight buffers, which the roofline adds per conv; 4: linear layers
 #: timed with a bias, as a model's are, the CPU calibrated in a fresh process, and a SiLU
-#: sweep whose sizes disagree on a fresh page's cost measured again)
-CALIBRATION_REVISION = 4
+#: sweep whose sizes disagree on a fresh page's cost measured again; 5: the small-reuse conv
+#: at 896 channels, its fp32 weights (27.6 MiB) below glibc's 32 MiB mmap threshold, so its
+#: reorder buffer is recycled and its rate holds no page faults to take out)
+CALIBRATION_REVISION = 5
 
 #: A SiLU size whose elements/s fall below this share of the in-cache size's is past the knee
 #: where fresh activations stop fitting: the buffer is the largest size before it
@@ -941,7 +947,8 @@ def _conv_weights(shape: Shape) -> int:
 def _weight_fault_s(shape: Shape, ref: str, run: _Run) -> float:
     """The page faults of a conv benchmark's fresh buffer of reordered weights
     (:func:`~zoomwatt.hardware.fresh_buffers.fresh_buffer_fault_s`, with this calibration's buffer
-    and spill bandwidth): 36 MiB of 1024-channel weights in fp32 fault, 18 in bf16 do not."""
+    and spill bandwidth): none for the plans' convs where the measured buffer is glibc's 32 MiB
+    (896 channels: 27.6 MiB in fp32), the whole weights where a smaller buffer was measured."""
     nbytes = _conv_weights(shape) * DTYPE_BYTES[ref]
     spill_bw = run.spill["spill_bandwidth_bytes_per_s"]
     return float(fresh_buffer_fault_s(nbytes, _buffer_bytes(run), spill_bw))
