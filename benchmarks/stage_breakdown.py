@@ -3,8 +3,8 @@ class, for any of the SD 2 inpainting pipeline's model stages.
 
 The host check (``zoomwatt measure --validate``) compares whole stage calls. This splits one call
 of each stage asked for (full size, random weights, the host check's shapes: 256x256 by
-default, CFG batch 2 for the UNet and the text encoder's two prompts taken one call at a time;
-fp32, or ``--dtype bf16``):
+default, CFG batch 2 for the UNet, or batch 1 with ``--no-cfg``, and the text encoder's two
+prompts taken one call at a time; fp32, or ``--dtype bf16``):
 
 - every leaf module (convolutions, linear layers, norms, activations, embeddings), timed by
   forward hooks (median over ``--calls`` hooked calls), against the roofline's time of the same
@@ -40,25 +40,28 @@ RESULTS = Path(__file__).resolve().parent / "results" / "stage_breakdown.jsonl"
 STAGES = ("text_encoder", "vae_encoder", "unet", "vae_decoder")
 
 
-def _spec(size: int, dtype: str = "fp32"):
+def _spec(size: int, dtype: str = "fp32", cfg: bool = True):
     from zoomwatt.workload.spec import WorkloadSpec
 
-    return WorkloadSpec(size=size, steps=2, cfg=True, dtype=dtype, every=30, vae="default")
+    return WorkloadSpec(size=size, steps=2, cfg=cfg, dtype=dtype, every=30, vae="default")
 
 
-def predicted_parts(stage_name: str, profile, size: int, dtype: str = "fp32"):
+def predicted_parts(stage_name: str, profile, size: int, dtype: str = "fp32", cfg: bool = True):
     """Per module and per module and op class, the roofline's seconds of one call of the stage;
-    and the whole call's (every op, the kernel overhead included)."""
+    and the whole call's (every op, the kernel overhead included). Convolutions are counted as
+    the kernel this CPU's PyTorch runs them with (im2col + GEMM, the linear class, for a small
+    batch-1 input: ``measurement/conv_kernels.py``), as the lever check predicts them."""
+    from zoomwatt.measurement.lever_workload import lever_stages
     from zoomwatt.measurement.validation import predicted_by_module
-    from zoomwatt.perfmodel import load_workload
 
-    spec = _spec(size, dtype)
-    stage = next(s for s in load_workload(spec).stages if str(s.name) == stage_name)
+    spec = _spec(size, dtype, cfg)
+    stages = lever_stages(spec, (), host_kernels=True)
+    stage = next(s for s in stages if str(s.name) == stage_name)
     per_module, classes = predicted_by_module(stage, profile)
     return per_module, classes, sum(per_module.values())
 
 
-def stage_call(stage_name: str, size: int, dtype: str = "fp32"):
+def stage_call(stage_name: str, size: int, dtype: str = "fp32", cfg: bool = True):
     """The model of ``stage_name`` (random weights, in ``dtype``, on the CPU) and a function
     making one call of it at the host check's shapes."""
     import torch
@@ -68,8 +71,8 @@ def stage_call(stage_name: str, size: int, dtype: str = "fp32"):
     from zoomwatt.archs.random_pipeline import PIPELINE
     from zoomwatt.workload.conv_layout import channels_last_convs
 
-    spec = _spec(size, dtype)
-    call = next(c for c in pipeline_calls(spec.arch, True) if c.stage == stage_name)
+    spec = _spec(size, dtype, cfg)
+    call = next(c for c in pipeline_calls(spec.arch, cfg) if c.stage == stage_name)
     model = build_model(PIPELINE, call.component, device="cpu", dtype=dtype, seed=1)
     if channels_last_convs("cpu", dtype):  # as the pipeline runs it
         model.to(memory_format=torch.channels_last)
@@ -97,9 +100,9 @@ def measure_stage(stage_name: str, profile, args: argparse.Namespace) -> dict:
     from zoomwatt.measurement.module_timing import time_layers
 
     per_module, classes, whole_predicted = predicted_parts(
-        stage_name, profile, args.size, args.dtype
+        stage_name, profile, args.size, args.dtype, not args.no_cfg
     )
-    model, call = stage_call(stage_name, args.size, args.dtype)
+    model, call = stage_call(stage_name, args.size, args.dtype, not args.no_cfg)
     call()  # warm-up: first-call allocations and kernel choices
     whole, leaves = [], defaultdict(list)
     for _ in range(args.calls):
@@ -125,7 +128,7 @@ def measure_stage(stage_name: str, profile, args: argparse.Namespace) -> dict:
         "time_utc": time.strftime("%H:%M", time.gmtime()),
         "stage": stage_name,
         "model": f"SD 2 inpainting {stage_name}, full size, random weights, {args.dtype}, "
-                 f"{args.size} px, one call",
+                 f"{args.size} px, {'no CFG (batch 1)' if args.no_cfg else 'CFG'}, one call",
         "profile_calibrated": str((profile.calibration or {}).get("date", "")),
         "whole_call_ms": {"predicted": ms(whole_predicted), "measured_median": ms(whole_s),
                           "measured_all": [ms(x) for x in whole]},
@@ -146,6 +149,9 @@ def main() -> int:
         default="fp32",
         choices=("fp32", "bf16"),
         help="bf16: op classes calibrated in bf16, as the bf16 host check does",
+    )
+    parser.add_argument(
+        "--no-cfg", action="store_true", help="the UNet at batch 1, as the no-cfg lever runs it"
     )
     parser.add_argument("--record", action="store_true", help=f"append to {RESULTS}")
     args = parser.parse_args()
