@@ -5,8 +5,10 @@ takes its native im2col + GEMM for those convolutions (``measurement/conv_kernel
 GEMM then multiplies 59 MB of weights (1280 x 1280 x 3 x 3, fp32) by 4 columns. The performance
 model prices that GEMM with the calibrated linear class, whose small-reuse point is 77 rows (a
 text encoder's) and whose roofline floor is the weights at the memory bandwidth. This times the
-GEMM itself at 1 to 128 rows, with four weight copies taken in turn so each call reads its
-weights from memory (4 x 59 MB against the last-level cache), in the two layouts eager PyTorch
+GEMM itself at 1 to 128 rows, with weight copies taken in turn so that each call reads its
+weights from memory (as many 59 MB copies as the calibration's linear class cycles through:
+``host_calibration.cold_weight_bytes``, twice the last-level cache the OS reports; at least
+four), in the two layouts eager PyTorch
 uses: a convolution's (weights @ columns, ``torch.mm``) and a linear layer's (``F.linear``:
 rows @ weights^T). Median of ``--calls`` calls; GB/s = weight bytes / seconds.
 
@@ -16,6 +18,7 @@ rows @ weights^T). Median of ``--calls`` calls; GB/s = weight bytes / seconds.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -28,16 +31,29 @@ from device_info import append_record, describe
 RESULTS = Path(__file__).resolve().parent / "results" / "gemm_rows.jsonl"
 OUT, K = 1280, 1280 * 9  # a 1280-channel 3x3 convolution's weights as a GEMM operand
 ROWS = (1, 2, 4, 8, 16, 32, 64, 128)
-COPIES = 4
+MIN_COPIES = 4
+COLD_BYTES_MAX = 1 << 30  # where the OS reports no cache: as the calibration's full plan
 
 
-def median_call_s(fn, calls: int) -> float:
-    """Median seconds of ``calls`` calls of ``fn(i)``, weight copy ``i % COPIES``, after one."""
+def weight_copies(weight_bytes: int) -> tuple[int, int | None]:
+    """How many weight copies to cycle through here, and the cache size that says so."""
+    from zoomwatt.hardware.host_calibration import cold_weight_bytes
+    from zoomwatt.hardware.host_probe import make_probe
+
+    probe = make_probe("cpu")
+    cache = probe.cache_bytes()
+    cold = cold_weight_bytes("linear", cache, probe.memory_bytes(), COLD_BYTES_MAX)
+    return max(MIN_COPIES, math.ceil(cold / weight_bytes)), cache
+
+
+def median_call_s(fn, calls: int, copies: int) -> float:
+    """Median seconds of ``calls`` calls of ``fn(i)`` after one untimed; call ``i`` takes weight
+    copy ``(i + 1) % copies``, so the first timed call does not reuse the warm-up's copy."""
     fn(0)
     times = []
     for i in range(calls):
         start = time.perf_counter()
-        fn(i % COPIES)
+        fn((i + 1) % copies)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -51,16 +67,17 @@ def main() -> int:
         parser.error(f"--calls: {args.calls} is too few; expected at least 3")
     import torch
 
-    gen = torch.Generator().manual_seed(0)
-    weights = [torch.randn(OUT, K, generator=gen) for _ in range(COPIES)]
     weight_bytes = OUT * K * 4
+    copies, cache = weight_copies(weight_bytes)
+    gen = torch.Generator().manual_seed(0)
+    weights = [torch.randn(OUT, K, generator=gen) for _ in range(copies)]
     rows_out = []
     with torch.inference_mode():
         for n in ROWS:
             cols, x = torch.randn(K, n, generator=gen), torch.randn(n, K, generator=gen)
-            conv_s = median_call_s(lambda i, c=cols: torch.mm(weights[i], c), args.calls)
+            conv_s = median_call_s(lambda i, c=cols: torch.mm(weights[i], c), args.calls, copies)
             linear_s = median_call_s(
-                lambda i, v=x: torch.nn.functional.linear(v, weights[i]), args.calls
+                lambda i, v=x: torch.nn.functional.linear(v, weights[i]), args.calls, copies
             )
             rows_out.append({
                 "rows": n,
@@ -81,7 +98,8 @@ def main() -> int:
         **describe(),
         "time_utc": time.strftime("%H:%M", time.gmtime()),
         "threads": torch.get_num_threads(),
-        "gemm": f"fp32, {OUT} x {K} weights ({weight_bytes / 1e6:.1f} MB), {COPIES} copies in turn",
+        "gemm": f"fp32, {OUT} x {K} weights ({weight_bytes / 1e6:.1f} MB), {copies} copies in turn",
+        "cache_bytes": cache,
         "calls": args.calls,
         "rows": rows_out,
     }

@@ -3,8 +3,10 @@ class, for any of the SD 2 inpainting pipeline's model stages.
 
 The host check (``zoomwatt measure --validate``) compares whole stage calls. This splits one call
 of each stage asked for (full size, random weights, the host check's shapes: 256x256 by
-default, CFG batch 2 for the UNet, or batch 1 with ``--no-cfg``, and the text encoder's two
-prompts taken one call at a time; fp32, or ``--dtype bf16``):
+default, CFG batch 2 for the UNet, or batch 1 with ``--no-cfg``, and the text encoder's
+prompts, two with CFG, taken one call at a time; fp32, or ``--dtype bf16``; convolutions counted
+as the kernel this CPU's PyTorch runs them with, as the lever check does: since 2026-12-04, so the
+VAE's few batch-1 latent-sized convolutions of earlier records were priced as oneDNN's):
 
 - every leaf module (convolutions, linear layers, norms, activations, embeddings), timed by
   forward hooks (median over ``--calls`` hooked calls), against the roofline's time of the same

@@ -214,7 +214,7 @@ def test_calibration_builds_a_valid_profile():
     assert not profile.peak_dense["fp32"].is_estimate
     # conv at half the matmul rate at full reuse -> efficiency 0.5, reuse_half 64, measured,
     # once the faults of the (896, 4, 2) conv's fresh 27.6 MiB of weights are taken out (the
-    # fake's buffer is 8 MiB): 896^2 x 9 x 4 = 28.9 MB at 2.5 GB/s, 11.6 ms of its
+    # fake's buffer is 8 MiB): 896^2 x 9 x 4 = 28.9 MB at 2.5 GB/s, 11.6 ms on top of its
     # 2 x 896^2 x 9 x 32 / (0.5e11 x 32 / 96) = 27.7 ms (the spill rate is written to 4
     # significant digits: rel 1e-3)
     assert profile.efficiency["conv"].si == pytest.approx(0.5, rel=1e-3)

@@ -83,13 +83,14 @@ class CalibrationPlan:
     large-reuse conv keeps its activations in the cache (a UNet's middle levels); the
     small-reuse shapes are a UNet's deepest level and a text encoder's 77-token layers, with
     cold weights (:func:`cold_weight_bytes`); the small conv's width keeps its fp32 weights
-    below glibc's 32 MiB mmap threshold (896 channels, 27.6 MiB), so oneDNN's reorder buffer
-    is recycled: at 1024 channels its page faults made the call 7 to 66 ms (AMD EPYC,
-    2026-12-04) and the fit subtracted a fault term as large as the arithmetic. SiLU with a
-    fresh output at doubling sizes from twice the in-cache size up to ``spill_numel`` (fp32
-    elements; as many bytes in a 16-bit dtype; at least four times the in-cache size), against
-    SiLU on ``elementwise_numel``, gives the buffer activations fit in and
-    ``memory.spill_bandwidth`` (:func:`_spill_fit`)."""
+    below the 32 MiB ceiling of glibc's (dynamic) mmap threshold (896 channels, 27.6 MiB), so
+    oneDNN's reorder buffer is recycled and, where the measured buffer is that threshold, no
+    faults are taken out of its rate (:func:`_weight_fault_s`): at 1024 channels its page
+    faults made the call 7 to 66 ms (AMD EPYC, 2026-12-04) and the fit subtracted a fault term
+    as large as the arithmetic. SiLU with a fresh output at doubling sizes from twice the
+    in-cache size up to ``spill_numel`` (fp32 elements; as many bytes in a 16-bit dtype; at
+    least four times the in-cache size), against SiLU on ``elementwise_numel``, gives the buffer
+    activations fit in and ``memory.spill_bandwidth`` (:func:`_spill_fit`)."""
 
     name: str
     matmul_n: int
@@ -220,7 +221,8 @@ def fit_reuse(
 #: timed with a bias, as a model's are, the CPU calibrated in a fresh process, and a SiLU
 #: sweep whose sizes disagree on a fresh page's cost measured again; 5: the small-reuse conv
 #: at 896 channels, its fp32 weights (27.6 MiB) below glibc's 32 MiB mmap threshold, so its
-#: reorder buffer is recycled and its rate holds no page faults to take out)
+#: reorder buffer is recycled and, where that threshold is the measured buffer, its rate holds
+#: no page faults to take out)
 CALIBRATION_REVISION = 5
 
 #: A SiLU size whose elements/s fall below this share of the in-cache size's is past the knee
