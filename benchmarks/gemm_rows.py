@@ -6,10 +6,10 @@ GEMM then multiplies 59 MB of weights (1280 x 1280 x 3 x 3, fp32) by 4 columns. 
 model prices that GEMM with the calibrated linear class, whose small-reuse point is 77 rows (a
 text encoder's) and whose roofline floor is the weights at the memory bandwidth. This times the
 GEMM itself at 1 to 128 rows, with weight copies taken in turn so that each call reads its
-weights from memory (as many 59 MB copies as the calibration's linear class cycles through:
-``host_calibration.cold_weight_bytes``, twice the last-level cache the OS reports; at least
-four), in the two layouts eager PyTorch
-uses: a convolution's (weights @ columns, ``torch.mm``) and a linear layer's (``F.linear``:
+weights from memory (as many 59 MB copies as the quick calibration's linear class cycles
+through: ``host_calibration.cold_weight_bytes``, twice the last-level cache the OS reports, the
+plan's ``cold_bytes_max`` where it reports none; at least four), in the two layouts eager
+PyTorch uses: a convolution's (weights @ columns, ``torch.mm``) and a linear layer's (``F.linear``:
 rows @ weights^T). Median of ``--calls`` calls; GB/s = weight bytes / seconds.
 
     .venv/bin/python benchmarks/gemm_rows.py [--calls 12] [--record]
@@ -32,17 +32,17 @@ RESULTS = Path(__file__).resolve().parent / "results" / "gemm_rows.jsonl"
 OUT, K = 1280, 1280 * 9  # a 1280-channel 3x3 convolution's weights as a GEMM operand
 ROWS = (1, 2, 4, 8, 16, 32, 64, 128)
 MIN_COPIES = 4
-COLD_BYTES_MAX = 1 << 30  # where the OS reports no cache: as the calibration's full plan
 
 
 def weight_copies(weight_bytes: int) -> tuple[int, int | None]:
     """How many weight copies to cycle through here, and the cache size that says so."""
-    from zoomwatt.hardware.host_calibration import cold_weight_bytes
+    from zoomwatt.hardware.host_calibration import PLANS, cold_weight_bytes
     from zoomwatt.hardware.host_probe import make_probe
 
     probe = make_probe("cpu")
     cache = probe.cache_bytes()
-    cold = cold_weight_bytes("linear", cache, probe.memory_bytes(), COLD_BYTES_MAX)
+    most = PLANS["quick"].cold_bytes_max  # the plan a host profile is calibrated with
+    cold = cold_weight_bytes("linear", cache, probe.memory_bytes(), most)
     return max(MIN_COPIES, math.ceil(cold / weight_bytes)), cache
 
 
