@@ -8,23 +8,16 @@ import os
 import platform
 from pathlib import Path
 
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+from zoomwatt.hardware.host_probe import cpu_id, cpu_model
 
 
 def describe() -> dict[str, object]:
-    """CPU model and usable cores, GPU if torch sees one, and today's date (UTC)."""
+    """CPU model name and :func:`cpu_id` (vendor, family, model number), usable cores, GPU if
+    torch sees one, and today's date (UTC)."""
     info: dict[str, object] = {
         "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"),
         "cpu": cpu_model(),
+        "cpu_id": cpu_id(),
         "cores": len(os.sched_getaffinity(0))
         if hasattr(os, "sched_getaffinity")
         else os.cpu_count(),

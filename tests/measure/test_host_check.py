@@ -12,6 +12,7 @@ import pytest
 from zoomwatt.errors import InputError
 from zoomwatt.hardware.host_probe import (
     BUSY_CPU_SHARE,
+    cpu_id,
     machine_counters,
     native_cpu_dtype,
     others_share,
@@ -392,6 +393,27 @@ def test_native_dtype_from_cpu_flags():
         "bf16: native on this CPU (avx512_bf16, amx_bf16)",
     )
     assert native_cpu_dtype("fp16", sapphire)[0] is False  # no avx512_fp16 / amx_fp16
+
+
+ZEN5_CPUINFO = """processor\t: 0
+vendor_id\t: AuthenticAMD
+cpu family\t: 26
+model\t\t: 2
+model name\t: AMD EPYC
+stepping\t: 1
+
+processor\t: 1
+vendor_id\t: GenuineIntel
+cpu family\t: 6
+model\t\t: 143
+"""
+
+
+def test_cpu_id_tells_apart_cpus_with_the_same_bare_name():
+    # the first processor's block only: a VM's "AMD EPYC" is a Zen 5 here (family 26)
+    assert cpu_id(ZEN5_CPUINFO) == "AuthenticAMD family 26 model 2 stepping 1"
+    assert cpu_id("processor\t: 0\nvendor_id\t: ARM\n") == ""  # no family/model fields
+    assert cpu_id("") == ""
 
 
 def test_proc_stat_shares_hand_computed():

@@ -398,6 +398,7 @@ class TorchCpuProbe(_TorchProbe):
     def identity(self) -> dict[str, str]:
         return {
             "device": cpu_model(),
+            "cpu_id": cpu_id(),
             "cores": str(os.cpu_count() or 0),
             "threads": str(self.torch.get_num_threads()),
             "machine": platform.machine(),
@@ -508,6 +509,38 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def cpu_id(cpuinfo: str | None = None) -> str:
+    """The CPU's vendor, family, model and stepping from ``/proc/cpuinfo`` (or the text
+    ``cpuinfo``), e.g. 'AuthenticAMD family 26 model 2 stepping 1': under a VM the model name
+    can be as bare as 'AMD EPYC', the same for a Zen 4 (family 25) and a Zen 5 (family 26);
+    '' where there is no such file or the fields are absent (not x86 Linux)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            return ""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        if not line.strip():
+            break  # the first processor's block is enough
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    if "cpu family" not in fields or "model" not in fields:
+        return ""
+    parts = [fields.get("vendor_id", ""), f"family {fields['cpu family']}",
+             f"model {fields['model']}"]  # fmt: skip
+    if "stepping" in fields:
+        parts.append(f"stepping {fields['stepping']}")
+    return " ".join(p for p in parts if p)
+
+
+def cpu_description() -> str:
+    """The CPU's model name with its :func:`cpu_id` where there is one: 'AMD EPYC
+    (AuthenticAMD family 26 model 2 stepping 1)'."""
+    ident = cpu_id()
+    return f"{cpu_model()} ({ident})" if ident else cpu_model()
 
 
 # CPU flags (/proc/cpuinfo) that mean a dtype's matmuls run natively, not converted to fp32.

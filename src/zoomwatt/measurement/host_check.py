@@ -227,7 +227,7 @@ class HostCheck:
 
     date: str  # UTC, ISO 8601
     device: str  # in words: "Intel(R) Xeon(R) ... (cpu, 2 threads)"
-    cpu_model: str
+    cpu_model: str  # with its vendor, family and model numbers where /proc/cpuinfo has them
     cpu_flags: dict[str, bool] | None  # the flags in host_probe.RECORDED_FLAGS
     pipeline: str
     size: int

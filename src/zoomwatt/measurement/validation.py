@@ -32,6 +32,7 @@ from zoomwatt.errors import InputError
 from zoomwatt.hardware.host_probe import (
     BUSY_CPU_SHARE,
     RECORDED_FLAGS,
+    cpu_description,
     cpu_flags,
     cpu_model,
     native_cpu_dtype,
@@ -465,7 +466,7 @@ def _check_result(
     return HostCheck(
         date=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S+0000"),
         device=describe_device(run.device),
-        cpu_model=cpu_model(),
+        cpu_model=cpu_description(),
         cpu_flags=None if flags is None else {f: f in flags for f in RECORDED_FLAGS},
         pipeline="sd2-inpaint",
         size=options.size,
