@@ -12,7 +12,8 @@ VAE's few batch-1 latent-sized convolutions of earlier records were priced as on
   forward hooks (median over ``--calls`` hooked calls), against the roofline's time of the same
   module on the host profile in the cache (``~/.cache/zoomwatt/host.yaml``, calibrated if
   absent; with ``--dtype bf16`` one calibrated now in bf16, as the bf16 host check does, and
-  not cached), summed per op class (a module's class: the class of most of its predicted time);
+  not cached), summed per op class (a module's class: the class of most of its predicted time),
+  and with ``--by-shape`` per module type and weight shape too (``by_weight_shape_ms``);
 - the whole call, hooks off (median of ``--calls``, interleaved with the hooked calls): what the
   leaves do not hold (attention, residual adds, reshapes, the model's Python) is the whole call
   minus the leaves, against the prediction's rest.
@@ -120,6 +121,7 @@ def measure_stage(stage_name: str, profile, args: argparse.Namespace) -> dict:
             op_class = max(classes[module], key=classes[module].get)
             measured_class[op_class] += statistics.median(times)
             predicted_class[op_class] += per_module[module]
+    record_shapes = _by_weight_shape(model, call, leaves, per_module) if args.by_shape else None
     whole_s = statistics.median(whole)
     leaves_measured = sum(measured_class.values())
     leaves_predicted = sum(predicted_class.values())
@@ -138,7 +140,36 @@ def measure_stage(stage_name: str, profile, args: argparse.Namespace) -> dict:
                       for c in sorted(measured_class, key=lambda c: -measured_class[c])},
         "rest_ms": {"predicted": ms(whole_predicted - leaves_predicted),
                     "measured": ms(whole_s - leaves_measured)},
+        **({"by_weight_shape_ms": record_shapes} if record_shapes is not None else {}),
     }  # fmt: skip
+
+
+def _by_weight_shape(model, call, leaves: dict, per_module: dict) -> list[dict]:
+    """The leaf modules grouped by their type and weight shape, and a convolution's input too
+    (``Conv2d 1280x2560x3x3 in 2x2560x4x4``, from one more call with hooks on the convs): how
+    many, predicted and measured ms summed (median call of each), the largest measured first;
+    where in a stage the op-class totals' error sits."""
+    from zoomwatt.measurement.conv_kernels import conv_calls
+
+    inputs = {name: c.input_shape for name, c in conv_calls(model, call).items()}
+    groups: dict[str, dict] = {}
+    modules = dict(model.named_modules())
+    for name, times in leaves.items():
+        if name not in per_module or name not in modules:
+            continue
+        weight = getattr(modules[name], "weight", None)
+        shape = "x".join(map(str, weight.shape)) if weight is not None else "-"
+        key = f"{type(modules[name]).__name__} {shape}"
+        if name in inputs:
+            key += " in " + "x".join(map(str, inputs[name]))
+        group = groups.setdefault(key, {"module": key, "count": 0, "predicted": 0.0,
+                                        "measured": 0.0})  # fmt: skip
+        group["count"] += 1
+        group["predicted"] += 1000.0 * per_module[name]
+        group["measured"] += 1000.0 * statistics.median(times)
+    ordered = sorted(groups.values(), key=lambda g: -g["measured"])
+    return [dict(g, predicted=round(g["predicted"], 1), measured=round(g["measured"], 1))
+            for g in ordered]  # fmt: skip
 
 
 def main() -> int:
@@ -154,6 +185,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--no-cfg", action="store_true", help="the UNet at batch 1, as the no-cfg lever runs it"
+    )
+    parser.add_argument(
+        "--by-shape",
+        action="store_true",
+        help="also the leaf modules grouped by type and weight shape (by_weight_shape_ms)",
     )
     parser.add_argument("--record", action="store_true", help=f"append to {RESULTS}")
     args = parser.parse_args()
