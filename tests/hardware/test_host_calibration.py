@@ -136,6 +136,32 @@ def test_the_activation_buffer_is_measured_not_read_from_the_os():
     assert steady.spill_bandwidth is None
 
 
+def test_a_convs_weight_faults_are_measured_with_a_conv_not_taken_from_silu():
+    class SlowConvFaults(BigCacheProbe):
+        """Buffer 32 MiB (SiLU's knee); a conv's fresh weight buffer of at least 32 MiB
+        faults at 1.5e9 B/s, whatever SiLU's spill rate (2.0 GB/s here)."""
+
+        def conv_ops_per_s(self, dtype, shape, min_time_s, cold_bytes):
+            channels, side, batch = shape
+            reuse = side * side * batch
+            ops = 2 * channels**2 * 9 * reuse
+            seconds = ops / (0.5 * self.rates[dtype] * reuse / (reuse + 64))
+            return ops / (seconds + fresh_buffer_fault_s(channels**2 * 9 * 4, 32 * 2**20, 1.5e9))
+
+    profile = load_host_profile(probe=SlowConvFaults())
+    # the small conv (896: 27.6 MiB) is below the buffer: the fit is R = 0.5e11, half 64; the
+    # fault conv's 59.0 MB beyond it at 1.5e9 B/s: 39.3 ms, read back as 1.5 GB/s
+    assert profile.reuse_half["conv"].si == pytest.approx(64, rel=1e-3)
+    assert profile.conv_weight_fault_bandwidth.si == pytest.approx(1.5e9, rel=1e-3)
+    assert profile.spill_bandwidth.si == pytest.approx(2.0e9, rel=0.01)  # SiLU's, unchanged
+    # BigCacheProbe's convs never fault (its fake faults from its 480 MiB cache on): nothing
+    # measured, and the roofline falls back on the spill bandwidth
+    assert (
+        load_host_profile(probe=BigCacheProbe(), recalibrate=True).conv_weight_fault_bandwidth
+        is None
+    )
+
+
 def test_a_sweep_that_disagrees_on_a_pages_cost_is_measured_again():
     class DisturbedOnce(BigCacheProbe):
         """The 16 Mi SiLU at 0.1e9 elements/s through the op-class rounds (5 calls), then at
@@ -224,6 +250,13 @@ def test_calibration_builds_a_valid_profile():
     fit = profile.calibration["measured"]["reuse_fits"]["conv"]
     assert fit["weight_fault_s"][0] == 0  # (256, 64, 1): 2.4 MB of weights, below the buffer
     assert fit["measured_ops_per_s"][1] < fit["ops_per_s"][1]  # the faults taken out
+    # the fault conv (1280, 4, 2): 1280^2 x 9 x 4 = 59.0 MB of weights beyond the 8 MiB
+    # buffer, its call beyond the fit's time at reuse 32 = the fake's faults at FAKE_SPILL,
+    # so the measured weight-fault rate is FAKE_SPILL back (4 significant digits: rel 1e-3)
+    faults = profile.calibration["measured"]["conv_fault_fit"]
+    assert faults["shape"] == [1280, 4, 2] and faults["weight_bytes"] == 1280**2 * 9 * 4
+    assert profile.conv_weight_fault_bandwidth.si == pytest.approx(FAKE_SPILL, rel=1e-3)
+    assert "beyond the conv fit" in profile.conv_weight_fault_bandwidth.source
     assert profile.efficiency["linear"].si == pytest.approx(1.0)
     assert profile.reuse_half["linear"].si == pytest.approx(16)
     # SiLU: 4 FLOPs per element (the formula table) x 1e9 elements/s / 1e11 peak = 0.04

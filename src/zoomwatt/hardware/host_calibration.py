@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import statistics
 import time
@@ -107,13 +108,17 @@ class CalibrationPlan:
     warmup_s: float  # matmuls before measuring: a fresh process runs at half speed at first
     rounds: int  # interleaved rounds of the efficiency benchmarks; the median is kept
     attention_small: Shape = (16, 77, 64)  # SD 2's text encoder: 16 heads of 64, 77 tokens
+    # a conv whose fp32 weights (56.25 MiB) are beyond glibc's 32 MiB mmap threshold, at the
+    # small conv's reuse: its time beyond the conv fit is its fresh weight buffer's page
+    # faults (:func:`conv_fault_fit`); a UNet's 1280-channel convs at 256 px with CFG
+    conv_fault: Shape = (1280, 4, 2)
 
 
 PLANS = {
     # tests only: numbers are poor
     "tiny": CalibrationPlan(
         "tiny", 64, (16, 16, 1), (32, 2, 1), 1 << 16, (256, 64, 64), (8, 64, 256), 1 << 14,
-        (2, 64, 16), 1 << 20, 1 << 20, 0.002, 0.0, 1, (2, 8, 16),
+        (2, 64, 16), 1 << 20, 1 << 20, 0.002, 0.0, 1, (2, 8, 16), (32, 2, 1),
     ),
     "quick": CalibrationPlan(
         "quick", 512, (256, 64, 1), (896, 4, 2), 16 << 20, (512, 1024, 4096),
@@ -222,8 +227,11 @@ def fit_reuse(
 #: sweep whose sizes disagree on a fresh page's cost measured again; 5: the small-reuse conv
 #: at 896 channels, its fp32 weights (27.6 MiB) below glibc's 32 MiB mmap threshold, so its
 #: reorder buffer is recycled and, where that threshold is the measured buffer, its rate holds
-#: no page faults to take out)
-CALIBRATION_REVISION = 5
+#: no page faults to take out; 6: the page-fault rate of a conv's fresh weight buffer measured
+#: with a conv beyond the buffer (1280 channels, 56 MiB in fp32) instead of taken from SiLU's
+#: fresh outputs: on the AMD EPYC Zen 5, 2026-12-04, those faults ran at 1.5-3.8 GB/s against
+#: SiLU's 5.0, and the UNet's 1280-channel convs were predicted 30% fast)
+CALIBRATION_REVISION = 6
 
 #: A SiLU size whose elements/s fall below this share of the in-cache size's is past the knee
 #: where fresh activations stop fitting: the buffer is the largest size before it
@@ -481,6 +489,7 @@ def _rounds(
         out: dict[str, float | None] = {
             "matmul": probe.matmul_ops_per_s(ref, steps.matmul_n, t),
             **_layer_rates(probe, ref, steps, cold, "conv"),
+            "conv_fault": probe.conv_ops_per_s(ref, fault_conv(steps, ref), t, cold["conv"]),
             **_spill_sweep(probe, ref, steps, numel),
             **_layer_rates(probe, ref, steps, cold, "linear"),
         }
@@ -620,6 +629,7 @@ class _Run:
     stack_probes: dict[str, Any] = field(default_factory=dict)  # stack -> its probe
     stack_rates: dict[str, dict[str, float]] = field(default_factory=dict)  # stack -> OP/s
     stack_fits: dict[str, Any] = field(default_factory=dict)  # stack -> its raw measurements
+    conv_fault: dict[str, Any] | None = None  # conv_fault_fit's answer
 
 
 def cold_weight_bytes(op_class: str, cache: int | None, memory: int, most: int) -> int:
@@ -917,6 +927,7 @@ def _measure_op_classes(run: _Run) -> None:
         if any(faults_s):  # what was measured, and the faults taken out of it
             run.fits[op_class] |= {"measured_ops_per_s": [_round(r) for r in raw],
                                    "weight_fault_s": [_round(f) for f in faults_s]}  # fmt: skip
+    run.conv_fault = conv_fault_fit(run, rounds.pop("conv_fault", None))
     run.peak = max([measured[ref]] + [f["rate_at_full_reuse"] for f in run.fits.values()])
     measured[ref] = run.peak
     small = rounds.pop("attention_small", None)
@@ -954,6 +965,43 @@ def _weight_fault_s(shape: Shape, ref: str, run: _Run) -> float:
     nbytes = _conv_weights(shape) * DTYPE_BYTES[ref]
     spill_bw = run.spill["spill_bandwidth_bytes_per_s"]
     return float(fresh_buffer_fault_s(nbytes, _buffer_bytes(run), spill_bw))
+
+
+def fault_conv(steps: CalibrationPlan, ref: str) -> Shape:
+    """The plan's ``conv_fault`` in ``ref``: its channels scaled so that the weights have as
+    many bytes as in fp32 (bf16: 1280 -> 1808 channels, 56.2 MiB), the size that faults."""
+    channels, side, batch = steps.conv_fault
+    scaled = channels * math.sqrt(DTYPE_BYTES["fp32"] / DTYPE_BYTES[ref])
+    return (round(scaled / 16) * 16, side, batch)
+
+
+def conv_fault_fit(run: _Run, rate: float | None) -> dict[str, Any] | None:
+    """The page-fault rate of an eager conv's fresh weight buffer, measured: the fault conv's
+    call (:func:`fault_conv`, OP/s ``rate``) less the conv fit's time for its operations at its
+    reuse, per weight byte. None where the calibration does not price the faults apart, the
+    conv could not run or was not fitted, its weights are below the measured buffer (nothing to
+    fault), or it ran no slower than the fit (no faults to measure); the roofline then takes
+    the spill bandwidth."""
+    fit = run.fits.get("conv")
+    if rate is None or fit is None or not weight_faults_apart(run):
+        return None
+    shape = fault_conv(run.steps, run.ref)
+    weight_bytes = _conv_weights(shape) * DTYPE_BYTES[run.ref]
+    reuse = _reuse("conv", shape)
+    ops = 2.0 * _conv_weights(shape) * reuse
+    fit_rate = fit["rate_at_full_reuse"] * reuse / (reuse + fit["reuse_half"])
+    measured_s, fit_s = ops / rate, ops / fit_rate
+    if weight_bytes < _buffer_bytes(run) or measured_s <= fit_s:
+        log.info("conv %s: %.3g s against %.3g s fitted, %.1f MiB of weights: no faults measured",
+                 shape, measured_s, fit_s, weight_bytes / 2**20)  # fmt: skip
+        return None
+    return {
+        "shape": list(shape),
+        "weight_bytes": weight_bytes,
+        "measured_s": _round(measured_s),
+        "fitted_s": _round(fit_s),
+        "fault_bytes_per_s": _round(weight_bytes / (measured_s - fit_s)),
+    }
 
 
 def _without(rate: float, fault_s: float, shape: Shape) -> float:
@@ -1002,6 +1050,17 @@ def _memory_section(run: _Run, compute: dict[str, Any]) -> dict[str, Any]:
         "bandwidth": _quantity(bandwidth / 1e9, "GB/s", f"{how}: {mib} MiB copy, read+write", True),
         "on_chip_buffer": on_chip,
     }
+    if run.conv_fault:
+        fault = run.conv_fault
+        memory["conv_weight_fault_bandwidth"] = _quantity(
+            fault["fault_bytes_per_s"] / 1e9,
+            "GB/s",
+            f"{how}: {run.ref} conv at {tuple(fault['shape'])} with cold weights "
+            f"({fault['weight_bytes'] / 2**20:.1f} MiB, beyond the buffer): its weight bytes over "
+            f"its call's time beyond the conv fit ({1e3 * fault['measured_s']:.3g} ms against "
+            f"{1e3 * fault['fitted_s']:.3g} ms)",
+            True,
+        )
     if run.spill and "spill_bandwidth_bytes_per_s" in run.spill:
         memory["spill_bandwidth"] = _quantity(
             run.spill["spill_bandwidth_bytes_per_s"] / 1e9,
@@ -1128,6 +1187,7 @@ def _profile_data(run, compute, memory, power, cap_w, seconds) -> dict[str, Any]
                 "matmul_ops_per_s": {d: _round(r) for d, r in run.raw_matmul.items()},
                 "reuse_fits": run.fits,
                 "spill_fit": run.spill,
+                "conv_fault_fit": run.conv_fault,
                 "elementwise_numel": run.numel,
                 "ops_per_s": {k: _round(v) for k, v in run.other.items()},
                 "copy_bytes_per_s": _round(run.copy_bytes_per_s),

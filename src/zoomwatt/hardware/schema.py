@@ -209,6 +209,10 @@ class HardwareProfile:
     # B/s of the extra cost of activation bytes beyond the on-chip buffer, paid on top of the
     # roofline (a CPU's first touch of freshly allocated pages); None: no extra cost
     spill_bandwidth: Quantity | None = None
+    # B/s at which an eager CPU conv's fresh buffer of reordered weights is faulted in (host
+    # calibration: a conv whose weights exceed the buffer, against the conv fit); None: the
+    # spill bandwidth's rate
+    conv_weight_fault_bandwidth: Quantity | None = None
     # the stack the compute section's figures are for, used when a prediction names none
     default_stack: str = DEFAULT_STACK
     # stack name -> what it changes; parse_profile always lists the default stack
@@ -283,6 +287,8 @@ class HardwareProfile:
         yield "memory.on_chip_buffer", self.on_chip_buffer
         if self.spill_bandwidth is not None:
             yield "memory.spill_bandwidth", self.spill_bandwidth
+        if self.conv_weight_fault_bandwidth is not None:
+            yield "memory.conv_weight_fault_bandwidth", self.conv_weight_fault_bandwidth
         for dtype, q in self.mac_energy.items():
             yield f"energy.mac.{dtype}", q
         yield "energy.dram", self.dram_energy
@@ -514,9 +520,10 @@ def _memory_fields(raw: Any, where: str) -> dict[str, Any]:
     memory = _mapping(
         raw,
         where,
-        {"type", "capacity", "usable_fraction", "bandwidth", "on_chip_buffer", "spill_bandwidth"},
+        {"type", "capacity", "usable_fraction", "bandwidth", "on_chip_buffer", "spill_bandwidth",
+         "conv_weight_fault_bandwidth"},
         {"type", "capacity", "usable_fraction", "bandwidth", "on_chip_buffer"},
-    )
+    )  # fmt: skip
     capacity = parse_quantity(memory["capacity"], where=f"{where}.capacity", dimension="bytes")
     usable = parse_quantity(
         memory["usable_fraction"], where=f"{where}.usable_fraction", dimension="ratio", maximum=1.0
@@ -536,6 +543,11 @@ def _memory_fields(raw: Any, where: str) -> dict[str, Any]:
         if spill is None
         else parse_quantity(spill, where=f"{where}.spill_bandwidth", dimension="bandwidth")
     )
+    faults = memory.get("conv_weight_fault_bandwidth")
+    if faults is not None:
+        faults = parse_quantity(
+            faults, where=f"{where}.conv_weight_fault_bandwidth", dimension="bandwidth"
+        )
     return {
         "memory_type": _text(memory["type"], f"{where}.type"),
         "memory_capacity": capacity,
@@ -543,6 +555,7 @@ def _memory_fields(raw: Any, where: str) -> dict[str, Any]:
         "memory_bandwidth": bandwidth,
         "on_chip_buffer": on_chip,
         "spill_bandwidth": spill_bandwidth,
+        "conv_weight_fault_bandwidth": faults,
     }
 
 
