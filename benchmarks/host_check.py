@@ -53,6 +53,25 @@ def _r(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
 
 
+def _r3(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _figures(profile) -> dict | None:
+    """The calibrated figures a stage's prediction moves with most (to tell, afterwards, which
+    one a calibration that predicted far off measured differently)."""
+    if profile is None:
+        return None
+    q = lambda x, scale=1.0: None if x is None else float(f"{x.si / scale:.4g}")  # noqa: E731
+    return {
+        "reorder_fault_gb_per_s": q(profile.reorder_fault_bandwidth, 1e9),
+        "spill_gb_per_s": q(profile.spill_bandwidth, 1e9),
+        "on_chip_buffer_mib": q(profile.on_chip_buffer, 2**20),
+        "efficiency": {k: q(profile.efficiency.get(k)) for k in ("conv", "linear", "attention")},
+        "reuse_half": {k: q(v) for k, v in profile.reuse_half.items()},
+    }
+
+
 def _record(result, run: int, runs: int, load_before: float | None) -> dict:
     check = result.host_check
     flags = cpu_flags() or frozenset()
@@ -79,6 +98,8 @@ def _record(result, run: int, runs: int, load_before: float | None) -> dict:
                 "reference_ops_per_s": c.reference_ops_per_s,
                 "stream_ops_per_s": c.stream_ops_per_s,
                 "problem": c.problem,
+                "predicted_s": {k: _r3(v) for k, v in c.predicted_s.items()},
+                "figures": _figures(c.profile),
             }
             for c in check.calibrations
         ],

@@ -14,6 +14,8 @@ VAE's few batch-1 latent-sized convolutions of earlier records were priced as on
   absent; with ``--dtype bf16`` one calibrated now in bf16, as the bf16 host check does, and
   not cached), summed per op class (a module's class: the class of most of its predicted time),
   and with ``--by-shape`` per module type and weight shape too (``by_weight_shape_ms``);
+- with ``--by-op``, per aten op: every op of ``--calls`` more calls timed by a dispatch mode,
+  against the roofline's records of that op (``by_op_ms``): what the rest is made of;
 - the whole call, hooks off (median of ``--calls``, interleaved with the hooked calls): what the
   leaves do not hold (attention, residual adds, reshapes, the model's Python) is the whole call
   minus the leaves, against the prediction's rest.
@@ -61,7 +63,70 @@ def predicted_parts(stage_name: str, profile, size: int, dtype: str = "fp32", cf
     stages = lever_stages(spec, (), host_kernels=True)
     stage = next(s for s in stages if str(s.name) == stage_name)
     per_module, classes = predicted_by_module(stage, profile)
-    return per_module, classes, sum(per_module.values())
+    return per_module, classes, sum(per_module.values()), stage
+
+
+def predicted_by_op(stage, profile) -> dict[str, list]:
+    """aten op -> [records, roofline seconds] of one call of ``stage`` on ``profile``."""
+    from zoomwatt.perfmodel import build_layer_table, device_params, layer_costs
+
+    costs = layer_costs(build_layer_table([stage]), device_params(profile))
+    out: dict[str, list] = defaultdict(lambda: [0, 0.0])
+    for layer, seconds in zip(stage.layers, costs.time_s, strict=True):
+        name = layer.op.split("[")[0]  # a record's part ("aten.x[im2col]") under its op
+        out[name][0] += 1
+        out[name][1] += float(seconds)
+    return out
+
+
+def measured_by_op(call, calls: int) -> dict[str, list]:
+    """aten op -> [calls of it in one stage call, median seconds per stage call]: each aten
+    op ``call`` dispatches, timed by a dispatch mode at the level the tracer counts records
+    (``str(func)``, e.g. ``aten.add.Tensor``); a few microseconds of Python per op on top."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Timed(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: dict[str, float] = defaultdict(float)
+            self.counts: dict[str, int] = defaultdict(int)
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            start = time.perf_counter()
+            out = func(*args, **(kwargs or {}))
+            self.seconds[str(func)] += time.perf_counter() - start
+            self.counts[str(func)] += 1
+            return out
+
+    runs = []
+    for _ in range(calls):
+        with Timed() as mode:
+            call()
+        runs.append(mode)
+    names = set().union(*(r.seconds for r in runs))
+    return {n: [runs[0].counts.get(n, 0), statistics.median(r.seconds.get(n, 0.0) for r in runs)]
+            for n in names}  # fmt: skip
+
+
+def _by_op(stage, profile, call, calls: int) -> list[dict]:
+    """Predicted against measured ms per aten op of one call, the largest measured first."""
+    predicted, measured = predicted_by_op(stage, profile), measured_by_op(call, calls)
+    rows = []
+    for name in set(predicted) | set(measured):
+        records, pred_s = predicted.get(name, [0, 0.0])
+        count, meas_s = measured.get(name, [0, 0.0])
+        if max(pred_s, meas_s) < 1e-4:  # under 0.1 ms both: views, shape ops
+            continue
+        rows.append(
+            {
+                "op": name,
+                "records": records,
+                "calls": count,
+                "predicted": round(1e3 * pred_s, 1),
+                "measured": round(1e3 * meas_s, 1),
+            }
+        )
+    return sorted(rows, key=lambda r: -r["measured"])  # fmt: skip
 
 
 def stage_call(stage_name: str, size: int, dtype: str = "fp32", cfg: bool = True):
@@ -102,7 +167,7 @@ def stage_call(stage_name: str, size: int, dtype: str = "fp32", cfg: bool = True
 def measure_stage(stage_name: str, profile, args: argparse.Namespace) -> dict:
     from zoomwatt.measurement.module_timing import time_layers
 
-    per_module, classes, whole_predicted = predicted_parts(
+    per_module, classes, whole_predicted, stage = predicted_parts(
         stage_name, profile, args.size, args.dtype, not args.no_cfg
     )
     model, call = stage_call(stage_name, args.size, args.dtype, not args.no_cfg)
@@ -122,6 +187,7 @@ def measure_stage(stage_name: str, profile, args: argparse.Namespace) -> dict:
             measured_class[op_class] += statistics.median(times)
             predicted_class[op_class] += per_module[module]
     record_shapes = _by_weight_shape(model, call, leaves, per_module) if args.by_shape else None
+    record_ops = _by_op(stage, profile, call, args.calls) if args.by_op else None
     whole_s = statistics.median(whole)
     leaves_measured = sum(measured_class.values())
     leaves_predicted = sum(predicted_class.values())
@@ -141,6 +207,7 @@ def measure_stage(stage_name: str, profile, args: argparse.Namespace) -> dict:
         "rest_ms": {"predicted": ms(whole_predicted - leaves_predicted),
                     "measured": ms(whole_s - leaves_measured)},
         **({"by_weight_shape_ms": record_shapes} if record_shapes is not None else {}),
+        **({"by_op_ms": record_ops} if record_ops is not None else {}),
     }  # fmt: skip
 
 
@@ -190,6 +257,11 @@ def main() -> int:
         "--by-shape",
         action="store_true",
         help="also the leaf modules grouped by type and weight shape (by_weight_shape_ms)",
+    )
+    parser.add_argument(
+        "--by-op",
+        action="store_true",
+        help="also per aten op, every op of a call timed by a dispatch mode (by_op_ms)",
     )
     parser.add_argument("--record", action="store_true", help=f"append to {RESULTS}")
     args = parser.parse_args()

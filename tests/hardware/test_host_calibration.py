@@ -152,13 +152,12 @@ def test_a_convs_weight_faults_are_measured_with_a_conv_not_taken_from_silu():
     # the small conv (896: 27.6 MiB) is below the buffer: the fit is R = 0.5e11, half 64; the
     # fault conv's 59.0 MB beyond it at 1.5e9 B/s: 39.3 ms, read back as 1.5 GB/s
     assert profile.reuse_half["conv"].si == pytest.approx(64, rel=1e-3)
-    assert profile.conv_weight_fault_bandwidth.si == pytest.approx(1.5e9, rel=1e-3)
+    assert profile.reorder_fault_bandwidth.si == pytest.approx(1.5e9, rel=1e-3)
     assert profile.spill_bandwidth.si == pytest.approx(2.0e9, rel=0.01)  # SiLU's, unchanged
     # BigCacheProbe's convs never fault (its fake faults from its 480 MiB cache on): nothing
     # measured, and the roofline falls back on the spill bandwidth
     assert (
-        load_host_profile(probe=BigCacheProbe(), recalibrate=True).conv_weight_fault_bandwidth
-        is None
+        load_host_profile(probe=BigCacheProbe(), recalibrate=True).reorder_fault_bandwidth is None
     )
 
 
@@ -255,8 +254,8 @@ def test_calibration_builds_a_valid_profile():
     # so the measured weight-fault rate is FAKE_SPILL back (4 significant digits: rel 1e-3)
     faults = profile.calibration["measured"]["conv_fault_fit"]
     assert faults["shape"] == [1280, 4, 2] and faults["weight_bytes"] == 1280**2 * 9 * 4
-    assert profile.conv_weight_fault_bandwidth.si == pytest.approx(FAKE_SPILL, rel=1e-3)
-    assert "beyond the conv fit" in profile.conv_weight_fault_bandwidth.source
+    assert profile.reorder_fault_bandwidth.si == pytest.approx(FAKE_SPILL, rel=1e-3)
+    assert "beyond the conv fit" in profile.reorder_fault_bandwidth.source
     assert profile.efficiency["linear"].si == pytest.approx(1.0)
     assert profile.reuse_half["linear"].si == pytest.approx(16)
     # SiLU: 4 FLOPs per element (the formula table) x 1e9 elements/s / 1e11 peak = 0.04

@@ -245,14 +245,14 @@ def test_eager_cpu_convs_fault_in_a_fresh_weight_buffer_of_at_least_the_buffer()
     assert times == pytest.approx([4e-3 + 2e-3 + 1e-6, 4e-3 + 1e-6])  # 2e6 B < 4e6 B: none
 
 
-def test_a_measured_conv_weight_fault_rate_prices_the_weights_and_only_them():
-    """A host calibration that timed a conv beyond the buffer gives its fresh weight buffer's
-    own fault rate (memory.conv_weight_fault_bandwidth); a plain-layout conv's input and
-    output buffers stay at the spill bandwidth."""
+def test_a_measured_reorder_fault_rate_prices_a_convs_reorder_buffers_not_other_spills():
+    """A host calibration that timed a conv beyond the buffer gives the fault rate of oneDNN's
+    fresh reorder buffers (memory.reorder_fault_bandwidth): a conv's weights and a plain-layout
+    conv's input and output; other activations spill at the spill bandwidth."""
     memory = {"memory.spill_bandwidth": q(1, "GB/s"),
-              "memory.conv_weight_fault_bandwidth": q(0.5, "GB/s")}  # fmt: skip
+              "memory.reorder_fault_bandwidth": q(0.5, "GB/s")}  # fmt: skip
     cpu = toy_profile(**memory, calibration={"conv_weight_faults": WEIGHT_FAULTS_APART})
-    assert device_params(cpu).conv_weight_fault_bandwidth_bytes_per_s == pytest.approx(0.5e9)
+    assert device_params(cpu).reorder_fault_bandwidth_bytes_per_s == pytest.approx(0.5e9)
     # conv: 4e-3 s of compute (as above), channels-last (the VAE encoder's stage), weights
     # 2e6 B / 0.5e9 B/s = 4e-3 s of faults, not 2e6 / 1e9 = 2e-3
     big = layer(OpClass.CONV, macs=1e9, weight=2e6, inp=0.5e6, out=0.5e6)
@@ -260,12 +260,16 @@ def test_a_measured_conv_weight_fault_rate_prices_the_weights_and_only_them():
     assert layer_costs(build_layer_table(stage), device_params(cpu)).time_s[0] == pytest.approx(
         4e-3 + 4e-3 + 1e-6
     )
-    # plain layout, 2e6 B in and 3e6 B out: + (2e6 + 3e6) B / 1e9 B/s = 5e-3 s at the spill rate
+    # plain layout, 2e6 B in and 3e6 B out: + (2e6 + 3e6) B / 0.5e9 B/s = 10e-3 s of faults
+    # (the spill of its 5e6 B of activations beyond the buffer is the same in both stages)
     plain = layer(OpClass.CONV, macs=1e9, weight=2e6, inp=2e6, out=3e6, dtype="fp32")
     stages = [make_stage(n, [plain], 1) for n in ("vae_decoder", "vae_encoder")]
     t_plain, t_cl = (layer_costs(build_layer_table([st]), device_params(cpu)).time_s[0]
                      for st in stages)  # fmt: skip
-    assert t_plain - t_cl == pytest.approx(5e-3)
+    assert t_plain - t_cl == pytest.approx(10e-3)
+    # an elementwise op's spill stays at the spill rate: 2e6 B / 1e9 B/s, as without the figure
+    ew = layer(OpClass.ELEMENTWISE, flops=1e6, inp=2e6, out=1e6)
+    assert costs_of([ew], cpu).time_s[0] == pytest.approx(2e-5 + 2e-3 + 1e-6)
 
 
 def test_a_plain_layout_eager_conv_also_faults_in_its_reordered_input_and_output():

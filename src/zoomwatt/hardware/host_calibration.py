@@ -230,8 +230,10 @@ def fit_reuse(
 #: no page faults to take out; 6: the page-fault rate of a conv's fresh weight buffer measured
 #: with a conv beyond the buffer (1280 channels, 56 MiB in fp32) instead of taken from SiLU's
 #: fresh outputs: on the AMD EPYC Zen 5, 2026-12-04, those faults ran at 1.5-3.8 GB/s against
-#: SiLU's 5.0, and the UNet's 1280-channel convs were predicted 30% fast)
-CALIBRATION_REVISION = 6
+#: SiLU's 5.0, and the UNet's 1280-channel convs were predicted 30% fast; 7: that rate, now
+#: ``memory.reorder_fault_bandwidth``, for a plain-layout conv's reordered input and output
+#: too, the same oneDNN reorders into fresh buffers)
+CALIBRATION_REVISION = 7
 
 #: A SiLU size whose elements/s fall below this share of the in-cache size's is past the knee
 #: where fresh activations stop fitting: the buffer is the largest size before it
@@ -1052,7 +1054,7 @@ def _memory_section(run: _Run, compute: dict[str, Any]) -> dict[str, Any]:
     }
     if run.conv_fault:
         fault = run.conv_fault
-        memory["conv_weight_fault_bandwidth"] = _quantity(
+        memory["reorder_fault_bandwidth"] = _quantity(
             fault["fault_bytes_per_s"] / 1e9,
             "GB/s",
             f"{how}: {run.ref} conv at {tuple(fault['shape'])} with cold weights "

@@ -209,10 +209,10 @@ class HardwareProfile:
     # B/s of the extra cost of activation bytes beyond the on-chip buffer, paid on top of the
     # roofline (a CPU's first touch of freshly allocated pages); None: no extra cost
     spill_bandwidth: Quantity | None = None
-    # B/s at which an eager CPU conv's fresh buffer of reordered weights is faulted in (host
-    # calibration: a conv whose weights exceed the buffer, against the conv fit); None: the
-    # spill bandwidth's rate
-    conv_weight_fault_bandwidth: Quantity | None = None
+    # B/s at which an eager CPU conv's fresh reorder buffers (its weights; a plain-layout conv's
+    # input and output) are faulted in (host calibration: a conv whose weights exceed the
+    # buffer, against the conv fit); None: at the spill bandwidth
+    reorder_fault_bandwidth: Quantity | None = None
     # the stack the compute section's figures are for, used when a prediction names none
     default_stack: str = DEFAULT_STACK
     # stack name -> what it changes; parse_profile always lists the default stack
@@ -287,8 +287,8 @@ class HardwareProfile:
         yield "memory.on_chip_buffer", self.on_chip_buffer
         if self.spill_bandwidth is not None:
             yield "memory.spill_bandwidth", self.spill_bandwidth
-        if self.conv_weight_fault_bandwidth is not None:
-            yield "memory.conv_weight_fault_bandwidth", self.conv_weight_fault_bandwidth
+        if self.reorder_fault_bandwidth is not None:
+            yield "memory.reorder_fault_bandwidth", self.reorder_fault_bandwidth
         for dtype, q in self.mac_energy.items():
             yield f"energy.mac.{dtype}", q
         yield "energy.dram", self.dram_energy
@@ -521,7 +521,7 @@ def _memory_fields(raw: Any, where: str) -> dict[str, Any]:
         raw,
         where,
         {"type", "capacity", "usable_fraction", "bandwidth", "on_chip_buffer", "spill_bandwidth",
-         "conv_weight_fault_bandwidth"},
+         "reorder_fault_bandwidth"},
         {"type", "capacity", "usable_fraction", "bandwidth", "on_chip_buffer"},
     )  # fmt: skip
     capacity = parse_quantity(memory["capacity"], where=f"{where}.capacity", dimension="bytes")
@@ -543,10 +543,10 @@ def _memory_fields(raw: Any, where: str) -> dict[str, Any]:
         if spill is None
         else parse_quantity(spill, where=f"{where}.spill_bandwidth", dimension="bandwidth")
     )
-    faults = memory.get("conv_weight_fault_bandwidth")
+    faults = memory.get("reorder_fault_bandwidth")
     if faults is not None:
         faults = parse_quantity(
-            faults, where=f"{where}.conv_weight_fault_bandwidth", dimension="bandwidth"
+            faults, where=f"{where}.reorder_fault_bandwidth", dimension="bandwidth"
         )
     return {
         "memory_type": _text(memory["type"], f"{where}.type"),
@@ -555,7 +555,7 @@ def _memory_fields(raw: Any, where: str) -> dict[str, Any]:
         "memory_bandwidth": bandwidth,
         "on_chip_buffer": on_chip,
         "spill_bandwidth": spill_bandwidth,
-        "conv_weight_fault_bandwidth": faults,
+        "reorder_fault_bandwidth": faults,
     }
 
 

@@ -99,8 +99,9 @@ class DeviceParams:
     # the stack reorders each conv's weights into a fresh buffer per call, which costs page
     # faults where it is at least the buffer (roofline.layer_costs; hardware/fresh_buffers.py)
     fresh_conv_weights: bool = False
-    # B/s at which those weight buffers are faulted in; None: at the spill bandwidth
-    conv_weight_fault_bandwidth_bytes_per_s: float | np.ndarray | None = None
+    # B/s at which those reorder buffers (and a plain-layout conv's input and output ones) are
+    # faulted in; None: at the spill bandwidth
+    reorder_fault_bandwidth_bytes_per_s: float | np.ndarray | None = None
     # the software stack these numbers stand for, and its fusion (see roofline.fused_layers)
     stack: str = ""
     elementwise_fused: bool = False
@@ -211,9 +212,9 @@ def device_params(
             profile.spill_bandwidth.si if profile.spill_bandwidth is not None else float("inf")
         ),
         fresh_conv_weights=_fresh_conv_weights(profile, software.name),
-        conv_weight_fault_bandwidth_bytes_per_s=(
-            profile.conv_weight_fault_bandwidth.si
-            if profile.conv_weight_fault_bandwidth is not None
+        reorder_fault_bandwidth_bytes_per_s=(
+            profile.reorder_fault_bandwidth.si
+            if profile.reorder_fault_bandwidth is not None
             else None
         ),
         stack=software.name,

@@ -11,11 +11,11 @@ For each layer (one call):
                    spill = max(0, 1 - on_chip_buffer / activation bytes)
     memory_time  = dram_bytes / bandwidth
     spill_time   = spill x activation bytes / spill_bandwidth      (0 where the profile has none)
-                   + a conv's weight bytes / conv_weight_fault_bandwidth (the spill bandwidth
+                   + a conv's weight bytes / reorder_fault_bandwidth (the spill bandwidth
                      where the profile has none) where the stack reorders them into a fresh
                      buffer per call and they are at least the buffer (eager PyTorch on a CPU:
-                     hardware/fresh_buffers.py), and its input and output bytes / spill_bandwidth
-                     where the conv runs on plain (NCHW) tensors (workload/conv_layout.py)
+                     hardware/fresh_buffers.py), and so its input and output bytes where the
+                     conv runs on plain (NCHW) tensors (workload/conv_layout.py)
     dynamic_j    = MACs x E_mac[dtype] x u + (ops - 2 MACs) x E_mac[dtype] / 2
                    + dram_bytes x E_dram + all bytes x E_on_chip
                    u = 1, or peak / throughput where the profile says ``engine_time_energy``
@@ -183,21 +183,19 @@ def host_wait_per_kernel(
     return np.where(launched, share[..., table.stage_index], 0.0)
 
 
-def conv_fault_s(
-    table: LayerTable, buffer: np.ndarray, spill_bw: np.ndarray, weight_bw: np.ndarray
-) -> np.ndarray:
-    """The page faults of an eager CPU conv's fresh buffers (hardware/fresh_buffers.py): its
-    reordered weights (at ``weight_bw``), and for a plain-layout conv (workload/conv_layout.py)
-    its reordered input and output too (at ``spill_bw``); 0 for the other layers."""
+def conv_fault_s(table: LayerTable, buffer: np.ndarray, reorder_bw: np.ndarray) -> np.ndarray:
+    """The page faults of an eager CPU conv's fresh reorder buffers (hardware/fresh_buffers.py),
+    at ``reorder_bw``: its reordered weights, and for a plain-layout conv
+    (workload/conv_layout.py) its reordered input and output too; 0 for the other layers."""
     conv = table.op_class == OP_CLASS_INDEX[OpClass.CONV]
     plain_by_stage = np.array(
         [[not cpu_conv_channels_last(stage.name, d) for d in DTYPES] for stage in table.stages],
         dtype=bool,
     ).reshape(table.n_stages, len(DTYPES))
     plain = plain_by_stage[table.stage_index, table.dtype]
-    faults = fresh_buffer_fault_s(table.weight_bytes, buffer, weight_bw)
+    faults = fresh_buffer_fault_s(table.weight_bytes, buffer, reorder_bw)
     for nbytes in (table.input_bytes, table.output_bytes):
-        faults = faults + np.where(plain, fresh_buffer_fault_s(nbytes, buffer, spill_bw), 0.0)
+        faults = faults + np.where(plain, fresh_buffer_fault_s(nbytes, buffer, reorder_bw), 0.0)
     return np.where(conv, faults, 0.0)
 
 
@@ -238,10 +236,10 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     memory_time = dram_bytes / _col(params.bandwidth_bytes_per_s)
     spill_time = spill * act / _col(params.spill_bandwidth_bytes_per_s)
     if params.fresh_conv_weights:  # eager oneDNN: each call reorders into fresh buffers
-        spill_bw = _col(params.spill_bandwidth_bytes_per_s)
-        weight_bw = params.conv_weight_fault_bandwidth_bytes_per_s
-        weight_bw = spill_bw if weight_bw is None else _col(weight_bw)
-        spill_time = spill_time + conv_fault_s(table, buffer, spill_bw, weight_bw)
+        reorder_bw = params.reorder_fault_bandwidth_bytes_per_s
+        if reorder_bw is None:
+            reorder_bw = params.spill_bandwidth_bytes_per_s
+        spill_time = spill_time + conv_fault_s(table, buffer, _col(reorder_bw))
 
     # 3. dynamic energy: arithmetic + DRAM + on-chip bytes
     e_mac = np.asarray(params.mac_energy_j)[..., table.dtype]
