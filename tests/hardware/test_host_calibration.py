@@ -161,27 +161,6 @@ def test_a_convs_weight_faults_are_measured_with_a_conv_not_taken_from_silu():
     )
 
 
-def test_the_fault_conv_keeps_its_fastest_round():
-    class SlowMostRounds(FakeProbe):
-        """The fault conv (1280 channels) 4x slower in every round but the third, as a VM's
-        fresh pages sometimes are for a whole process."""
-
-        fault_calls = 0
-
-        def conv_ops_per_s(self, dtype, shape, min_time_s, cold_bytes):
-            rate = super().conv_ops_per_s(dtype, shape, min_time_s, cold_bytes)
-            if shape[0] != 1280:
-                return rate
-            self.fault_calls += 1
-            return rate if self.fault_calls == 3 else rate / 4
-
-    probe = SlowMostRounds()
-    profile = load_host_profile(probe=probe)
-    assert probe.fault_calls == PLANS["quick"].rounds  # one call a round, 5 rounds
-    # the third round's rate: the fake's faults at FAKE_SPILL, as without the slow rounds
-    assert profile.reorder_fault_bandwidth.si == pytest.approx(FAKE_SPILL, rel=1e-3)
-
-
 def test_a_sweep_that_disagrees_on_a_pages_cost_is_measured_again():
     class DisturbedOnce(BigCacheProbe):
         """The 16 Mi SiLU at 0.1e9 elements/s through the op-class rounds (5 calls), then at

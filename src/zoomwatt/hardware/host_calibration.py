@@ -232,9 +232,8 @@ def fit_reuse(
 #: fresh outputs: on the AMD EPYC Zen 5, 2026-12-04, those faults ran at 1.5-3.8 GB/s against
 #: SiLU's 5.0, and the UNet's 1280-channel convs were predicted 30% fast; 7: that rate, now
 #: ``memory.reorder_fault_bandwidth``, for a plain-layout conv's reordered input and output
-#: too, the same oneDNN reorders into fresh buffers; 8: the fault conv's fastest round, not
-#: its median, which moved 1.3-4.1 GB/s between calibrations on the Zen 5)
-CALIBRATION_REVISION = 8
+#: too, the same oneDNN reorders into fresh buffers)
+CALIBRATION_REVISION = 7
 
 #: A SiLU size whose elements/s fall below this share of the in-cache size's is past the knee
 #: where fresh activations stop fitting: the buffer is the largest size before it
@@ -380,19 +379,15 @@ def _pop_spill_rates(rates: dict[str, float]) -> dict[int, float]:
 
 
 def _median_rounds(
-    rounds: int, one_round: Callable[[], dict[str, float | None]], fastest: tuple[str, ...] = ()
+    rounds: int, one_round: Callable[[], dict[str, float | None]]
 ) -> dict[str, float]:
-    """Each key's median over ``rounds`` calls of ``one_round`` (None: not measured then); the
-    keys in ``fastest``: their highest rate, a cost that the machine's state only adds to."""
+    """Each key's median over ``rounds`` calls of ``one_round`` (None: not measured then)."""
     samples: dict[str, list[float]] = {}
     for _ in range(rounds):
         for key, value in one_round().items():
             if value is not None:
                 samples.setdefault(key, []).append(value)
-    return {
-        key: max(values) if key in fastest else statistics.median(values)
-        for key, values in samples.items()
-    }
+    return {key: statistics.median(values) for key, values in samples.items()}
 
 
 def _spill_rates(
@@ -512,11 +507,7 @@ def _rounds(
             out[key] = ops / seconds if seconds else None
         return out
 
-    # the fault conv's fastest round: on the Zen 5 VM its faults ran at 1.3 to 4.1 GB/s from
-    # one calibration to the next (medians of rounds), and at 3.0-3.7 in fresh processes
-    # (benchmarks/conv_faults.py) but for the odd one 4x slower throughout, while the UNet,
-    # whose process recycles its pages, measured the same within 8% (host_check.jsonl)
-    return _median_rounds(steps.rounds, one_round, fastest=("conv_fault",))
+    return _median_rounds(steps.rounds, one_round)
 
 
 def _layer_classes(steps: CalibrationPlan) -> tuple[tuple[str, tuple[Shape, Shape]], ...]:
