@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from device_info import append_record, describe
 
 from zoomwatt.cli.measure_command import render_host_check
+from zoomwatt.hardware.host_calibration import CALIBRATION_REVISION
 from zoomwatt.hardware.host_probe import RECORDED_FLAGS, cpu_flags, native_cpu_dtype
 from zoomwatt.measurement import ValidateOptions, validate
 
@@ -79,6 +80,7 @@ def _record(result, run: int, runs: int, load_before: float | None) -> dict:
         "benchmark": "host_check",
         **describe(),
         "utc": check.date,
+        "calibration_revision": CALIBRATION_REVISION,
         "cpu_flags": {f: f in flags for f in RECORDED_FLAGS},
         "bf16": native_cpu_dtype("bf16")[1],
         "dtype": check.dtype,
