@@ -2,17 +2,19 @@
 
 Eager PyTorch's oneDNN convs reorder their weights into a buffer allocated at every call; glibc
 maps one of 32 MiB or more afresh, and the reorder faults its pages in
-(``hardware/fresh_buffers.py``). The roofline adds those weight bytes at the host profile's
-``memory.spill_bandwidth``, which the calibration measures with SiLU writing fresh outputs. This
-times the UNet's deep fp32 3x3 convolutions (plain layout, as the pipeline runs fp32 on a CPU;
-weight copies taken in turn, so each call reads its weights from memory as in a UNet call) in
-fresh processes, each shape twice: with glibc's default thresholds, and with
-``mallopt(M_MMAP_THRESHOLD, 1 GiB)`` and ``M_TRIM_THRESHOLD`` 2 GiB, which let glibc recycle
-the buffer. The difference is the faults: weight bytes / difference is the fault rate, against
-the spill bandwidth in the cached host profile (``--profile``, default the cache's
-``host.yaml``; calibrated if absent). ``--processes`` fresh processes per shape and mode, the
-median call of each; the spread across processes is printed too (at 1024 channels, 36 MiB of
-weights, a call took 7 to 66 ms across five processes on the AMD EPYC Zen 4, 2026-12-04).
+(``hardware/fresh_buffers.py``). The roofline adds those weight bytes (and a plain-layout conv's
+input and output bytes) at the host profile's ``memory.reorder_fault_bandwidth``, which the
+calibration measures with one such conv against its conv fit, or at ``memory.spill_bandwidth``
+(SiLU writing fresh outputs) where it has none. This times the UNet's deep fp32 3x3 convolutions
+(plain layout, as the pipeline runs fp32 on a CPU; weight copies taken in turn, so each call reads
+its weights from memory as in a UNet call) in fresh processes, each shape twice: with glibc's
+default thresholds, and with ``mallopt(M_MMAP_THRESHOLD, 1 GiB)`` and ``M_TRIM_THRESHOLD`` 2 GiB,
+which let glibc recycle the buffer. The difference is the faults: weight bytes / difference is the
+fault rate, against what the host profile (``--profile``, default the cache's ``host.yaml``;
+calibrated if absent) charges for the weights (its buffer and rates; the convs' 4x4 and 8x8
+activations fault none). ``--processes`` fresh processes per shape and mode, the median call of
+each; the spread across processes is printed too (at 1024 channels, 36 MiB of weights, a call took
+7 to 66 ms across five processes on the AMD EPYC Zen 4, 2026-12-04).
 
     .venv/bin/python benchmarks/conv_faults.py [--processes 3] [--calls 8] [--record]
 """
@@ -72,16 +74,27 @@ def in_fresh_process(shape: tuple[int, ...], recycled: bool, calls: int) -> dict
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def spill_bandwidth(path: str | None) -> tuple[float | None, str]:
-    """The host profile's spill bandwidth (bytes/s) and where it came from."""
+def host_profile(path: str | None):
+    """The host profile to hold the faults against, and where it came from."""
     from zoomwatt.hardware.host_calibration import load_host_profile
     from zoomwatt.hardware.host_probe import make_probe
     from zoomwatt.hardware.loader import load_profile_file
 
     profile = load_profile_file(path) if path else load_host_profile(probe=make_probe("cpu"))
-    bw = None if profile.spill_bandwidth is None else profile.spill_bandwidth.si
     calibrated = (profile.calibration or {}).get("date", "")
-    return bw, f"{path or 'the cached host profile'} (calibrated {calibrated})"
+    return profile, f"{path or 'the cached host profile'} (calibrated {calibrated})"
+
+
+def roofline_faults_s(profile, weight_bytes: int) -> float:
+    """What the roofline charges for a conv's fresh weight buffer on ``profile``: its bytes at
+    the reorder fault rate (the spill rate where there is none) if at least the buffer."""
+    from zoomwatt.hardware.fresh_buffers import fresh_buffer_fault_s
+
+    rate = profile.reorder_fault_bandwidth
+    rate = profile.spill_bandwidth if rate is None else rate
+    if rate is None:
+        return 0.0
+    return float(fresh_buffer_fault_s(weight_bytes, profile.on_chip_buffer.si, rate.si))
 
 
 def main() -> int:
@@ -99,7 +112,7 @@ def main() -> int:
         return 0
     if args.processes < 1 or args.calls < 3:
         parser.error(f"--processes {args.processes} --calls {args.calls}: expected >= 1 and >= 3")
-    bw, source = spill_bandwidth(args.profile)
+    profile, source = host_profile(args.profile)
     rows = []
     for shape in SHAPES:
         cin, cout, side, batch = shape
@@ -120,9 +133,7 @@ def main() -> int:
             "recycled_ms": [round(v, 2) for v in recycled_ms],
             "faults_ms": round(faults_ms, 2),
             "fault_gb_per_s": round(weight_bytes / faults_ms / 1e6, 2) if faults_ms > 0 else None,
-            "roofline_faults_ms": round(1e3 * weight_bytes / bw, 2)
-            if bw and weight_bytes >= 32 * 2**20
-            else 0.0,
+            "roofline_faults_ms": round(1e3 * roofline_faults_s(profile, weight_bytes), 2),
         }
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -132,8 +143,14 @@ def main() -> int:
         "time_utc": time.strftime("%H:%M", time.gmtime()),
         "convs": f"fp32, plain layout, {COPIES} weight copies in turn, median of {args.calls} "
         f"calls per fresh process",
-        "spill_bandwidth_gb_per_s": round(bw / 1e9, 2) if bw else None,
-        "spill_bandwidth_from": source,
+        **{
+            f"{name}_gb_per_s": round(q.si / 1e9, 2) if q is not None else None
+            for name, q in (
+                ("reorder_fault_bandwidth", profile.reorder_fault_bandwidth),
+                ("spill_bandwidth", profile.spill_bandwidth),
+            )
+        },
+        "profile_from": source,
         "shapes": rows,
     }
     if args.record:

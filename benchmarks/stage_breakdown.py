@@ -68,14 +68,13 @@ def predicted_parts(stage_name: str, profile, size: int, dtype: str = "fp32", cf
 
 def predicted_by_op(stage, profile) -> dict[str, list]:
     """aten op -> [records, roofline seconds] of one call of ``stage`` on ``profile``."""
-    from zoomwatt.perfmodel import build_layer_table, device_params, layer_costs
+    from zoomwatt.measurement.validation import layer_seconds
 
-    costs = layer_costs(build_layer_table([stage]), device_params(profile))
     out: dict[str, list] = defaultdict(lambda: [0, 0.0])
-    for layer, seconds in zip(stage.layers, costs.time_s, strict=True):
+    for layer, seconds in layer_seconds(stage, profile):
         name = layer.op.split("[")[0]  # a record's part ("aten.x[im2col]") under its op
         out[name][0] += 1
-        out[name][1] += float(seconds)
+        out[name][1] += seconds
     return out
 
 

@@ -120,6 +120,13 @@ def test_reuse_half_and_spill_bandwidth_are_checked():
     assert profile.spill_bandwidth.si == 2e9
     shipped = load_profile("h100-sxm")  # shipped profiles: no penalty
     assert shipped.reuse_half == {} and shipped.spill_bandwidth is None
+    assert shipped.reorder_fault_bandwidth is None
+    faults = copy.deepcopy(data)
+    faults["memory"]["reorder_fault_bandwidth"] = {"value": 3, "unit": "GB/s", "estimate": "t"}
+    assert parse_profile(faults, "x.yaml").reorder_fault_bandwidth.si == 3e9
+    faults["memory"]["reorder_fault_bandwidth"]["unit"] = "rows"
+    with pytest.raises(InputError, match=r"memory\.reorder_fault_bandwidth"):
+        parse_profile(faults, "x.yaml")
     data["compute"]["reuse_half"] = {"convolution": {"value": 64, "unit": "rows", "estimate": "t"}}
     with pytest.raises(InputError, match="reuse_half"):
         parse_profile(data, "x.yaml")

@@ -38,11 +38,12 @@ from typing import Any
 WEIGHT_FAULTS_APART = "apart"
 
 
-def fresh_buffer_fault_s(nbytes: Any, buffer_bytes: Any, spill_bytes_per_s: Any) -> Any:
+def fresh_buffer_fault_s(nbytes: Any, buffer_bytes: Any, fault_bytes_per_s: Any) -> Any:
     """Seconds to fault in one fresh buffer (a conv's reordered weights, or a plain-layout
-    conv's reordered input or output): all its bytes at the spill bandwidth where it is at
-    least the buffer, none below (arrays broadcast)."""
+    conv's reordered input or output): all its bytes at ``fault_bytes_per_s`` (the reorder
+    fault bandwidth, or the spill bandwidth) where it is at least the buffer, none below
+    (arrays broadcast)."""
     import numpy as np  # lazily: the hardware commands that list profiles need none
 
     w = np.asarray(nbytes, dtype=float)
-    return np.where(w >= buffer_bytes, w / np.asarray(spill_bytes_per_s, dtype=float), 0.0)
+    return np.where(w >= buffer_bytes, w / np.asarray(fault_bytes_per_s, dtype=float), 0.0)

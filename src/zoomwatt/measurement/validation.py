@@ -205,21 +205,29 @@ def workload_spec(options: ValidateOptions, dtype: str) -> WorkloadSpec:
     )
 
 
-def predicted_by_module(
-    stage: Any, profile: Any
-) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """The roofline's seconds of one call of ``stage`` on ``profile``, per module, and per
-    module and op class."""
+def layer_seconds(stage: Any, profile: Any) -> list[tuple[Any, float]]:
+    """Each layer record of ``stage`` with the roofline's seconds of it on ``profile``."""
     import numpy as np
 
     from zoomwatt.perfmodel import build_layer_table, device_params, layer_costs
 
     costs = layer_costs(build_layer_table([stage]), device_params(profile))
+    return [
+        (layer, float(seconds))
+        for layer, seconds in zip(stage.layers, np.asarray(costs.time_s), strict=True)
+    ]
+
+
+def predicted_by_module(
+    stage: Any, profile: Any
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """The roofline's seconds of one call of ``stage`` on ``profile``, per module, and per
+    module and op class."""
     predicted: dict[str, float] = defaultdict(float)
     by_class: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for layer, seconds in zip(stage.layers, np.asarray(costs.time_s), strict=True):
-        predicted[layer.module] += float(seconds)
-        by_class[layer.module][layer.op_class.value] += float(seconds)
+    for layer, seconds in layer_seconds(stage, profile):
+        predicted[layer.module] += seconds
+        by_class[layer.module][layer.op_class.value] += seconds
     return predicted, by_class
 
 

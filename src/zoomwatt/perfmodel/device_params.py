@@ -236,11 +236,9 @@ def _fresh_conv_weights(profile: HardwareProfile, stack: str) -> bool:
     calibrated on the host, so not modelled); a profile without the marker (an older
     calibration, a hand-written CPU profile) has them in its conv class already, if anywhere."""
     marker = (profile.calibration or {}).get("conv_weight_faults")
-    return (
-        stack == DEFAULT_STACK
-        and marker == WEIGHT_FAULTS_APART
-        and profile.spill_bandwidth is not None
-    )
+    rates = (profile.reorder_fault_bandwidth, profile.spill_bandwidth)  # either prices them
+    has_rate = any(rate is not None for rate in rates)
+    return stack == DEFAULT_STACK and marker == WEIGHT_FAULTS_APART and has_rate
 
 
 def _tf32_fields(profile: HardwareProfile, stack: str, tf32_matmul: bool) -> dict[str, object]:
