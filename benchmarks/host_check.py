@@ -65,7 +65,8 @@ def _figures(profile) -> dict | None:
         return None
     q = lambda x, scale=1.0: None if x is None else float(f"{x.si / scale:.4g}")  # noqa: E731
     return {
-        "reorder_fault_gb_per_s": q(profile.reorder_fault_bandwidth, 1e9),
+        "reorder_fault_gb_per_s": q(profile.reorder_fault_bandwidth, 1e9),  # as the model uses
+        "conv_fault_fit": (profile.calibration or {}).get("measured", {}).get("conv_fault_fit"),
         "spill_gb_per_s": q(profile.spill_bandwidth, 1e9),
         "on_chip_buffer_mib": q(profile.on_chip_buffer, 2**20),
         "efficiency": {k: q(profile.efficiency.get(k)) for k in ("conv", "linear", "attention")},

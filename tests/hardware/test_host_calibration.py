@@ -136,7 +136,13 @@ def test_the_activation_buffer_is_measured_not_read_from_the_os():
     assert steady.spill_bandwidth is None
 
 
-def test_a_convs_weight_faults_are_measured_with_a_conv_not_taken_from_silu():
+def _fault_rate(profile):
+    """The fault conv's measured rate (B/s), None where none was measured."""
+    fit = profile.calibration["measured"]["conv_fault_fit"]
+    return None if fit is None else fit["fault_bytes_per_s"]
+
+
+def test_a_convs_weight_faults_are_measured_with_a_conv_and_recorded_not_used():
     class SlowConvFaults(BigCacheProbe):
         """Buffer 32 MiB (SiLU's knee); a conv's fresh weight buffer of at least 32 MiB
         faults at 1.5e9 B/s, whatever SiLU's spill rate (2.0 GB/s here)."""
@@ -150,13 +156,16 @@ def test_a_convs_weight_faults_are_measured_with_a_conv_not_taken_from_silu():
 
     profile = load_host_profile(probe=SlowConvFaults())
     # the small conv (896: 27.6 MiB) is below the buffer: the fit is R = 0.5e11, half 64; the
-    # fault conv's 59.0 MB beyond it at 1.5e9 B/s: 39.3 ms, read back as 1.5 GB/s
+    # fault conv's 59.0 MB beyond it at 1.5e9 B/s: 39.3 ms, read back as 1.5 GB/s (4
+    # significant digits: rel 1e-3)
     assert profile.reuse_half["conv"].si == pytest.approx(64, rel=1e-3)
-    assert profile.reorder_fault_bandwidth.si == pytest.approx(1.5e9, rel=1e-3)
+    assert _fault_rate(profile) == pytest.approx(1.5e9, rel=1e-3)
     assert profile.spill_bandwidth.si == pytest.approx(2.0e9, rel=0.01)  # SiLU's, unchanged
     faults = profile.calibration["measured"]["conv_fault_fit"]
     assert faults["shape"] == [1280, 4, 2] and faults["weight_bytes"] == 1280**2 * 9 * 4
-    assert "beyond the conv fit" in profile.reorder_fault_bandwidth.source
+    # recorded, not written as the profile's rate (too unsteady on the Zen 5 VM: the roofline
+    # prices the faults at the spill rate)
+    assert profile.reorder_fault_bandwidth is None
 
     class BarelySlower(BigCacheProbe):
         """The fault conv 5% slower than the fit: under MIN_FAULT_SHARE (10%) of its call."""
@@ -166,12 +175,9 @@ def test_a_convs_weight_faults_are_measured_with_a_conv_not_taken_from_silu():
             return rate / 1.05 if shape[0] == 1280 else rate
 
     barely = load_host_profile(probe=BarelySlower(), recalibrate=True)
-    assert barely.reorder_fault_bandwidth is None
+    assert _fault_rate(barely) is None
     # BigCacheProbe's convs never fault (its fake faults from its 480 MiB cache on): nothing
-    # measured, and the roofline falls back on the spill bandwidth
-    assert (
-        load_host_profile(probe=BigCacheProbe(), recalibrate=True).reorder_fault_bandwidth is None
-    )
+    assert _fault_rate(load_host_profile(probe=BigCacheProbe(), recalibrate=True)) is None
 
 
 def test_a_sweep_that_disagrees_on_a_pages_cost_is_measured_again():

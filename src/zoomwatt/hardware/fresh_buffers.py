@@ -7,12 +7,12 @@ a buffer allocated for that call. glibc serves a request of 32 MiB or more with 
 faults in one by one; below it the buffer is recycled. The host calibration measures both
 figures on the machine itself, with SiLU writing fresh outputs of doubling sizes: the size
 where it slows (``memory.on_chip_buffer``) and the time per byte beyond it
-(``memory.spill_bandwidth``), and a conv beyond the buffer against the conv fit: the rate
-oneDNN's fresh reorder buffers (a conv's weights, a plain-layout conv's input and output) are
-faulted in at (``memory.reorder_fault_bandwidth``), so nothing here is a constant of one CPU.
-On the AMD EPYC Zen 5 (2026-12-04, ``benchmarks/conv_faults.py``) fp32 convs with 56 and 112
-MiB of weights faulted at 1.35-3.7 GB/s against SiLU's 5.0-5.6: a conv's reorder is not
-SiLU's write.
+(``memory.spill_bandwidth``), so nothing here is a constant of one CPU. A profile may state
+the rate oneDNN's fresh reorder buffers fault at apart (``memory.reorder_fault_bandwidth``);
+the host calibration measures it with a conv beyond the buffer against the conv fit, but only
+records it (``calibration.measured.conv_fault_fit``): on the AMD EPYC Zen 5 (2026-12-04,
+``benchmarks/conv_faults.py``) fp32 convs with 56 and 112 MiB of weights faulted at 1.35-3.7
+GB/s against SiLU's 5.0-5.6, but one calibration to the next read 0.85 to 38 GB/s.
 
 A conv on plain (NCHW) tensors has two more: oneDNN reorders its input into a blocked buffer
 and computes its output into another, then reorders that back, both allocated per call; a

@@ -210,8 +210,9 @@ class HardwareProfile:
     # roofline (a CPU's first touch of freshly allocated pages); None: no extra cost
     spill_bandwidth: Quantity | None = None
     # B/s at which an eager CPU conv's fresh reorder buffers (its weights; a plain-layout conv's
-    # input and output) are faulted in (host calibration: a conv whose weights exceed the
-    # buffer, against the conv fit); None: at the spill bandwidth
+    # input and output) are faulted in, where a profile states it (the host calibration records
+    # its measurement but does not write it: host_calibration._memory_section); None: at the
+    # spill bandwidth
     reorder_fault_bandwidth: Quantity | None = None
     # the stack the compute section's figures are for, used when a prediction names none
     default_stack: str = DEFAULT_STACK

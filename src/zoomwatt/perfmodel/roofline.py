@@ -71,8 +71,8 @@ the first time by the op that writes it. Host calibration measures it (a VAE-siz
 the same conv with activations that fit in the cache); shipped profiles have none. The same
 mechanism costs eager PyTorch's convs on a CPU their weights: oneDNN reorders them into a
 buffer allocated at every call, which the allocator maps afresh where it is at least the
-buffer, so those convs add their weight bytes at the reorder fault bandwidth (the rate a
-calibration measured with a conv; the spill bandwidth where it has none), and a plain-layout
+buffer, so those convs add their weight bytes at the reorder fault bandwidth (where a profile
+states one; the spill bandwidth otherwise), and a plain-layout
 conv its input and output bytes too, reordered through fresh blocked buffers (:func:`conv_fault_s`,
 :func:`~zoomwatt.hardware.fresh_buffers.fresh_buffer_fault_s`; on hosts calibrated with the
 faults apart, ``DeviceParams.fresh_conv_weights``).
