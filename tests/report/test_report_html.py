@@ -166,3 +166,24 @@ def test_glance_leads_with_a_not_comparable_verdict_when_some_stages_were_compar
     assert headline in html
     assert "1 of 2 model stages compared, worst error 4% (target 15%)" in html
     assert "within the" not in html
+
+
+def test_the_measured_table_says_which_stages_the_target_judged(report_data):
+    m = report_data.measurement
+    first, second, *rest = m.stages
+
+    def off(stage, pct, judged=True):  # measured 1 s, predicted pct% off it
+        return dataclasses.replace(
+            stage, measured_latency_s=1.0, predicted_latency_s=1.0 + pct / 100, in_target=judged
+        )
+
+    # target 15%: a judged stage 30% off is "outside", one 5% off "within"; a stage the check
+    # could not compare (or one outside the target, as frame ops) is "not judged", not "no"
+    stages = (off(first, 30.0), off(second, -50.0, judged=False), *(off(s, 5.0) for s in rest))
+    data = dataclasses.replace(
+        report_data, measurement=dataclasses.replace(m, stages=stages, target_error_pct=15.0)
+    )
+    section = render_html(data).split("Predicted vs measured on this machine", 1)[1]
+    section = section.split("<h2", 1)[0]
+    cells = re.findall(r"<td[^>]*>(within|outside|not judged)</td>", section)
+    assert cells[:2] == ["outside", "not judged"] and set(cells[2 : len(stages)]) == {"within"}

@@ -373,6 +373,11 @@ def measured_section(data: ReportData) -> str:
         return head + f"<p class='note'>{esc(data.measurement_note)}</p>"
     rows, classes = [], []
     for s in (*m.stages, m.keyframe):
+        bad = (
+            s.in_target
+            and s.error_pct is not None
+            and abs(s.error_pct) > (m.target_error_pct or math.inf)
+        )
         rows.append(
             [
                 esc(plots.PRETTY.get(s.name, s.name)),
@@ -384,17 +389,12 @@ def measured_section(data: ReportData) -> str:
                 _pct(s.error_pct),
                 _num(s.predicted_energy_j),
                 _num(s.measured_energy_j),
-                "yes" if s.in_target else "no",
+                ("outside" if bad else "within") if s.in_target else "not judged",
             ]
-        )
-        bad = (
-            s.in_target
-            and s.error_pct is not None
-            and abs(s.error_pct) > (m.target_error_pct or math.inf)
         )
         classes.append("no" if bad else "")
     table = _table(
-        ["stage", "calls", "predicted", "measured", "error", "pred. J", "meas. J", "in target"],
+        ["stage", "calls", "predicted", "measured", "error", "pred. J", "meas. J", "target"],
         rows,
         classes,
     )
