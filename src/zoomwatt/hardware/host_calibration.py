@@ -6,8 +6,8 @@ efficiency and the reuse at which it halves (``compute.reuse_half``, see
 :mod:`zoomwatt.perfmodel.roofline`); SiLU, group norm, add, 2x bilinear upsampling, a sum and
 fused attention (the activation, norm, elementwise, resample, other, attention and softmax
 efficiencies); a conv with 56 MiB of weights, whose time beyond the conv fit is the page
-faults of oneDNN's fresh reorder buffers (on a CPU; recorded, not used: :func:`conv_fault_fit`); the
-SiLU sweep beyond the cache (``memory.on_chip_buffer``, ``memory.spill_bandwidth``); copy
+faults of oneDNN's fresh reorder buffers (on a CPU; recorded, not used: :func:`conv_fault_fit`);
+the SiLU sweep beyond the cache (``memory.on_chip_buffer``, ``memory.spill_bandwidth``); copy
 bandwidth; the per-kernel overhead (on a CPU: the time per counted kernel
 of the tiny SD 2 inpainting models' calls, :mod:`~zoomwatt.hardware.model_code_overhead`, so the
 Python of the pipeline's own code is in it; on a GPU: one tiny add); memory size,
@@ -995,11 +995,11 @@ def conv_fault_fit(run: _Run, rate: float | None) -> dict[str, Any] | None:
     """The page-fault rate of an eager conv's fresh reorder buffers, measured: the fault conv's
     call (:func:`fault_conv`, OP/s ``rate``) less the conv fit's time for its operations at its
     reuse, per weight byte; recorded in ``calibration.measured``, not written as the profile's
-    rate (:func:`_memory_section` says why). None where the
-    calibration does not price the faults apart, the conv could not run or was not fitted, its
-    weights are below the measured buffer (nothing to fault), the fit's own small-reuse conv
-    faults too (its faults were taken out at the spill rate, so the excess would give that rate
-    back whatever the true one), or the excess is under :data:`MIN_FAULT_SHARE` of the call."""
+    rate (:func:`_memory_section` says why). None where the calibration does not price the
+    faults apart, the conv could not run or was not fitted, its weights are below the measured
+    buffer (nothing to fault), the fit's own small-reuse conv faults too (its faults were taken
+    out at the spill rate, so the excess would give that rate back whatever the true one), or
+    the excess is under :data:`MIN_FAULT_SHARE` of the call."""
     fit = run.fits.get("conv")
     if rate is None or fit is None or not weight_faults_apart(run):
         return None
