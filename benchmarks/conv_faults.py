@@ -86,15 +86,18 @@ def host_profile(path: str | None):
 
 
 def roofline_faults_s(profile, weight_bytes: int) -> float:
-    """What the roofline charges for a conv's fresh weight buffer on ``profile``: its bytes at
-    the reorder fault rate (the spill rate where there is none) if at least the buffer."""
+    """What the roofline charges for a conv's fresh weight buffer on ``profile`` (eager, where
+    the calibration priced those faults apart): its bytes at the roofline's reorder rate if at
+    least the buffer."""
     from zoomwatt.hardware.fresh_buffers import fresh_buffer_fault_s
+    from zoomwatt.perfmodel import device_params
+    from zoomwatt.perfmodel.roofline import reorder_bandwidth
 
-    rate = profile.reorder_fault_bandwidth
-    rate = profile.spill_bandwidth if rate is None else rate
-    if rate is None:
+    params = device_params(profile)
+    if not params.fresh_conv_weights:
         return 0.0
-    return float(fresh_buffer_fault_s(weight_bytes, profile.on_chip_buffer.si, rate.si))
+    buffer, rate = params.on_chip_buffer_bytes, reorder_bandwidth(params)
+    return float(fresh_buffer_fault_s(weight_bytes, buffer, rate))
 
 
 def main() -> int:
@@ -117,10 +120,8 @@ def main() -> int:
     for shape in SHAPES:
         cin, cout, side, batch = shape
         weight_bytes = cin * cout * 9 * 4
-        by_mode = {}
-        for recycled in (False, True, False, True)[: 2 * min(args.processes, 2)]:
-            by_mode.setdefault(recycled, []).append(in_fresh_process(shape, recycled, args.calls))
-        for _ in range(max(0, args.processes - 2)):
+        by_mode: dict[bool, list[dict]] = {False: [], True: []}
+        for _ in range(args.processes):  # the two modes in turn
             for recycled in (False, True):
                 by_mode[recycled].append(in_fresh_process(shape, recycled, args.calls))
         default = [1e3 * r["median_s"] for r in by_mode[False]]

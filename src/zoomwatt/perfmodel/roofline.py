@@ -72,8 +72,8 @@ the same conv with activations that fit in the cache); shipped profiles have non
 mechanism costs eager PyTorch's convs on a CPU their weights: oneDNN reorders them into a
 buffer allocated at every call, which the allocator maps afresh where it is at least the
 buffer, so those convs add their weight bytes at the reorder fault bandwidth (where a profile
-states one; the spill bandwidth otherwise), and a plain-layout
-conv its input and output bytes too, reordered through fresh blocked buffers (:func:`conv_fault_s`,
+states one; the spill bandwidth otherwise: :func:`reorder_bandwidth`), and a plain-layout conv
+its input and output bytes too, reordered through fresh blocked buffers (:func:`conv_fault_s`,
 :func:`~zoomwatt.hardware.fresh_buffers.fresh_buffer_fault_s`; on hosts calibrated with the
 faults apart, ``DeviceParams.fresh_conv_weights``).
 
@@ -184,6 +184,13 @@ def host_wait_per_kernel(
     return np.where(launched, share[..., table.stage_index], 0.0)
 
 
+def reorder_bandwidth(params: DeviceParams) -> np.ndarray:
+    """The rate an eager CPU conv's fresh reorder buffers are faulted in at: the profile's
+    reorder fault bandwidth where it states one, else its spill bandwidth."""
+    rate = params.reorder_fault_bandwidth_bytes_per_s
+    return _col(params.spill_bandwidth_bytes_per_s if rate is None else rate)
+
+
 def conv_fault_s(table: LayerTable, buffer: np.ndarray, reorder_bw: np.ndarray) -> np.ndarray:
     """The page faults of an eager CPU conv's fresh reorder buffers (hardware/fresh_buffers.py),
     at ``reorder_bw``: its reordered weights, and for a plain-layout conv
@@ -237,10 +244,7 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     memory_time = dram_bytes / _col(params.bandwidth_bytes_per_s)
     spill_time = spill * act / _col(params.spill_bandwidth_bytes_per_s)
     if params.fresh_conv_weights:  # eager oneDNN: each call reorders into fresh buffers
-        reorder_bw = params.reorder_fault_bandwidth_bytes_per_s
-        if reorder_bw is None:
-            reorder_bw = params.spill_bandwidth_bytes_per_s
-        spill_time = spill_time + conv_fault_s(table, buffer, _col(reorder_bw))
+        spill_time = spill_time + conv_fault_s(table, buffer, reorder_bandwidth(params))
 
     # 3. dynamic energy: arithmetic + DRAM + on-chip bytes
     e_mac = np.asarray(params.mac_energy_j)[..., table.dtype]
