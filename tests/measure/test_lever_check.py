@@ -209,34 +209,57 @@ def test_machine_drift_against_the_calibration_speed():
     assert lever_check.machine_drift_pct({"reference_kernel": {}}, [1e9]) is None
 
 
+def test_memory_drift_is_the_median_streaming_reading_against_calibrations_mean():
+    kernel = {"before_ops_per_s": 2e11, "before_stream_ops_per_s": 100e9,
+              "after_ops_per_s": 2e11, "after_stream_ops_per_s": 140e9}  # fmt: skip
+    cal = {"reference_kernel": kernel}  # calibration's mean: (100 + 140) / 2 = 120 GOP/s
+    # rounds 150, 90 and 180 GOP/s: median 150; (150 - 120) / 120 = +25%
+    assert lever_check.memory_drift_pct(cal, [150e9, 90e9, 180e9]) == pytest.approx(25.0)
+    assert lever_check.memory_drift_pct(cal, [None]) is None  # not read after the rounds
+    assert lever_check.memory_drift_pct({"reference_kernel": {}}, [150e9]) is None
+
+
 def test_a_shipped_profile_is_not_watched(tiny_check):
     # the tiny check runs on a shipped profile (no calibration here): nothing to watch
     assert tiny_check.reference_drift_pct is None
     assert tiny_check.combined.status in ("within target", "outside target")
 
 
-def test_a_moved_machine_makes_the_combined_latency_not_comparable(tiny_sd2_dir, monkeypatch):
+@pytest.mark.parametrize(
+    ("reading", "kernel"),
+    [
+        # the matmul at 150 GOP/s: (150 - 200) / 200 = -25%; no streaming kernel read
+        ({"ops_per_s": 1.5e11, "stream_ops_per_s": None}, "reference kernel -25%"),
+        # the matmul steady; the streaming kernel at 90 against 120: (90 - 120) / 120 = -25%
+        ({"ops_per_s": 2e11, "stream_ops_per_s": 0.9e11}, "streaming reference kernel -25%"),
+    ],
+)
+def test_a_moved_machine_makes_the_combined_latency_not_comparable(
+    tiny_sd2_dir, monkeypatch, reading, kernel
+):
     import dataclasses
 
     from diffusers import StableDiffusionInpaintPipeline
 
     from zoomwatt.hardware import host_calibration, load_profile
 
-    ref = {"kernel": "fp32 512x512x512 matmul", "before_ops_per_s": 2e11, "after_ops_per_s": 2e11}
+    ref = {"kernel": "fp32 512x512x512 matmul", "stream_kernel": "fp32 linear",
+           "before_ops_per_s": 2e11, "after_ops_per_s": 2e11,
+           "before_stream_ops_per_s": 1.2e11, "after_stream_ops_per_s": 1.2e11}  # fmt: skip
     profile = dataclasses.replace(load_profile("rpi5"), calibration={"reference_kernel": ref})
     monkeypatch.setattr(host_calibration, "load_host_profile", lambda **_: profile)
-    monkeypatch.setattr(lever_check, "_reference_fn", lambda *_: lambda: 1.5e11)  # -25%
+    monkeypatch.setattr(lever_check, "_reference_fn", lambda *_: lambda: reading)
     pipe = StableDiffusionInpaintPipeline.from_pretrained(tiny_sd2_dir)
     options = lever_check.LeverCheckOptions(
         levers=parse_levers("every=16,no-cfg"), size=64, steps=1, rounds=1, recalibrate=False
     )
     result = lever_check.check_levers(options, pipeline=pipe)
-    assert result.reference_drift_pct == pytest.approx(-25.0)  # (150 - 200) / 200
     assert result.combined.status == (
-        "not comparable: machine speed moved (reference kernel -25% from its calibration speed)"
+        f"not comparable: machine speed moved ({kernel} from its calibration speed)"
     )
     assert result.levers[0].status in ("within target", "outside target")  # ratios: judged
-    assert any("after each round 150 GOP/s" in n for n in result.notes)
+    matmul_gops = reading["ops_per_s"] / 1e9
+    assert any(f"after each round {matmul_gops:.0f} GOP/s" in n for n in result.notes)
 
 
 def test_the_combined_run_leaves_out_a_lever_that_cannot_go_with_an_earlier_one(
