@@ -62,6 +62,11 @@ class FakeProbe:
             return None
         return self.rates[dtype] * reuse / (reuse + 16)
 
+    def conv_gemm_ops_per_s(self, dtype, shape, min_time_s, cold_bytes):
+        # a native conv's GEMM reads its weights at 2 GB/s whatever the rows (fp32 bytes)
+        m, k, n = shape
+        return None if self.rates[dtype] is None else 2.0 * m * k * n / (k * n * 4 / 2e9)
+
     def elementwise_elements_per_s(self, op, dtype, numel, min_time_s):
         if op == "silu":
             return 1e9 if numel * 8 <= self.cache_bytes() else 0.25e9
@@ -314,6 +319,30 @@ def test_calibration_builds_a_valid_profile():
     assert profile.on_chip_buffer.si == 8 * 2**20
     assert profile.calibration["measured"]["matmul_ops_per_s"]["fp16"] == 5e10
     assert host_cache_path().is_file()
+
+
+def test_a_gemm_at_a_few_rows_is_measured_in_both_layouts():
+    profile = load_host_profile(probe=FakeProbe())
+    few = profile.few_rows
+    assert few.dtype == "fp32" and tuple(few.rates) == ("conv", "linear")
+    assert tuple(few.rates["conv"]) == (1, 2, 4, 8, 16, 32, 64)  # the quick plan's rows
+    # the conv layout: the fake's flat 2 GB/s of weights at every row count
+    assert [q.si for q in few.rates["conv"].values()] == pytest.approx([2e9] * 7)
+    # a linear layer: 2 m k n OP at 1e11 m / (m + 16) OP/s reads 4 k n bytes at
+    # 4 x 1e11 / (2 (m + 16)) B/s: 2 rows 11.11 GB/s, 16 rows 6.25 (3 decimals of GB/s)
+    assert few.rates["linear"][2].si == pytest.approx(2e11 / 18, abs=1e6)
+    assert few.rates["linear"][16].si == pytest.approx(2e11 / 32, abs=1e6)
+    assert "1280 x 11520 weights (59 MB, cold) at 2 rows" in few.rates["conv"][2].source
+    assert not few.rates["conv"][2].is_estimate
+    assert profile.calibration["measured"]["few_rows"]["weights"] == [11520, 1280]
+
+
+def test_no_few_rows_rates_off_a_cpu():
+    from zoomwatt.hardware.few_rows import measure_few_rows
+
+    probe = FakeProbe()
+    probe.kind = "cuda"
+    assert measure_few_rows(probe, "fp32", 1 << 20, 0.01) is None
 
 
 def test_fit_reuse_hand_computed():

@@ -291,3 +291,53 @@ def test_a_plain_layout_eager_conv_also_faults_in_its_reordered_input_and_output
     plain16 = layer_costs(build_layer_table([make_stage("vae_decoder", [half], 1)]), params)
     cl16 = layer_costs(build_layer_table([make_stage("vae_encoder", [half], 1)]), params)
     assert plain16.time_s[0] == pytest.approx(cl16.time_s[0])
+
+
+def test_a_gemm_at_a_few_rows_reads_its_weights_at_the_measured_rate():
+    few = {
+        "dtype": "fp32",
+        "conv": {"2": q(8, "GB/s"), "4": q(8, "GB/s"), "8": q(16, "GB/s")},
+        "linear": {"2": q(10, "GB/s"), "16": q(20, "GB/s")},
+    }
+    half = {"linear": q(100, "rows")}
+    profile = toy_profile(**{"compute.few_rows": few, "compute.reuse_half": half})
+    conv = "aten.convolution.default"  # a native convolution's GEMM: the conv layout
+    layers = [  # fp32, 1e6 weights (4e6 B); reuse = MACs / weights
+        layer(OpClass.LINEAR, macs=4e6, weight=4e6, dtype="fp32", op=conv),
+        layer(OpClass.LINEAR, macs=4e6, weight=4e6, dtype="fp32", op="aten.addmm.default"),
+        layer(OpClass.LINEAR, macs=6e6, weight=4e6, dtype="fp32", op=conv),
+        layer(OpClass.LINEAR, macs=64e6, weight=4e6, dtype="fp32", op="aten.addmm.default"),
+        layer(OpClass.LINEAR, macs=1e6, weight=4e6, dtype="fp32", op="aten.addmm.default"),
+        layer(OpClass.LINEAR, macs=4e6, weight=2e6, dtype="fp16", op="aten.addmm.default"),
+    ]
+    c = costs_of(layers, profile)
+    # the fit: 2 x MACs / (0.5e12 x 0.25 x reuse / (reuse + 100)); at 4 rows 1.664e-3 s
+    fit_4_rows = 2 * 4e6 / (1.25e11 * 4 / 104)
+    plain = costs_of(layers[:1], toy_profile(**{"compute.reuse_half": half}))
+    assert plain.compute_time_s[0] == pytest.approx(fit_4_rows)
+    # within the measured rows the measured rate replaces the fit (here faster than it):
+    # conv layout at 4 rows: 4e6 B / 8e9 B/s = 5e-4 s
+    assert c.compute_time_s[0] == pytest.approx(5e-4)
+    # linear layout at 4 rows, between 2 and 16 (log2: 1/3 of the way): 1e-10 s/B less a third
+    # of (1e-10 - 5e-11): 8.333e-11 s/B x 4e6 B = 3.333e-4 s
+    assert c.compute_time_s[1] == pytest.approx(4e6 * (1e-10 - (1e-10 - 5e-11) / 3))
+    # conv layout at 6 rows: log2(6) - 2 = 0.585 of the way from 4 rows (1.25e-10 s/B) to 8
+    # (6.25e-11)
+    frac = np.log2(6) - 2
+    assert c.compute_time_s[2] == pytest.approx(4e6 * (1.25e-10 - frac * 6.25e-11))
+    # 64 rows and 1 row are outside the measured rows: the fit, 2 x 64e6 x 164 / (1.25e11 x 64)
+    # and 2 x 1e6 x 101 / 1.25e11
+    assert c.compute_time_s[3] == pytest.approx(2 * 64e6 * 164 / (1.25e11 * 64))
+    assert c.compute_time_s[4] == pytest.approx(2 * 1e6 * 101 / 1.25e11)
+    # an fp16 layer is not priced by fp32 rates: 2 x 4e6 x 104 / (1e12 x 0.25 x 4) = 8.32e-4 s
+    assert c.compute_time_s[5] == pytest.approx(8.32e-4)
+
+
+def test_few_rows_rates_name_rows_and_a_dtype():
+    bad_rows = {"dtype": "fp32", "conv": {"two": q(8, "GB/s")}}
+    with pytest.raises(InputError, match=r"few_rows\.conv.*whole numbers"):
+        toy_profile(**{"compute.few_rows": bad_rows})
+    with pytest.raises(InputError, match=r"few_rows\.dtype.*one of"):
+        toy_profile(**{"compute.few_rows": {"dtype": "fp64", "conv": {"2": q(8, "GB/s")}}})
+    with pytest.raises(InputError, match=r"few_rows\.conv\.2"):
+        toy_profile(**{"compute.few_rows": {"dtype": "fp32", "conv": {"2": q(8, "GHz")}}})

@@ -7,6 +7,8 @@ efficiency and the reuse at which it halves (``compute.reuse_half``, see
 fused attention (the activation, norm, elementwise, resample, other, attention and softmax
 efficiencies); a conv with 56 MiB of weights, whose time beyond the conv fit is the page
 faults of oneDNN's fresh reorder buffers (on a CPU; recorded, not used: :func:`conv_fault_fit`);
+a GEMM's weight rate at a few rows (on a CPU, ``compute.few_rows``:
+:mod:`~zoomwatt.hardware.few_rows`);
 the SiLU sweep beyond the cache (``memory.on_chip_buffer``, ``memory.spill_bandwidth``); copy
 bandwidth; the per-kernel overhead (on a CPU: the time per counted kernel
 of the tiny SD 2 inpainting models' calls, :mod:`~zoomwatt.hardware.model_code_overhead`, so the
@@ -46,6 +48,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 from zoomwatt.errors import InputError, NotMeasurableError
+from zoomwatt.hardware.few_rows import ROWS as FEW_ROWS
+from zoomwatt.hardware.few_rows import WEIGHTS as FEW_ROWS_WEIGHTS
+from zoomwatt.hardware.few_rows import few_rows_section, measure_few_rows
 from zoomwatt.hardware.fresh_buffers import WEIGHT_FAULTS_APART, fresh_buffer_fault_s
 from zoomwatt.hardware.fresh_process import calibrate_in_fresh_process
 from zoomwatt.hardware.host_cache import host_cache_path, read_host_cache, write_host_cache
@@ -115,6 +120,9 @@ class CalibrationPlan:
     # small conv's reuse: its time beyond the conv fit is its fresh weight buffer's page
     # faults (:func:`conv_fault_fit`); a UNet's 1280-channel convs at 256 px with CFG
     conv_fault: Shape = (1280, 4, 2)
+    # a GEMM at a few rows, in a native conv's layout and a linear layer's (hardware/few_rows.py)
+    few_rows: tuple[int, ...] = FEW_ROWS
+    few_rows_weights: tuple[int, int] = FEW_ROWS_WEIGHTS
 
 
 PLANS = {
@@ -122,6 +130,7 @@ PLANS = {
     "tiny": CalibrationPlan(
         "tiny", 64, (16, 16, 1), (32, 2, 1), 1 << 16, (256, 64, 64), (8, 64, 256), 1 << 14,
         (2, 64, 16), 1 << 20, 1 << 20, 0.002, 0.0, 1, (2, 8, 16), (32, 2, 1),
+        few_rows=(2, 4), few_rows_weights=(64, 32),
     ),
     "quick": CalibrationPlan(
         "quick", 512, (256, 64, 1), (896, 4, 2), 16 << 20, (512, 1024, 4096),
@@ -238,8 +247,9 @@ def fit_reuse(
 #: too, the same oneDNN reorders into fresh buffers; 8: the fault conv's fastest round, reverted;
 #: 9: no reorder fault rate where the fit's small conv faults too or the faults are under
 #: MIN_FAULT_SHARE of the call, and the fault conv timed on a CPU only; 10: that rate recorded,
-#: not written into the profile (_memory_section))
-CALIBRATION_REVISION = 10
+#: not written into the profile (_memory_section); 11: a GEMM's weight rate at 2-16 rows in a
+#: native conv's layout and a linear layer's, ``compute.few_rows`` (hardware/few_rows.py))
+CALIBRATION_REVISION = 11
 
 #: A SiLU size whose elements/s fall below this share of the in-cache size's is past the knee
 #: where fresh activations stop fitting: the buffer is the largest size before it
@@ -639,6 +649,7 @@ class _Run:
     stack_rates: dict[str, dict[str, float]] = field(default_factory=dict)  # stack -> OP/s
     stack_fits: dict[str, Any] = field(default_factory=dict)  # stack -> its raw measurements
     conv_fault: dict[str, Any] | None = None  # conv_fault_fit's answer
+    few_rows: dict[str, Any] | None = None  # few_rows.measure_few_rows's answer
 
 
 def cold_weight_bytes(op_class: str, cache: int | None, memory: int, most: int) -> int:
@@ -943,6 +954,9 @@ def _measure_op_classes(run: _Run) -> None:
     if rounds.get("attention") and small:
         run.fits["attention"] = _attention_fit(steps, rounds["attention"], small, run.peak)
     run.other = rounds
+    run.few_rows = measure_few_rows(
+        probe, ref, cold["linear"], steps.min_time_s, steps.few_rows, steps.few_rows_weights
+    )
 
 
 def _buffer_bytes(run: _Run) -> float:
@@ -1049,7 +1063,9 @@ def _compute_section(run: _Run) -> dict[str, Any]:
         for d, r in run.measured.items()
     }
     efficiency, reuse_half = _efficiencies(run.fits, run.other, run.peak, ref, how)
-    return {"dense": dense, "efficiency": efficiency, "reuse_half": reuse_half}
+    section = {"dense": dense, "efficiency": efficiency, "reuse_half": reuse_half}
+    few_rows = few_rows_section(run.few_rows, how)
+    return section | ({"few_rows": few_rows} if few_rows else {})
 
 
 def _memory_section(run: _Run, compute: dict[str, Any]) -> dict[str, Any]:
@@ -1204,6 +1220,7 @@ def _profile_data(run, compute, memory, power, cap_w, seconds) -> dict[str, Any]
                 "reuse_fits": run.fits,
                 "spill_fit": run.spill,
                 "conv_fault_fit": run.conv_fault,
+                "few_rows": run.few_rows,
                 "elementwise_numel": run.numel,
                 "ops_per_s": {k: _round(v) for k, v in run.other.items()},
                 "copy_bytes_per_s": _round(run.copy_bytes_per_s),

@@ -55,6 +55,15 @@ class HostProbe(Protocol):
         77x1024->1024, 4% at 512x1024->4096; in fp32 0-6%."""
         ...
 
+    def conv_gemm_ops_per_s(
+        self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
+    ) -> float | None:
+        """OP/s of the GEMM of PyTorch's native convolution (``slow_conv2d``: im2col, then the
+        weights as an (out, in x kh x kw) matrix times the columns), (m, k, n) = (rows: output
+        pixels x batch, in x kh x kw, out channels), with cold weights as in
+        :meth:`gemm_ops_per_s`; None if unsupported."""
+        ...
+
     def conv_ops_per_s(
         self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
     ) -> float | None:
@@ -272,6 +281,29 @@ class _TorchProbe:
                 )
         except (RuntimeError, NotImplementedError) as exc:
             log.info("linear %s not supported on %s: %s", dtype, self.device, exc)
+            return None
+        return 2.0 * m * k * n / seconds
+
+    def conv_gemm_ops_per_s(
+        self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
+    ) -> float | None:
+        if dtype not in ("fp32", "fp16", "bf16"):
+            return None
+        torch = self.torch
+        m, k, n = shape
+        tdtype = getattr(torch, _TORCH_DTYPES[dtype])
+        try:
+            columns = torch.randn(k, m, device=self.device).to(tdtype)
+            with torch.inference_mode():
+                seconds = self._cold_time(
+                    lambda: torch.randn(n, k, device=self.device).to(tdtype),
+                    lambda w: torch.mm(w, columns),
+                    n * k * columns.element_size(),
+                    cold_bytes,
+                    min_time_s,
+                )
+        except (RuntimeError, NotImplementedError) as exc:
+            log.info("conv GEMM %s not supported on %s: %s", dtype, self.device, exc)
             return None
         return 2.0 * m * k * n / seconds
 

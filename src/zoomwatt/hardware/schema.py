@@ -174,6 +174,29 @@ class OperatingPoint:
     nominal: bool  # the point the peak throughputs are quoted at
 
 
+#: The GEMM layouts a profile's ``compute.few_rows`` may give rates for: a native convolution's
+#: (the weights times the im2col columns) and a linear layer's (the input times the weights')
+FEW_ROWS_LAYOUTS = ("conv", "linear")
+
+
+@dataclass(frozen=True)
+class FewRowsGemm:
+    """``compute.few_rows``: the rate a GEMM reads its weights at when a few rows share them,
+    per layout (:data:`FEW_ROWS_LAYOUTS`) and row count, with cold weights, in ``dtype`` (the
+    only dtype it prices). Host calibration measures it on a CPU, where MKL's kernel for a few
+    columns reads the weights at a fraction of the memory bandwidth
+    (benchmarks/results/gemm_rows.md); the roofline takes the time at that rate where it
+    exceeds the reuse fit's (perfmodel/roofline.py)."""
+
+    dtype: str
+    rates: dict[str, dict[int, Quantity]]  # layout -> rows -> B/s of weights
+
+    def quantities(self) -> Iterator[tuple[str, Quantity]]:
+        for layout, by_rows in self.rates.items():
+            for rows, q in by_rows.items():
+                yield f"compute.few_rows.{layout}.{rows}", q
+
+
 @dataclass(frozen=True)
 class HardwareProfile:
     """A device's figures in SI units (``.si``), each with its provenance."""
@@ -224,6 +247,8 @@ class HardwareProfile:
     # power.engine_time_energy: a MAC costs its energy per engine cycle, useful or not (the
     # tensor engines switch for the whole compute time; perfmodel.roofline); None: off
     engine_time_energy: StackSetting | None = None
+    # compute.few_rows: a GEMM's weight rate at a few rows (FewRowsGemm); None: the reuse fit
+    few_rows: FewRowsGemm | None = None
 
     @property
     def stack_names(self) -> tuple[str, ...]:
@@ -281,6 +306,8 @@ class HardwareProfile:
             yield f"compute.efficiency.{op_class}", q
         for op_class, q in self.reuse_half.items():
             yield f"compute.reuse_half.{op_class}", q
+        if self.few_rows is not None:
+            yield from self.few_rows.quantities()
         yield "compute.kernel_overhead", self.kernel_overhead
         yield "memory.capacity", self.memory_capacity
         yield "memory.usable_fraction", self.memory_usable_fraction
@@ -389,6 +416,33 @@ def _reuse_half(
     }
 
 
+def _few_rows(raw: Any, where: str) -> FewRowsGemm | None:
+    """Optional ``compute.few_rows``: ``dtype``, and per layout (:data:`FEW_ROWS_LAYOUTS`) a
+    mapping from a row count (a whole number from 1) to the weights' bandwidth."""
+    if raw is None:
+        return None
+    layouts = _mapping(raw, where, {"dtype", *FEW_ROWS_LAYOUTS}, {"dtype"})
+    dtype = layouts["dtype"]
+    if dtype not in DTYPES:
+        raise InputError(f"{where}.dtype", dtype, f"one of {', '.join(DTYPES)}")
+    rates: dict[str, dict[int, Quantity]] = {}
+    for layout in FEW_ROWS_LAYOUTS:
+        by_rows = layouts.get(layout)
+        if by_rows is None:
+            continue
+        if not isinstance(by_rows, dict) or not by_rows:
+            raise InputError(f"{where}.{layout}", by_rows, "a mapping from rows to a bandwidth")
+        parsed = {}
+        for key, value in by_rows.items():
+            rows = int(key) if str(key).isdigit() else 0
+            if rows < 1:
+                raise InputError(f"{where}.{layout}", key, "row counts: whole numbers from 1")
+            here = f"{where}.{layout}.{key}"
+            parsed[rows] = parse_quantity(value, where=here, dimension="bandwidth")
+        rates[layout] = dict(sorted(parsed.items()))
+    return FewRowsGemm(dtype, rates)
+
+
 def _operating_points(raw: Any, where: str) -> tuple[OperatingPoint, ...]:
     if not isinstance(raw, list) or not raw:
         raise InputError(where, raw, "a non-empty list of {name, frequency, voltage, nominal}")
@@ -489,7 +543,7 @@ def _compute_fields(raw: Any, where: str) -> dict[str, Any]:
     compute = _mapping(
         raw,
         where,
-        {"dense", "sparse", "tf32", "efficiency", "reuse_half", "kernel_overhead"},
+        {"dense", "sparse", "tf32", "efficiency", "reuse_half", "kernel_overhead", "few_rows"},
         {"dense", "efficiency", "kernel_overhead"},
     )
     tf32 = compute.get("tf32")
@@ -508,6 +562,7 @@ def _compute_fields(raw: Any, where: str) -> dict[str, Any]:
         "peak_tf32": tf32,
         "efficiency": _efficiency(compute["efficiency"], f"{where}.efficiency"),
         "reuse_half": _reuse_half(compute.get("reuse_half"), f"{where}.reuse_half"),
+        "few_rows": _few_rows(compute.get("few_rows"), f"{where}.few_rows"),
         "kernel_overhead": parse_quantity(
             compute["kernel_overhead"],
             where=f"{where}.kernel_overhead",

@@ -72,6 +72,17 @@ TF32_MATMUL_CLASSES = (OpClass.LINEAR, OpClass.ATTENTION)
 
 
 @dataclass(frozen=True)
+class FewRows:
+    """A profile's ``compute.few_rows`` as arrays: the seconds per weight byte of a GEMM at each
+    measured row count, per layout (``conv``: a native convolution's GEMM; ``linear``), for the
+    layers computed in dtype ``dtype_index`` (into DTYPES); see roofline.few_rows_s."""
+
+    dtype_index: int
+    rows: dict[str, np.ndarray]  # layout -> row counts, ascending
+    s_per_byte: dict[str, np.ndarray]  # layout -> seconds per weight byte at those rows
+
+
+@dataclass(frozen=True)
 class DeviceParams:
     """Numbers of one device (or a batch of variants) in SI units."""
 
@@ -115,6 +126,8 @@ class DeviceParams:
     tf32_op_classes: tuple[int, ...] = ()
     # MAC energy per engine cycle, useful or not (roofline.layer_costs); False: per useful MAC
     engine_time_energy: bool = False
+    # a GEMM's weight rate at a few rows, eager PyTorch on a host that measured it (FewRows)
+    few_rows: FewRows | None = None
 
     def replace(self, **changes: object) -> DeviceParams:
         """A copy with some fields changed (e.g. ``bandwidth_bytes_per_s=2e12``)."""
@@ -222,6 +235,7 @@ def device_params(
         pointwise_chains=software.pointwise_chains,
         host_issue_s=software.host_issue.si if software.host_issue is not None else 0.0,
         engine_time_energy=bool(profile.engine_time_energy and profile.engine_time_energy.value),
+        few_rows=_few_rows(profile, software.name),
         **_tf32_fields(profile, software.name, tf32_matmul),
     )
     return params.with_efficiency(efficiency) if efficiency else params
@@ -239,6 +253,19 @@ def _fresh_conv_weights(profile: HardwareProfile, stack: str) -> bool:
     rates = (profile.reorder_fault_bandwidth, profile.spill_bandwidth)  # either prices them
     has_rate = any(rate is not None for rate in rates)
     return stack == DEFAULT_STACK and marker == WEIGHT_FAULTS_APART and has_rate
+
+
+def _few_rows(profile: HardwareProfile, stack: str) -> FewRows | None:
+    """The profile's few-rows GEMM rates as arrays, for its default stack only: they are the
+    rates of the kernels eager PyTorch calls (MKL's GEMM), which another stack replaces."""
+    few = profile.few_rows
+    if few is None or stack != profile.default_stack or not few.rates:
+        return None
+    rows = {layout: np.array(list(r), dtype=float) for layout, r in few.rates.items()}
+    per_byte = {
+        layout: np.array([1.0 / q.si for q in r.values()]) for layout, r in few.rates.items()
+    }
+    return FewRows(DTYPES.index(few.dtype), rows, per_byte)
 
 
 def _tf32_fields(profile: HardwareProfile, stack: str, tf32_matmul: bool) -> dict[str, object]:

@@ -18,6 +18,7 @@ from zoomwatt.workload.records import (
     LayerRecord,
     OpClass,
     does_work,
+    is_conv_op,
     is_fused_attention,
 )
 
@@ -47,6 +48,8 @@ class LayerTable:
     reuse: np.ndarray  # what the small-size factor amortizes over: MACs per weight element
     # (the rows, batch x pixels or tokens, sharing each weight) of a conv or linear; a fused
     # attention call's MACs (a fixed cost per call); inf for other layers
+    conv_gemm: np.ndarray | None = None  # bool, a linear-class record of a convolution op:
+    # the GEMM of a convolution PyTorch runs natively (weights @ im2col columns)
 
     @property
     def n_layers(self) -> int:
@@ -105,6 +108,11 @@ def build_layer_table(stages: Sequence[Stage]) -> LayerTable:
         count=n,
     )
     reuse = np.where(fused_attention & (macs > 0), macs, reuse)
+    conv_gemm = np.fromiter(
+        (la.op_class is OpClass.LINEAR and is_conv_op(la.op) for _, la in layers),
+        dtype=bool,
+        count=n,
+    )
     return LayerTable(
         stages=stages,
         stage_index=stage_index,
@@ -120,4 +128,5 @@ def build_layer_table(stages: Sequence[Stage]) -> LayerTable:
         total_bytes=total,
         is_kernel=does_work(flops, macs, total),
         reuse=reuse,
+        conv_gemm=conv_gemm,
     )

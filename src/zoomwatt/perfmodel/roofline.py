@@ -7,6 +7,8 @@ For each layer (one call):
     reuse_factor = reuse / (reuse + reuse_half[op class])
                    reuse = MACs per weight element (rows sharing each weight); 1 without weights;
                            for a fused attention call (no weights) its MACs
+                   a linear-class layer within the row counts a profile's few_rows measured:
+                   weight bytes / few_rows[layout](reuse) instead (few_rows_s)
     dram_bytes   = weight bytes + spill x activation bytes
                    spill = max(0, 1 - on_chip_buffer / activation bytes)
     memory_time  = dram_bytes / bandwidth
@@ -64,6 +66,17 @@ cost per call (``c``) that long sequences amortize: a text encoder's 77-token at
 a third of the rate of a UNet's 1024-token one on a CPU. The two matmuls of an unfused attention
 (``bmm`` records) keep factor 1: the calibration measured the fused call.
 
+A few rows fall outside that fit: on a CPU, MKL's GEMM with one row is a matrix-vector product
+that streams the weights at the memory's rate, and with 2 to 8 it reads them at a fraction of
+it (a third in a native convolution's layout on the AMD EPYCs here, flat from 2 to 8 rows:
+benchmarks/results/gemm_rows.md), neither of which the reuse fit, made at 77 and 512 rows
+with other weights, extrapolates to (between two calibrations it put the same 4-row conv at
+3.5 and 8.1 ms, measured 6.7). Where a host profile measured the weights' rate per row count
+(``compute.few_rows``, eager PyTorch only), a linear-class layer within those row counts
+takes its weight bytes at that rate, interpolated between them, instead of the fit's time
+(:func:`few_rows_s`); a batch-1 UNet's deepest convolutions at 128 px, which PyTorch runs
+natively at 4 and 16 rows, are the case.
+
 The spill time is an extra cost, on top of the roofline, of activation bytes that do not fit on
 chip, where a machine pays more for them than DRAM bandwidth alone: on a CPU, an activation too
 large for the allocator to recycle is freshly mapped and its pages are touched (faulted in) for
@@ -94,7 +107,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from zoomwatt.hardware.fresh_buffers import fresh_buffer_fault_s
-from zoomwatt.perfmodel.device_params import SPARSE_CLASSES, DeviceParams
+from zoomwatt.perfmodel.device_params import SPARSE_CLASSES, DeviceParams, FewRows
 from zoomwatt.perfmodel.layer_table import DTYPES, OP_CLASS_INDEX, LayerTable
 from zoomwatt.workload.conv_layout import cpu_conv_channels_last
 from zoomwatt.workload.records import OpClass
@@ -207,6 +220,30 @@ def conv_fault_s(table: LayerTable, buffer: np.ndarray, reorder_bw: np.ndarray) 
     return np.where(conv, faults, 0.0)
 
 
+def few_rows_s(table: LayerTable, few: FewRows) -> np.ndarray:
+    """Per layer, the time a linear-class layer of ``few``'s dtype takes to read its weights at
+    the rate a GEMM reaches at its row count (its reuse), within the measured row counts: the
+    rates are interpolated on seconds per byte, linearly in log2 rows, in the layer's layout (a
+    native convolution's GEMM, ``table.conv_gemm``, or a linear layer's); NaN outside them and
+    for other layers (the reuse fit prices those)."""
+    out = np.full(table.n_layers, np.nan)
+    is_gemm = (
+        (table.op_class == OP_CLASS_INDEX[OpClass.LINEAR])
+        & (table.dtype == few.dtype_index)
+        & (table.weight_bytes > 0)
+    )
+    conv_gemm = table.conv_gemm if table.conv_gemm is not None else np.zeros(table.n_layers, bool)
+    for layout, layers in (("conv", is_gemm & conv_gemm), ("linear", is_gemm & ~conv_gemm)):
+        rows = few.rows.get(layout)
+        if rows is None or not rows.size:
+            continue
+        inside = layers & (table.reuse >= rows[0]) & (table.reuse <= rows[-1])
+        reuse = np.where(inside, table.reuse, rows[0])
+        per_byte = np.interp(np.log2(reuse), np.log2(rows), few.s_per_byte[layout])
+        out = np.where(inside, table.weight_bytes * per_byte, out)
+    return out
+
+
 def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
     """Time, energy and bound of every layer of ``table`` on ``params``."""
     fused = fused_layers(
@@ -233,6 +270,9 @@ def layer_costs(table: LayerTable, params: DeviceParams) -> LayerCosts:
             factor = np.where(np.isfinite(reuse), reuse / (reuse + half), 1.0)
         throughput = throughput * factor
     compute_time = np.where(table.ops > 0, table.ops / throughput, 0.0)
+    if params.few_rows is not None:  # MKL's GEMM at a few rows, as measured on the host
+        measured = few_rows_s(table, params.few_rows)
+        compute_time = np.where(np.isnan(measured), compute_time, measured)
 
     # 2. DRAM traffic and memory time
     act = table.activation_bytes

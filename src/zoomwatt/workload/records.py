@@ -84,10 +84,25 @@ FLASH_ATTENTION_OPS = ("aten._flash_attention_forward", "aten._efficient_attenti
 FUSED_ATTENTION_OPS = frozenset(SDPA_OPS + FLASH_ATTENTION_OPS)
 
 
+#: The convolution ops by the names records carry less their overload (``formulas`` registers
+#: them): a linear-class record of one is the GEMM of a convolution PyTorch runs natively
+#: (``measurement/conv_kernels.py``), the weights times the im2col columns
+CONV_OPS = frozenset(("aten.convolution", "aten._convolution", "aten.convolution_overrideable"))
+
+
+def _op_name(op: str) -> str:
+    """``aten.NAME`` of a record's ``op`` (``aten.NAME.OVERLOAD``, a part's ``[name]`` after it)."""
+    return op.split("[", 1)[0].rsplit(".", 1)[0]
+
+
 def is_fused_attention(op: str) -> bool:
-    """Whether a record's ``op`` (``aten.NAME.OVERLOAD``, a part's ``[name]`` after it) is a
-    fused attention call."""
-    return op.split("[", 1)[0].rsplit(".", 1)[0] in FUSED_ATTENTION_OPS
+    """Whether a record's ``op`` is a fused attention call."""
+    return _op_name(op) in FUSED_ATTENTION_OPS
+
+
+def is_conv_op(op: str) -> bool:
+    """Whether a record's ``op`` is a convolution (:data:`CONV_OPS`)."""
+    return _op_name(op) in CONV_OPS
 
 
 def does_work(flops: Any, macs: Any, total_bytes: Any) -> Any:
