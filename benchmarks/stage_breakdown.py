@@ -270,13 +270,11 @@ def main() -> int:
         parser.error(f"--stages: {unknown} not among {STAGES}")
     from zoomwatt.hardware.host_calibration import load_host_profile
     from zoomwatt.hardware.host_probe import make_probe
-    from zoomwatt.hardware.malloc_thresholds import pin_malloc_thresholds
 
-    malloc = pin_malloc_thresholds().note  # as the host check measures (since 2026-12-04)
     reference = None if args.dtype == "fp32" else args.dtype  # bf16: calibrated now, not cached
     profile = load_host_profile(probe=make_probe("cpu"), plan="quick", reference_dtype=reference)
     for stage_name in stages:
-        record = measure_stage(stage_name, profile, args) | {"malloc": malloc}
+        record = measure_stage(stage_name, profile, args)
         print(json.dumps(record, indent=2), flush=True)
         if args.record:
             append_record(RESULTS, record)

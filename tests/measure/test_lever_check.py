@@ -219,13 +219,6 @@ def test_memory_drift_is_the_median_streaming_reading_against_calibrations_mean(
     assert lever_check.memory_drift_pct({"reference_kernel": {}}, [150e9]) is None
 
 
-def test_the_check_says_how_it_left_the_allocator(tiny_check):
-    # a CPU check pins glibc's malloc thresholds before it measures (or says why it did not)
-    pins = [n for n in tiny_check.notes if "malloc thresholds" in n]
-    assert len(pins) == 1
-    assert pins[0].startswith(("glibc malloc thresholds pinned", "malloc thresholds left"))
-
-
 def test_a_shipped_profile_is_not_watched(tiny_check):
     # the tiny check runs on a shipped profile (no calibration here): nothing to watch
     assert tiny_check.reference_drift_pct is None

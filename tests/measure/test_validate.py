@@ -71,8 +71,6 @@ def test_validate_json_schema(tiny_result):
     assert unet["calls_per_keyframe"] == 1
     check = data["host_check"]
     assert check["verdict"] in VERDICTS and check["headline"] in data["notes"]
-    # on a CPU the measurement pins glibc's malloc thresholds first, or says why it did not
-    assert sum("malloc thresholds" in n for n in data["notes"]) == 1
     assert check["cpu_model"] and check["dtype"] == "fp32" and check["size"] == 64
     for stage in check["stages"]:
         assert stage["status"] in STATUSES

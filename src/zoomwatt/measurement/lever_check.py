@@ -55,7 +55,6 @@ from typing import Any
 import numpy as np
 
 from zoomwatt.errors import InputError
-from zoomwatt.hardware.malloc_thresholds import pin_malloc_thresholds
 from zoomwatt.measurement.energy_meter import EnergyMeter, make_energy_meter
 from zoomwatt.measurement.host_check import (
     REFERENCE_DRIFT_PCT,
@@ -577,11 +576,8 @@ def check_levers(
     # 2. predictions on the host profile
     profile, predicted, no_prediction, _spec = _predict_all(options, groups, reasons, say)
 
-    # 3. the runs, interleaved; on a CPU with glibc's malloc thresholds pinned where the model
-    # prices them, so that one configuration's frees do not change the next one's page faults
+    # 3. the runs, interleaved
     notes = [RANDOM_QUALITY_NOTE, *(f"combined: {text}" for text in left_out)]
-    if options.device == "cpu":
-        notes.append(pin_malloc_thresholds().note)
     if pipeline is None:
         from zoomwatt.archs.random_pipeline import build_random_sd2_inpaint
 

@@ -37,7 +37,6 @@ from zoomwatt.hardware.host_probe import (
     cpu_model,
     native_cpu_dtype,
 )
-from zoomwatt.hardware.malloc_thresholds import pin_malloc_thresholds
 from zoomwatt.measurement.energy_meter import EnergyMeter, make_energy_meter
 from zoomwatt.measurement.host_check import (
     REFERENCE_DRIFT_PCT,
@@ -415,11 +414,8 @@ def validate(
     run = _Run(options, device, dtype, meter, progress or (lambda _text: None))
     not_native, dtype_notes = native_dtypes(device, dtype)
 
-    # 2. the zoom measured (warm-up, frame ops, video write, each model call's inputs), on a CPU
-    # with glibc's malloc thresholds pinned where the model prices them
+    # 2. the zoom measured (warm-up, frame ops, video write, each model call's inputs)
     notes = [f"energy meter: {meter.name}"]
-    if device == "cpu":
-        notes.append(pin_malloc_thresholds().note)
     backend = _backend(run, pipeline, notes)
     inputs = CallInputs(_models(backend.pipe))
     measured = _measure(run, backend, inputs)
