@@ -209,14 +209,17 @@ def test_machine_drift_against_the_calibration_speed():
     assert lever_check.machine_drift_pct({"reference_kernel": {}}, [1e9]) is None
 
 
+KEY = "stream_ops_per_s"  # the streaming kernel; the fresh-page one is judged alike
+
+
 def test_memory_drift_is_the_median_streaming_reading_against_calibrations_mean():
     kernel = {"before_ops_per_s": 2e11, "before_stream_ops_per_s": 100e9,
               "after_ops_per_s": 2e11, "after_stream_ops_per_s": 140e9}  # fmt: skip
     cal = {"reference_kernel": kernel}  # calibration's mean: (100 + 140) / 2 = 120 GOP/s
     # rounds 150, 90 and 180 GOP/s: median 150; (150 - 120) / 120 = +25%
-    assert lever_check.memory_drift_pct(cal, [150e9, 90e9, 180e9]) == pytest.approx(25.0)
-    assert lever_check.memory_drift_pct(cal, [None]) is None  # not read after the rounds
-    assert lever_check.memory_drift_pct({"reference_kernel": {}}, [150e9]) is None
+    assert lever_check.median_drift_pct(cal, [150e9, 90e9, 180e9], KEY) == pytest.approx(25.0)
+    assert lever_check.median_drift_pct(cal, [None], KEY) is None  # not read after the rounds
+    assert lever_check.median_drift_pct({"reference_kernel": {}}, [150e9], KEY) is None
 
 
 def test_a_shipped_profile_is_not_watched(tiny_check):
@@ -232,6 +235,11 @@ def test_a_shipped_profile_is_not_watched(tiny_check):
         ({"ops_per_s": 1.5e11, "stream_ops_per_s": None}, "reference kernel -25%"),
         # the matmul steady; the streaming kernel at 90 against 120: (90 - 120) / 120 = -25%
         ({"ops_per_s": 2e11, "stream_ops_per_s": 0.9e11}, "streaming reference kernel -25%"),
+        # both steady; fresh pages faulted in at 7.5 GB/s against 5: (7.5 - 5) / 5 = +50%
+        (
+            {"ops_per_s": 2e11, "stream_ops_per_s": 1.2e11, "fault_bytes_per_s": 7.5e9},
+            "fresh-page reference kernel +50%",
+        ),
     ],
 )
 def test_a_moved_machine_makes_the_combined_latency_not_comparable(
@@ -245,7 +253,9 @@ def test_a_moved_machine_makes_the_combined_latency_not_comparable(
 
     ref = {"kernel": "fp32 512x512x512 matmul", "stream_kernel": "fp32 linear",
            "before_ops_per_s": 2e11, "after_ops_per_s": 2e11,
-           "before_stream_ops_per_s": 1.2e11, "after_stream_ops_per_s": 1.2e11}  # fmt: skip
+           "before_stream_ops_per_s": 1.2e11, "after_stream_ops_per_s": 1.2e11,
+           "fault_kernel": "a fresh 64 MiB buffer", "before_fault_bytes_per_s": 5e9,
+           "after_fault_bytes_per_s": 5e9}  # fmt: skip
     profile = dataclasses.replace(load_profile("rpi5"), calibration={"reference_kernel": ref})
     monkeypatch.setattr(host_calibration, "load_host_profile", lambda **_: profile)
     monkeypatch.setattr(lever_check, "_reference_fn", lambda *_: lambda: reading)

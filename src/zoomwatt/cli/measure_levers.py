@@ -149,6 +149,7 @@ def to_json(result: LeverCheckResult) -> dict[str, Any]:
             "energy": result.energy_meter,
             "reference_drift_pct": result.reference_drift_pct,
             "stream_drift_pct": result.stream_drift_pct,
+            "fault_drift_pct": result.fault_drift_pct,
         }
     )
 
@@ -226,6 +227,7 @@ def render(result: LeverCheckResult) -> str:
             for kernel, move, tail in (
                 ("reference kernel", result.reference_drift_pct, " at most"),
                 ("streaming reference kernel", result.stream_drift_pct, " (median)"),
+                ("fresh-page reference kernel", result.fault_drift_pct, " (median)"),
             )
             if move is not None
         ]

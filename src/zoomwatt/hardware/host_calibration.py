@@ -180,6 +180,15 @@ REFERENCE_KERNEL = ("fp32", 512, 0.1)
 #: encoder's call time followed this kernel (correlation 0.68 over 28 interleaved readings)
 #: and not the matmul's (0.19). (dtype, (rows, in, out), seconds repeated)
 STREAM_REFERENCE_KERNEL = ("fp32", (77, 1024, 4096), 0.2)
+#: The third, on a CPU: a fresh 64 MiB buffer (beyond glibc's 32 MiB mmap threshold, so mapped
+#: afresh at every call) filled, less the same fill of a buffer already touched: the rate its
+#: pages are faulted in, the cost the model prices as ``memory.spill_bandwidth``. On the AMD EPYC
+#: Zen 5 VM (2026-12-04) the lever check's fp32 baseline keyframe took 3.0-3.2 s in some runs
+#: and 5.0-5.7 s in others (with and without the same other configurations in the process),
+#: and 3.2 s where ``mallopt(M_MMAP_THRESHOLD, 1 GiB)`` recycled every buffer: the fast runs ran
+#: as if their page faults were free; the matmul and the streaming kernel did not tell them
+#: apart. (bytes, seconds repeated)
+FAULT_REFERENCE_KERNEL = (64 * 1024**2, 0.2)
 STREAM_COLD_BYTES_MIN = 64 * 1024**2
 STREAM_COLD_BYTES_MAX = 128 * 1024**2
 
@@ -680,10 +689,11 @@ def _stream_cold_bytes(probe: HostProbe) -> int:
 
 def reference_speed(probe: HostProbe, stream: bool = True) -> dict[str, float | None]:
     """The reference kernels now: the matmul's OP/s (:data:`REFERENCE_KERNEL`, median call)
-    and, with ``stream``, the streaming linear layer's (:data:`STREAM_REFERENCE_KERNEL`; else
-    None), the process's share of its threads' CPU time while they ran (None off a CPU), and
-    the shares of all CPUs that other processes and the hypervisor took meanwhile (None where
-    unreadable)."""
+    and, with ``stream``, the streaming linear layer's (:data:`STREAM_REFERENCE_KERNEL`) and
+    the rate a fresh buffer's pages fault in at (:data:`FAULT_REFERENCE_KERNEL`,
+    ``fault_bytes_per_s``, on a CPU; else None), the process's share of its threads' CPU time
+    while they ran (None off a CPU), and the shares of all CPUs that other processes and the
+    hypervisor took meanwhile (None where unreadable)."""
     dtype, n, seconds = REFERENCE_KERNEL
     stream_dtype, stream_shape, stream_s = STREAM_REFERENCE_KERNEL
     counters = machine_counters()
@@ -694,12 +704,15 @@ def reference_speed(probe: HostProbe, stream: bool = True) -> dict[str, float | 
         if stream
         else None
     )
+    fault_bytes, fault_s = FAULT_REFERENCE_KERNEL
+    fault_rate = probe.page_fault_bytes_per_s(fault_bytes, fault_s) if stream else None
     cpu_s, wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
     share = _cpu_share(probe, _identity(probe), cpu_s, wall_s)
     others, steal = others_share(counters, machine_counters(), cpu_s, wall_s)
     return {
         "ops_per_s": _round(rate),
         "stream_ops_per_s": _round(stream_rate),
+        "fault_bytes_per_s": _round(fault_rate),
         "cpu_share": _round(share),
         "others_cpu_share": _round(others),
         "steal_share": _round(steal),
@@ -886,6 +899,12 @@ def _measure_matmuls(run: _Run) -> None:
         f"{s_dtype} linear {rows}x{k}->{n_out}, weights cycled through "
         f"{streamed / 1024**2:.0f} MB of copies, median call over {s_seconds:g} s"
     )
+    if before.get("fault_bytes_per_s") is not None:
+        f_bytes, f_seconds = FAULT_REFERENCE_KERNEL
+        run.reference["fault_kernel"] = (
+            f"a fresh {f_bytes / 1024**2:.0f} MiB fp32 buffer filled, less the fill of a touched "
+            f"one, median calls over {f_seconds:g} s"
+        )
     run.reference.update({f"before_{k}": v for k, v in before.items()})
     for dtype in ("fp32", "bf16", "fp16", "int8"):
         cpu0, wall0 = time.process_time(), time.perf_counter()

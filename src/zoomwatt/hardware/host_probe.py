@@ -93,6 +93,12 @@ class HostProbe(Protocol):
         """Best (read + write) bytes/s of copying an ``nbytes`` buffer."""
         ...
 
+    def page_fault_bytes_per_s(self, nbytes: int, min_time_s: float) -> float | None:
+        """Bytes/s at which a fresh ``nbytes`` buffer's pages are faulted in: the median time of
+        allocating and filling one, less the median time of filling one already touched; None
+        where not measurable (off a CPU)."""
+        ...
+
     #: What :meth:`kernel_overhead_s` timed, for the calibration record; a probe that times
     #: more than one bare kernel says what after the call (the CPU probe: the model code's).
     kernel_overhead_basis: str
@@ -400,6 +406,17 @@ class _TorchProbe:
         dst = torch.empty_like(src)
         seconds = typical_time(lambda: dst.copy_(src), self._sync, min_time_s)
         return 2.0 * src.numel() * 4 / seconds  # read + write
+
+    def page_fault_bytes_per_s(self, nbytes: int, min_time_s: float) -> float | None:
+        if self.kind != "cpu":
+            return None
+        torch = self.torch
+        numel = nbytes // 4
+        touched = torch.empty(numel, dtype=torch.float32).fill_(0.0)
+        fresh_s = typical_time(lambda: torch.empty(numel, dtype=torch.float32).fill_(1.0),
+                               self._sync, min_time_s / 2)  # fmt: skip
+        warm_s = typical_time(lambda: touched.fill_(1.0), self._sync, min_time_s / 2)
+        return nbytes / (fresh_s - warm_s) if fresh_s > warm_s else None
 
     kernel_overhead_basis = BARE_KERNEL_BASIS
 

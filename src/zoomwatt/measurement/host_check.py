@@ -119,6 +119,7 @@ class Window:
     steal_share: float | None = None  # stolen by the hypervisor, share of all CPUs
     ops_per_s: float | None = None  # the reference kernel's speed (reference windows only)
     stream_ops_per_s: float | None = None  # the streaming reference kernel's (likewise)
+    fault_bytes_per_s: float | None = None  # the fresh-page reference kernel's (likewise)
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,10 @@ class Calibration:
     @property
     def stream_ops_per_s(self) -> float | None:
         return _mean_rate((self.reference_before, self.reference_after), "stream_ops_per_s")
+
+    @property
+    def fault_bytes_per_s(self) -> float | None:
+        return _mean_rate((self.reference_before, self.reference_after), "fault_bytes_per_s")
 
     def to_dict(self) -> dict[str, Any]:
         return {

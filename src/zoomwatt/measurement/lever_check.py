@@ -165,6 +165,7 @@ class LeverCheckResult:
     reference_drift_pct: float | None = None
     # the streaming reference kernel's median reading after the rounds against calibration's
     stream_drift_pct: float | None = None
+    fault_drift_pct: float | None = None  # the fresh-page reference kernel's, likewise
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -364,13 +365,14 @@ def machine_drift_pct(
     return worst_move([drift_pct(after, before), *(drift_pct(s, base) for s in speeds)])
 
 
-def memory_drift_pct(
-    calibration: dict[str, Any] | None, streams: list[float | None]
+def median_drift_pct(
+    calibration: dict[str, Any] | None, readings: list[float | None], key: str
 ) -> float | None:
-    """The streaming reference kernel's median reading after the rounds against the mean of
-    its two readings around calibration, in percent; None where either is missing."""
-    known = [s for s in streams if s]
-    base = _calibration_reference(calibration).stream_ops_per_s
+    """A reference kernel's median reading after the rounds (``key``: ``stream_ops_per_s``, the
+    streaming kernel; ``fault_bytes_per_s``, the fresh-page one) against the mean of its two
+    readings around calibration, in percent; None where either is missing."""
+    known = [s for s in readings if s]
+    base = getattr(_calibration_reference(calibration), key)
     return drift_pct(statistics.median(known), base) if known and base else None
 
 
@@ -389,6 +391,13 @@ def _reference_fn(profile: Any, device: str) -> Callable[[], dict[str, float | N
 
     probe = make_probe(device)
     return lambda: reference_speed(probe, stream=True)
+
+
+#: The reference kernels after the rounds judged on their median, with their names in a status
+MEDIAN_JUDGED = (
+    ("stream_ops_per_s", "streaming reference kernel"),
+    ("fault_bytes_per_s", "fresh-page reference kernel"),
+)
 
 
 def picture_nsr_db(picture: np.ndarray, reference: np.ndarray) -> float | None:
@@ -650,14 +659,14 @@ def _rows(runs: _Runs, meter_reason: str | None) -> tuple[LeverRow, list[LeverRo
 
 
 def _judged_combined(
-    combined: LeverRow | None, drift: float | None, stream: float | None
+    combined: LeverRow | None, moves: list[tuple[str, float | None]]
 ) -> LeverRow | None:
-    """The combined row, "not comparable" where the machine's speed (the reference kernel's
-    ``drift``, else the streaming one's ``stream``) moved more than REFERENCE_DRIFT_PCT from its
-    calibration (its keyframe latency is an absolute time)."""
+    """The combined row, "not comparable" where the machine's speed moved more than
+    REFERENCE_DRIFT_PCT from its calibration by one of ``moves`` ((kernel, percent), the first
+    that did names it; its keyframe latency is an absolute time)."""
     if combined is None or not combined.measured:
         return combined
-    for kernel, move in (("reference kernel", drift), ("streaming reference kernel", stream)):
+    for kernel, move in moves:
         if move is not None and abs(move) > REFERENCE_DRIFT_PCT:
             status = (
                 f"not comparable: machine speed moved ({kernel} {move:+.0f}% from its "
@@ -677,10 +686,13 @@ def _result(
     baseline, rows = _rows(runs, meter_reason)
     calibration = getattr(profile, "calibration", None)
     drift = machine_drift_pct(calibration, _readings(runs.speeds, "ops_per_s"))
-    stream = memory_drift_pct(calibration, _readings(runs.speeds, "stream_ops_per_s"))
-    combined = _judged_combined(
-        next((r for r in rows if r.name == "combined"), None), drift, stream
-    )
+    medians = {
+        key: median_drift_pct(calibration, _readings(runs.speeds, key), key)
+        for key, _kernel in MEDIAN_JUDGED
+    }
+    moves = [("reference kernel", drift)]
+    moves += [(kernel, medians[key]) for key, kernel in MEDIAN_JUDGED]
+    combined = _judged_combined(next((r for r in rows if r.name == "combined"), None), moves)
     kf_err = None  # the combined plan is judged on this (issue 15), not on its speed-up
     if combined is not None:
         kf_err = error_pct(combined.predicted_keyframe_s, combined.measured_keyframe_s)
@@ -714,7 +726,8 @@ def _result(
         notes=tuple(notes),
         energy_meter=meter.name if meter_reason is None else f"not measurable here: {meter_reason}",
         reference_drift_pct=drift,
-        stream_drift_pct=stream,
+        stream_drift_pct=medians["stream_ops_per_s"],
+        fault_drift_pct=medians["fault_bytes_per_s"],
     )
 
 
@@ -724,12 +737,13 @@ def _speed_note(calibration: dict[str, Any] | None, speeds: list[dict[str, float
     cal = _calibration_reference(calibration)
 
     def g(v: float | None) -> str:
-        return "?" if not v else f"{v / 1e9:.0f}"
+        return "?" if not v else f"{v / 1e9:.3g}"
 
     parts = []
-    for key, name, prefix in (
-        ("ops_per_s", kernels.get("kernel", "matmul"), "reference kernel"),
-        ("stream_ops_per_s", kernels.get("stream_kernel"), "streaming reference kernel"),
+    for key, name, prefix, unit in (
+        ("ops_per_s", kernels.get("kernel", "matmul"), "reference kernel", "GOP/s"),
+        ("stream_ops_per_s", kernels.get("stream_kernel"), "streaming reference kernel", "GOP/s"),
+        ("fault_bytes_per_s", kernels.get("fault_kernel"), "fresh-page reference kernel", "GB/s"),
     ):
         windows = (cal.reference_before, cal.reference_after)
         before, after = (g(getattr(w, key, None) if w else None) for w in windows)
@@ -737,8 +751,8 @@ def _speed_note(calibration: dict[str, Any] | None, speeds: list[dict[str, float
         if name is None or not any(rounds):
             continue
         parts.append(
-            f"{prefix} ({name}): calibration before/after {before}/{after} GOP/s, after each "
-            f"round {', '.join(g(s) for s in rounds)} GOP/s"
+            f"{prefix} ({name}): calibration before/after {before}/{after} {unit}, after each "
+            f"round {', '.join(g(s) for s in rounds)} {unit}"
         )
     return "; ".join(parts)
 

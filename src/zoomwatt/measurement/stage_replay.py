@@ -221,4 +221,5 @@ def _window(reading: Mapping[str, Any], seconds: float = 0.0) -> Window:
         reading.get("steal_share"),
         reading.get("ops_per_s"),
         reading.get("stream_ops_per_s"),
+        reading.get("fault_bytes_per_s"),
     )
