@@ -100,6 +100,7 @@ def _record(result, run: int, runs: int, load_before: float | None) -> dict:
                 "cpu_share": c.cpu_share,
                 "reference_ops_per_s": c.reference_ops_per_s,
                 "stream_ops_per_s": c.stream_ops_per_s,
+                "fault_bytes_per_s": c.fault_bytes_per_s,
                 "problem": c.problem,
                 "predicted_s": {k: _r3(v) for k, v in c.predicted_s.items()},
                 "figures": _figures(c.profile),

@@ -165,6 +165,7 @@ class Calibration:
             "cpu_share": self.cpu_share,
             "reference_ops_per_s": self.reference_ops_per_s,
             "stream_ops_per_s": self.stream_ops_per_s,
+            "fault_bytes_per_s": self.fault_bytes_per_s,
             "reference_before": _window_dict(self.reference_before),
             "reference_after": _window_dict(self.reference_after),
             "problem": self.problem,
