@@ -417,11 +417,16 @@ def test_tiny_real_cpu_calibration():
     assert profile.memory_capacity.si > 1e8
 
 
-def test_the_fresh_page_rate_is_read_on_a_cpu():
-    # a fresh 64 MiB buffer filled against a touched one: its pages' fault rate, in B/s (about
-    # 5e9 on the 2-core VMs here); None only where the fresh fill was no slower
+def test_the_fresh_page_rate_is_the_fresh_fill_less_the_touched_one(monkeypatch):
+    from zoomwatt.hardware import host_probe
+
+    times = iter([0.014, 0.001])  # median fresh fill 14 ms, touched fill 1 ms
+    monkeypatch.setattr(host_probe, "typical_time", lambda *_: next(times))
+    # 64 MiB / (14 - 1) ms = 67108864 / 0.013 = 5.162e9 B/s
     rate = TorchCpuProbe().page_fault_bytes_per_s(64 * 2**20, 0.05)
-    assert rate is None or rate > 1e8
+    assert rate == pytest.approx(64 * 2**20 / 0.013)
+    times = iter([0.001, 0.001])  # a fresh fill no slower than a touched one: no rate
+    assert TorchCpuProbe().page_fault_bytes_per_s(64 * 2**20, 0.05) is None
 
 
 @pytest.mark.slow

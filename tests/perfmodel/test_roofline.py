@@ -331,9 +331,17 @@ def test_a_gemm_at_a_few_rows_reads_its_weights_at_the_measured_rate():
     assert c.compute_time_s[4] == pytest.approx(2 * 1e6 * 101 / 1.25e11)
     # an fp16 layer is not priced by fp32 rates: 2 x 4e6 x 104 / (1e12 x 0.25 x 4) = 8.32e-4 s
     assert c.compute_time_s[5] == pytest.approx(8.32e-4)
+    # int8 weights computed in fp32 (their 1e6 bytes are not fp32 bytes): the fit,
+    # 2 x 4e6 x 104 / (0.5e12 x 0.25 x 4) = 1.664e-3 s
+    int8 = layer(OpClass.LINEAR, macs=4e6, weight=1e6, dtype="int8", act="fp32", op=conv)
+    assert costs_of([int8], profile).compute_time_s[0] == pytest.approx(1.664e-3)
 
 
 def test_few_rows_rates_name_rows_and_a_dtype():
+    for key in ("two", "\u00b2", "0"):  # not a whole number from 1 (a superscript two neither)
+        bad = {"dtype": "fp32", "conv": {key: q(8, "GB/s")}}
+        with pytest.raises(InputError, match=r"few_rows\.conv.*whole numbers"):
+            toy_profile(**{"compute.few_rows": bad})
     bad_rows = {"dtype": "fp32", "conv": {"two": q(8, "GB/s")}}
     with pytest.raises(InputError, match=r"few_rows\.conv.*whole numbers"):
         toy_profile(**{"compute.few_rows": bad_rows})

@@ -30,7 +30,9 @@ from zoomwatt.workload.records import DTYPE_BYTES
 
 log = logging.getLogger(__name__)
 
-#: The row counts timed: from a matrix-vector product up to the linear class's small point (77)
+#: The row counts timed: from a matrix-vector product up to 64, below the linear class's small
+#: point (77 rows); from 65 rows on the reuse fit prices a layer again. Timed once each, after
+#: the calibration's interleaved rounds (about 0.1 s a point, 0.2 s of weight copies each)
 ROWS = (1, 2, 4, 8, 16, 32, 64)
 #: (in x kh x kw, out) of the weights timed: a 1280-channel 3x3 convolution's, a UNet's deepest
 WEIGHTS = (11520, 1280)

@@ -256,7 +256,7 @@ def fit_reuse(
 #: too, the same oneDNN reorders into fresh buffers; 8: the fault conv's fastest round, reverted;
 #: 9: no reorder fault rate where the fit's small conv faults too or the faults are under
 #: MIN_FAULT_SHARE of the call, and the fault conv timed on a CPU only; 10: that rate recorded,
-#: not written into the profile (_memory_section); 11: a GEMM's weight rate at 2-16 rows in a
+#: not written into the profile (_memory_section); 11: a GEMM's weight rate at 1-64 rows in a
 #: native conv's layout and a linear layer's, ``compute.few_rows`` (hardware/few_rows.py))
 CALIBRATION_REVISION = 11
 

@@ -95,8 +95,8 @@ class HostProbe(Protocol):
 
     def page_fault_bytes_per_s(self, nbytes: int, min_time_s: float) -> float | None:
         """Bytes/s at which a fresh ``nbytes`` buffer's pages are faulted in: the median time of
-        allocating and filling one, less the median time of filling one already touched; None
-        where not measurable (off a CPU)."""
+        allocating, filling and freeing one (its unmapping included), less the median time of
+        filling one already touched; None where not measurable (off a CPU, or no slower)."""
         ...
 
     #: What :meth:`kernel_overhead_s` timed, for the calibration record; a probe that times

@@ -185,8 +185,8 @@ class FewRowsGemm:
     per layout (:data:`FEW_ROWS_LAYOUTS`) and row count, with cold weights, in ``dtype`` (the
     only dtype it prices). Host calibration measures it on a CPU, where MKL's kernel for a few
     columns reads the weights at a fraction of the memory bandwidth
-    (benchmarks/results/gemm_rows.md); the roofline takes the time at that rate where it
-    exceeds the reuse fit's (perfmodel/roofline.py)."""
+    (benchmarks/results/gemm_rows.md); the roofline prices a layer within those row counts at
+    that rate instead of the reuse fit (perfmodel/roofline.py, few_rows_s)."""
 
     dtype: str
     rates: dict[str, dict[int, Quantity]]  # layout -> rows -> B/s of weights
@@ -434,7 +434,8 @@ def _few_rows(raw: Any, where: str) -> FewRowsGemm | None:
             raise InputError(f"{where}.{layout}", by_rows, "a mapping from rows to a bandwidth")
         parsed = {}
         for key, value in by_rows.items():
-            rows = int(key) if str(key).isdigit() else 0
+            text = str(key)
+            rows = int(text) if text.isascii() and text.isdecimal() else 0
             if rows < 1:
                 raise InputError(f"{where}.{layout}", key, "row counts: whole numbers from 1")
             here = f"{where}.{layout}.{key}"

@@ -27,7 +27,9 @@ reference kernel (:data:`~zoomwatt.hardware.host_calibration.REFERENCE_KERNEL`) 
 calibration and after every round, and the streaming one
 (:data:`~zoomwatt.hardware.host_calibration.STREAM_REFERENCE_KERNEL`: a linear layer reading its
 weights from memory, what other tenants of a shared machine contend for) likewise, judged as the
-median of its readings after the rounds against the mean of calibration's two (one 0.2 s reading
+median of its readings after the rounds against the mean of calibration's two, and on a CPU the
+fresh-page one (:data:`~zoomwatt.hardware.host_calibration.FAULT_REFERENCE_KERNEL`: the rate a
+fresh buffer's pages fault in at) the same way (one 0.2 s reading
 scatters by about the threshold itself: :func:`~zoomwatt.measurement.host_check.stream_drift_pct`);
 when either moved more than :data:`~zoomwatt.measurement.host_check.REFERENCE_DRIFT_PCT` from its
 calibration speed, the combined row says "not comparable: machine speed moved" instead of
@@ -58,6 +60,7 @@ from zoomwatt.errors import InputError
 from zoomwatt.measurement.energy_meter import EnergyMeter, make_energy_meter
 from zoomwatt.measurement.host_check import (
     REFERENCE_DRIFT_PCT,
+    STREAM,
     Calibration,
     drift_pct,
     worst_move,
@@ -310,8 +313,8 @@ def _measure(
     meter: EnergyMeter,
     reference: Callable[[], dict[str, float | None]] | None = None,
 ) -> list[dict[str, float | None]]:
-    """Warm-up, then the interleaved rounds; the reference kernels' OP/s after each round
-    (``ops_per_s``, ``stream_ops_per_s``; none without ``reference``)."""
+    """Warm-up, then the interleaved rounds; the reference kernels after each round
+    (``ops_per_s``, ``stream_ops_per_s``, ``fault_bytes_per_s``; none without ``reference``)."""
     shared: dict = {}
     speeds: list[dict[str, float | None]] = []
     for c in configs:  # warm-up: loads, quantizes, encodes the prompt once per configuration
@@ -381,8 +384,9 @@ def _readings(speeds: list[dict[str, float | None]], key: str) -> list[float | N
 
 
 def _reference_fn(profile: Any, device: str) -> Callable[[], dict[str, float | None]] | None:
-    """The reference kernels' OP/s now (the matmul's ``ops_per_s``, the streaming kernel's
-    ``stream_ops_per_s``), where ``profile`` was calibrated here (else None)."""
+    """The reference kernels now (the matmul's ``ops_per_s``, the streaming kernel's
+    ``stream_ops_per_s``, on a CPU the fresh-page kernel's ``fault_bytes_per_s``), where
+    ``profile`` was calibrated here (else None)."""
     calibration = getattr(profile, "calibration", None)
     if _calibration_reference(calibration).reference_ops_per_s is None:
         return None
@@ -395,7 +399,7 @@ def _reference_fn(profile: Any, device: str) -> Callable[[], dict[str, float | N
 
 #: The reference kernels after the rounds judged on their median, with their names in a status
 MEDIAN_JUDGED = (
-    ("stream_ops_per_s", "streaming reference kernel"),
+    ("stream_ops_per_s", STREAM),
     ("fault_bytes_per_s", "fresh-page reference kernel"),
 )
 
@@ -732,12 +736,15 @@ def _result(
 
 
 def _speed_note(calibration: dict[str, Any] | None, speeds: list[dict[str, float | None]]) -> str:
-    """The reference kernels' readings around calibration and after each round, in GOP/s."""
+    """The reference kernels' readings around calibration and after each round (GOP/s; the
+    fresh-page kernel's in GB/s)."""
     kernels = (calibration or {}).get("reference_kernel") or {}
     cal = _calibration_reference(calibration)
 
-    def g(v: float | None) -> str:
-        return "?" if not v else f"{v / 1e9:.3g}"
+    def g(v: float | None, unit: str = "GOP/s") -> str:
+        if not v:
+            return "?"
+        return f"{v / 1e9:.3g}" if unit == "GB/s" else f"{v / 1e9:.0f}"
 
     parts = []
     for key, name, prefix, unit in (
@@ -746,13 +753,13 @@ def _speed_note(calibration: dict[str, Any] | None, speeds: list[dict[str, float
         ("fault_bytes_per_s", kernels.get("fault_kernel"), "fresh-page reference kernel", "GB/s"),
     ):
         windows = (cal.reference_before, cal.reference_after)
-        before, after = (g(getattr(w, key, None) if w else None) for w in windows)
+        before, after = (g(getattr(w, key, None) if w else None, unit) for w in windows)
         rounds = _readings(speeds, key)
         if name is None or not any(rounds):
             continue
         parts.append(
             f"{prefix} ({name}): calibration before/after {before}/{after} {unit}, after each "
-            f"round {', '.join(g(s) for s in rounds)} {unit}"
+            f"round {', '.join(g(s, unit) for s in rounds)} {unit}"
         )
     return "; ".join(parts)
 

@@ -259,7 +259,7 @@ def _few_rows(profile: HardwareProfile, stack: str) -> FewRows | None:
     """The profile's few-rows GEMM rates as arrays, for its default stack only: they are the
     rates of the kernels eager PyTorch calls (MKL's GEMM), which another stack replaces."""
     few = profile.few_rows
-    if few is None or stack != profile.default_stack or not few.rates:
+    if few is None or stack != DEFAULT_STACK or not few.rates:
         return None
     rows = {layout: np.array(list(r), dtype=float) for layout, r in few.rates.items()}
     per_byte = {

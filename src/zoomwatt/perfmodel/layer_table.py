@@ -50,6 +50,7 @@ class LayerTable:
     # attention call's MACs (a fixed cost per call); inf for other layers
     conv_gemm: np.ndarray | None = None  # bool, a linear-class record of a convolution op:
     # the GEMM of a convolution PyTorch runs natively (weights @ im2col columns)
+    weight_dtype: np.ndarray | None = None  # int, index into DTYPES: the weights' storage dtype
 
     @property
     def n_layers(self) -> int:
@@ -129,4 +130,5 @@ def build_layer_table(stages: Sequence[Stage]) -> LayerTable:
         is_kernel=does_work(flops, macs, total),
         reuse=reuse,
         conv_gemm=conv_gemm,
+        weight_dtype=np.fromiter((DTYPE_INDEX[la.dtype] for _, la in layers), np.int64, count=n),
     )

@@ -225,11 +225,15 @@ def few_rows_s(table: LayerTable, few: FewRows) -> np.ndarray:
     the rate a GEMM reaches at its row count (its reuse), within the measured row counts: the
     rates are interpolated on seconds per byte, linearly in log2 rows, in the layer's layout (a
     native convolution's GEMM, ``table.conv_gemm``, or a linear layer's); NaN outside them and
-    for other layers (the reuse fit prices those)."""
+    for other layers (the reuse fit prices those), and for layers whose weights are stored in
+    another dtype than they compute in (int8 weights with fp32 activations: their bytes are not
+    the bytes the rate was measured on)."""
     out = np.full(table.n_layers, np.nan)
+    stored = table.dtype if table.weight_dtype is None else table.weight_dtype
     is_gemm = (
         (table.op_class == OP_CLASS_INDEX[OpClass.LINEAR])
         & (table.dtype == few.dtype_index)
+        & (stored == few.dtype_index)
         & (table.weight_bytes > 0)
     )
     conv_gemm = table.conv_gemm if table.conv_gemm is not None else np.zeros(table.n_layers, bool)
