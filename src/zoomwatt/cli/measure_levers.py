@@ -222,12 +222,15 @@ def render(result: LeverCheckResult) -> str:
         f"speed-up), the combined plan's keyframe latency within {result.combined_target_pct:g}%",
     ]
     if result.combined_keyframe_error_pct is not None:
+        from zoomwatt.measurement.host_check import STREAM
+        from zoomwatt.measurement.lever_check import FRESH_PAGES
+
         moves = [
             f"the {kernel} moved {move:+.0f}%{tail}"
             for kernel, move, tail in (
                 ("reference kernel", result.reference_drift_pct, " at most"),
-                ("streaming reference kernel", result.stream_drift_pct, " (median)"),
-                ("fresh-page reference kernel", result.fault_drift_pct, " (median)"),
+                (STREAM, result.stream_drift_pct, " (median)"),
+                (FRESH_PAGES, result.fault_drift_pct, " (median)"),
             )
             if move is not None
         ]

@@ -266,52 +266,53 @@ class _TorchProbe:
 
         return typical_time(next_chunk, self._sync, min_time_s) / chunk
 
-    def gemm_ops_per_s(
-        self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
-    ) -> float | None:
+    def _cold_gemm_ops_per_s(
+        self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int,
+        layout: str,
+    ) -> float | None:  # fmt: skip
+        """OP/s of a (m, k, n) GEMM with cold (n, k) weights in ``layout``: ``linear`` (the input
+        times the weights' transpose, with a bias) or ``conv`` (the weights times (k, m)
+        columns, a native convolution's); None if unsupported."""
         if dtype not in ("fp32", "fp16", "bf16"):
             return None
         torch = self.torch
         m, k, n = shape
         tdtype = getattr(torch, _TORCH_DTYPES[dtype])
         try:
-            x = torch.randn(m, k, device=self.device).to(tdtype)
-            bias = torch.randn(n, device=self.device).to(tdtype)
+            if layout == "linear":
+                x = torch.randn(m, k, device=self.device).to(tdtype)
+                bias = torch.randn(n, device=self.device).to(tdtype)
+
+                def run(w: Any) -> Any:
+                    return torch.nn.functional.linear(x, w, bias)
+            else:
+                x = torch.randn(k, m, device=self.device).to(tdtype)
+
+                def run(w: Any) -> Any:
+                    return torch.mm(w, x)
+
             with torch.inference_mode():
                 seconds = self._cold_time(
                     lambda: torch.randn(n, k, device=self.device).to(tdtype),
-                    lambda w: torch.nn.functional.linear(x, w, bias),
+                    run,
                     n * k * x.element_size(),
                     cold_bytes,
                     min_time_s,
                 )
         except (RuntimeError, NotImplementedError) as exc:
-            log.info("linear %s not supported on %s: %s", dtype, self.device, exc)
+            log.info("%s GEMM %s not supported on %s: %s", layout, dtype, self.device, exc)
             return None
         return 2.0 * m * k * n / seconds
+
+    def gemm_ops_per_s(
+        self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
+    ) -> float | None:
+        return self._cold_gemm_ops_per_s(dtype, shape, min_time_s, cold_bytes, "linear")
 
     def conv_gemm_ops_per_s(
         self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int
     ) -> float | None:
-        if dtype not in ("fp32", "fp16", "bf16"):
-            return None
-        torch = self.torch
-        m, k, n = shape
-        tdtype = getattr(torch, _TORCH_DTYPES[dtype])
-        try:
-            columns = torch.randn(k, m, device=self.device).to(tdtype)
-            with torch.inference_mode():
-                seconds = self._cold_time(
-                    lambda: torch.randn(n, k, device=self.device).to(tdtype),
-                    lambda w: torch.mm(w, columns),
-                    n * k * columns.element_size(),
-                    cold_bytes,
-                    min_time_s,
-                )
-        except (RuntimeError, NotImplementedError) as exc:
-            log.info("conv GEMM %s not supported on %s: %s", dtype, self.device, exc)
-            return None
-        return 2.0 * m * k * n / seconds
+        return self._cold_gemm_ops_per_s(dtype, shape, min_time_s, cold_bytes, "conv")
 
     def conv_ops_per_s(
         self, dtype: str, shape: tuple[int, int, int], min_time_s: float, cold_bytes: int

@@ -397,10 +397,11 @@ def _reference_fn(profile: Any, device: str) -> Callable[[], dict[str, float | N
     return lambda: reference_speed(probe, stream=True)
 
 
+FRESH_PAGES = "fresh-page reference kernel"
 #: The reference kernels after the rounds judged on their median, with their names in a status
 MEDIAN_JUDGED = (
     ("stream_ops_per_s", STREAM),
-    ("fault_bytes_per_s", "fresh-page reference kernel"),
+    ("fault_bytes_per_s", FRESH_PAGES),
 )
 
 
@@ -749,8 +750,8 @@ def _speed_note(calibration: dict[str, Any] | None, speeds: list[dict[str, float
     parts = []
     for key, name, prefix, unit in (
         ("ops_per_s", kernels.get("kernel", "matmul"), "reference kernel", "GOP/s"),
-        ("stream_ops_per_s", kernels.get("stream_kernel"), "streaming reference kernel", "GOP/s"),
-        ("fault_bytes_per_s", kernels.get("fault_kernel"), "fresh-page reference kernel", "GB/s"),
+        ("stream_ops_per_s", kernels.get("stream_kernel"), STREAM, "GOP/s"),
+        ("fault_bytes_per_s", kernels.get("fault_kernel"), FRESH_PAGES, "GB/s"),
     ):
         windows = (cal.reference_before, cal.reference_after)
         before, after = (g(getattr(w, key, None) if w else None, unit) for w in windows)
