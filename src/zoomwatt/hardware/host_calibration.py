@@ -180,9 +180,10 @@ REFERENCE_KERNEL = ("fp32", 512, 0.1)
 #: encoder's call time followed this kernel (correlation 0.68 over 28 interleaved readings)
 #: and not the matmul's (0.19). (dtype, (rows, in, out), seconds repeated)
 STREAM_REFERENCE_KERNEL = ("fp32", (77, 1024, 4096), 0.2)
-#: The third, on a CPU: a fresh 64 MiB buffer (beyond glibc's 32 MiB mmap threshold, so mapped
-#: afresh at every call) filled, less the same fill of a buffer already touched: the rate its
-#: pages are faulted in, the cost the model prices as ``memory.spill_bandwidth``. On the AMD EPYC
+#: The third, on a CPU: a fresh 64 MiB buffer (mapped afresh from the OS at every call, as
+#: glibc maps one beyond its 32 MiB mmap threshold where its heap has no free memory to serve
+#: it from) filled, less the same fill of a buffer already touched: the rate its pages are
+#: faulted in, the cost the model prices as ``memory.spill_bandwidth``. On the AMD EPYC
 #: Zen 5 VM (2026-12-04) the lever check's fp32 baseline keyframe took 3.0-3.2 s in some runs
 #: and 5.0-5.7 s in others (with and without the same other configurations in the process),
 #: and 3.2 s where ``mallopt(M_MMAP_THRESHOLD, 1 GiB)`` recycled every buffer: the fast runs ran
@@ -257,8 +258,11 @@ def fit_reuse(
 #: 9: no reorder fault rate where the fit's small conv faults too or the faults are under
 #: MIN_FAULT_SHARE of the call, and the fault conv timed on a CPU only; 10: that rate recorded,
 #: not written into the profile (_memory_section); 11: a GEMM's weight rate at 1-64 rows in a
-#: native conv's layout and a linear layer's, ``compute.few_rows`` (hardware/few_rows.py))
-CALIBRATION_REVISION = 11
+#: native conv's layout and a linear layer's, ``compute.few_rows`` (hardware/few_rows.py);
+#: 12: the fresh-page reference kernel's buffer mapped from the OS itself, not by the heap,
+#: which served it from touched free memory in the lever check after a configuration kept its
+#: freed memory, 2026-12-06)
+CALIBRATION_REVISION = 12
 
 #: A SiLU size whose elements/s fall below this share of the in-cache size's is past the knee
 #: where fresh activations stop fitting: the buffer is the largest size before it

@@ -184,6 +184,19 @@ MAX_COLD_COPIES = 1024
 COLD_CHUNKS = 8  # a cold-weight benchmark's samples: an eighth of its cycle of copies each
 
 
+def _fill_fresh_mapping(torch: Any, nbytes: int) -> None:
+    """Map ``nbytes`` afresh from the OS, fill them as fp32 and unmap them: every page faulted
+    in, whatever the heap holds (glibc serves even a 64 MiB request from touched free heap
+    memory where it has that much, after a process has freed blocks below its mmap
+    threshold: then a heap-allocated buffer faults nothing)."""
+    import mmap
+
+    with mmap.mmap(-1, nbytes) as mapping:
+        view = torch.frombuffer(mapping, dtype=torch.float32)
+        view.fill_(1.0)
+        del view  # the mapping closes only without views of it
+
+
 def cold_copies(cold_bytes: int, weight_bytes: int) -> int:
     """Weight copies that fill ``cold_bytes`` (so each call brings its weights from beyond the
     cache, as a model's layers do): at least one, at most :data:`MAX_COLD_COPIES`."""
@@ -412,10 +425,9 @@ class _TorchProbe:
         if self.kind != "cpu":
             return None
         torch = self.torch
-        numel = nbytes // 4
-        touched = torch.empty(numel, dtype=torch.float32).fill_(0.0)
-        fresh_s = typical_time(lambda: torch.empty(numel, dtype=torch.float32).fill_(1.0),
-                               self._sync, min_time_s / 2)  # fmt: skip
+        touched = torch.empty(nbytes // 4, dtype=torch.float32).fill_(0.0)
+        fresh_s = typical_time(lambda: _fill_fresh_mapping(torch, nbytes), self._sync,
+                               min_time_s / 2)  # fmt: skip
         warm_s = typical_time(lambda: touched.fill_(1.0), self._sync, min_time_s / 2)
         return nbytes / (fresh_s - warm_s) if fresh_s > warm_s else None
 
