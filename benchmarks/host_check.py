@@ -12,6 +12,12 @@ verdict and every stage's predicted and measured seconds, error, status and CPU 
 
     .venv/bin/python benchmarks/host_check.py                  # 256/2 and 512/4, 3 runs each
     .venv/bin/python benchmarks/host_check.py --sizes 256:2 --runs 1 --no-record
+    .venv/bin/python benchmarks/host_check.py --sizes 256:2 --dtypes fp32 --retain-memory
+
+``--retain-memory`` measures with freed memory kept in the process and predicts so (the
+``retain-memory`` lever, pipeline/allocator.py): no fresh buffer's page faults, whose cost on a
+virtual machine depends on the host's memory as much as on the CPU; the record's ``allocator``
+says which.
 
 On a quiet 2-core CPU a 256/2 run takes about 3-4 minutes and a 512/4 run about 10-12.
 """
@@ -88,6 +94,7 @@ def _record(result, run: int, runs: int, load_before: float | None) -> dict:
         "size": check.size,
         "steps": check.steps,
         "cfg": check.cfg,
+        "allocator": result.settings.get("allocator", "default"),
         "run": f"{run}/{runs}",
         "verdict": check.verdict,
         "headline": check.headline,
@@ -148,6 +155,11 @@ def main() -> None:
     parser.add_argument("--dtypes", default="auto", help="auto: fp32, and bf16 where native")
     parser.add_argument("--keyframes", type=int, default=3, help="of the zoom, warm-up included")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--retain-memory",
+        action="store_true",
+        help="freed memory kept while measuring, and predicted so (the retain-memory lever)",
+    )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
 
@@ -167,6 +179,7 @@ def main() -> None:
                     rounds=args.rounds,
                     min_clean=min(2, args.rounds),
                     max_rounds=2 * args.rounds,
+                    retain_memory=args.retain_memory,
                 )
                 result = validate(options, progress=lambda t: print(f"  {t}", file=sys.stderr))
                 check = result.host_check

@@ -313,3 +313,36 @@ def test_levers_that_must_run_together_are_refused_when_they_cannot(tiny_sd2_dir
         )  # fmt: skip
         with pytest.raises(InputError, match="int8-dynamic with bf16"):
             lever_check.check_levers(options, pipeline=object())  # refused before it runs
+
+
+def test_a_retain_memory_period_is_measured_after_an_unmeasured_one_with_memory_kept(
+    monkeypatch,
+):
+    """Its steady state in a zoom: the allocator keeps freed memory for a period that grows the
+    heap, then the measured one; set back after both. Another configuration's period starts
+    from a trimmed heap."""
+    from contextlib import contextmanager
+
+    from zoomwatt.pipeline.allocator import AllocatorSetting
+
+    log: list[str] = []
+
+    @contextmanager
+    def retained():
+        log.append("retain")
+        yield AllocatorSetting(True, True, "kept")
+        log.append("release")
+
+    def period(config, options, meter):
+        log.append(f"period {config.name}")
+        return (len(log), 0.0, None, None)  # the keyframe seconds: which call this was
+
+    monkeypatch.setattr(lever_check, "freed_memory_retained", retained)
+    monkeypatch.setattr(lever_check, "release_freed_memory", lambda: log.append("trim"))
+    monkeypatch.setattr(lever_check, "_period", period)
+    kept = lever_check._Config("retain-memory", parse_levers("retain-memory"), {})
+    base = lever_check._Config("baseline", (), {})
+    assert lever_check._run_once(kept, None, None)[0] == 3  # the second period is returned
+    assert lever_check._run_once(base, None, None)[0] == 6
+    assert log == ["retain", "period retain-memory", "period retain-memory", "release",
+                   "trim", "period baseline"]  # fmt: skip

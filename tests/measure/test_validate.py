@@ -110,7 +110,12 @@ def test_missing_measurement_file_says_how_to_make_one(tmp_path):
 
 @pytest.mark.parametrize(
     "change, argument",
-    [({"size": 100}, "size"), ({"keyframes": 1}, "keyframes"), ({"steps": 0}, "steps")],
+    [
+        ({"size": 100}, "size"),
+        ({"keyframes": 1}, "keyframes"),
+        ({"steps": 0}, "steps"),
+        ({"retain_memory": "yes"}, "retain_memory"),
+    ],
 )
 def test_bad_options_name_the_argument(change, argument):
     with pytest.raises(InputError, match=f"^{argument}="):
@@ -149,6 +154,58 @@ def test_measure_recalibrates_unless_told_to_keep(tiny_result, monkeypatch):
     assert main(["measure", "--validate", "--no-save", "--quiet"]) == 0
     assert main(["measure", "--validate", "--no-save", "--quiet", "--keep-calibration"]) == 0
     assert seen == [True, False]
+
+
+def test_measure_retain_memory_reaches_the_check(tiny_result, monkeypatch):
+    import zoomwatt.measurement.validation as validate_module
+
+    seen = []
+
+    def fake(options, progress=None):
+        seen.append(options.retain_memory)
+        return tiny_result
+
+    monkeypatch.setattr(validate_module, "validate", fake)
+    assert main(["measure", "--validate", "--no-save", "--quiet"]) == 0
+    assert main(["measure", "--validate", "--no-save", "--quiet", "--retain-memory"]) == 0
+    assert seen == [False, True]
+
+
+def test_a_retained_memory_check_measures_and_predicts_with_freed_memory_kept(
+    tiny_sd2_dir, tmp_path, monkeypatch
+):
+    """The allocator is set for the zoom and the rounds and set back after; the prediction
+    leaves out the fresh buffers' page faults (perfmodel/device_params.py) and says so."""
+    from diffusers import StableDiffusionInpaintPipeline
+
+    import zoomwatt.measurement.validation as validate_module
+    from zoomwatt.perfmodel import workload_adapter
+    from zoomwatt.pipeline import allocator
+
+    monkeypatch.setenv("ZOOMWATT_CACHE_DIR", str(tmp_path))
+    calls: list[str] = []
+    kept = allocator.AllocatorSetting(True, True, "kept")
+    monkeypatch.setattr(allocator, "retain_freed_memory", lambda: calls.append("retain") or kept)
+    monkeypatch.setattr(allocator, "release_freed_memory", lambda: calls.append("release"))
+    predicted_with: list[bool] = []
+    real = workload_adapter.DeviceOptions.predict_options
+
+    def spy(self, spec):
+        predicted_with.append(self.retained_memory)
+        return real(self, spec)
+
+    monkeypatch.setattr(workload_adapter.DeviceOptions, "predict_options", spy)
+    pipe = StableDiffusionInpaintPipeline.from_pretrained(tiny_sd2_dir)
+    one_round = dict(rounds=1, min_clean=1, max_rounds=1, max_calibrations=1)
+    result = validate(
+        ValidateOptions(**{**TINY, **one_round}, retain_memory=True),
+        pipeline=pipe,
+        meter=NullEnergyMeter("test: no counter"),
+    )
+    assert calls == ["retain", "release"]
+    assert predicted_with and all(predicted_with)
+    assert result.settings["allocator"] == "retained"
+    assert validate_module.RETAINED_NOTE in result.notes
 
 
 def test_measure_rounds_and_retries(tiny_result, monkeypatch, capsys):

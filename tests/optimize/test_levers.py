@@ -145,6 +145,37 @@ def test_each_model_lever_changes_the_keyframe_and_leaves_the_pipeline(tiny_pipe
     assert np.array_equal(_keyframe(tiny_pipe), base)  # the shared pipeline is unchanged
 
 
+def test_retain_memory_keeps_freed_memory_while_the_zoom_runs_and_leaves_the_picture(
+    tiny_pipe, monkeypatch
+):
+    """A process setting, not a model change: the same keyframe bit for bit, the allocator set
+    when the models are prepared and set back when the inpainter closes."""
+    from zoomwatt.pipeline import allocator
+    from zoomwatt.pipeline.backends.sd2_levers import LeverInpainter
+
+    calls: list[str] = []
+    kept = allocator.AllocatorSetting(True, True, "kept")
+    monkeypatch.setattr(allocator, "retain_freed_memory", lambda: calls.append("retain") or kept)
+    monkeypatch.setattr(allocator, "release_freed_memory", lambda: calls.append("release"))
+    base = _keyframe(tiny_pipe)
+    assert calls == []  # the baseline leaves the allocator alone
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[:16] = 255
+    backend = LeverInpainter(
+        pipeline=tiny_pipe, steps=4, scheduler="ddim", device="cpu",
+        levers=parse_levers("retain-memory"),
+    )  # fmt: skip
+    assert np.array_equal(backend.inpaint(image, mask, "a cat", "", seed=3).image, base)
+    backend.inpaint(image, mask, "a cat", "", seed=3)
+    assert calls == ["retain"]  # once, for the whole zoom
+    backend.close()
+    assert calls == ["retain", "release"]
+    assert LEVERS["retain-memory"].exact
+    assert "caching allocator" in unavailable_reason("retain-memory", "cuda")
+
+
 def test_int8_copy_is_made_once_for_all_inpainters(tiny_pipe):
     shared: dict = {}
     _keyframe(tiny_pipe, parse_levers("int8-dynamic"), shared)

@@ -272,6 +272,26 @@ def test_a_measured_reorder_fault_rate_prices_a_convs_reorder_buffers_not_other_
     assert costs_of([ew], cpu).time_s[0] == pytest.approx(2e-5 + 2e-3 + 1e-6)
 
 
+def test_retained_memory_pays_no_first_touch_of_fresh_buffers():
+    """With the allocator keeping freed memory (the retain-memory lever: pipeline/allocator.py)
+    no buffer is mapped afresh: the spill's fault time and a conv's reorder faults are gone,
+    the DRAM traffic of activations beyond the buffer stays."""
+    spill = {"memory.spill_bandwidth": q(1, "GB/s")}
+    cpu = toy_profile(**spill, calibration={"conv_weight_faults": WEIGHT_FAULTS_APART})
+    # elementwise, 3e6 B of activations: memory 2e6 B / 1e11 = 2e-5 s, compute 4e-6 s; the
+    # 2e3 us of spill faults (2e6 B / 1e9 B/s) are left out
+    ew = layer(OpClass.ELEMENTWISE, flops=1e6, inp=2e6, out=1e6)
+    kept = costs_of([ew], cpu, retained_memory=True)
+    assert kept.time_s[0] == pytest.approx(2e-5 + 1e-6)
+    assert kept.dram_bytes[0] == pytest.approx(costs_of([ew], cpu).dram_bytes[0])  # 2e6 B
+    # conv with 2e6 B of weights: 4e-3 s of compute, none of the 2e-3 s of reorder faults
+    big = layer(OpClass.CONV, macs=1e9, weight=2e6, inp=0.5e6, out=0.5e6)
+    assert costs_of([big], cpu, retained_memory=True).time_s[0] == pytest.approx(4e-3 + 1e-6)
+    # a profile without a spill bandwidth (a GPU: its caching allocator) is unchanged
+    conv_toy = costs_of([big], toy_profile()).time_s[0]
+    assert costs_of([big], toy_profile(), retained_memory=True).time_s[0] == conv_toy
+
+
 def test_a_plain_layout_eager_conv_also_faults_in_its_reordered_input_and_output():
     """A conv on plain (NCHW) tensors: oneDNN reorders its input and output through fresh
     blocked buffers too (hardware/fresh_buffers.py); channels-last convs (16-bit dtypes on a

@@ -62,6 +62,12 @@ def add_parser(subparsers) -> None:
         "again, up to twice as many); with --levers, of every configuration",
     )
     g.add_argument(
+        "--retain-memory",
+        action="store_true",
+        help="keep freed memory in the process while the zoom and the stages are measured, and "
+        "predict so (the retain-memory lever: no page faults of fresh buffers)",
+    )
+    g.add_argument(
         "--keep-calibration",
         action="store_true",
         help="predict with the cached host profile instead of calibrating this machine before "
@@ -125,6 +131,7 @@ def compute(args: argparse.Namespace) -> MeasureResult:
         per_layer=args.per_layer,
         target_error_pct=args.target_pct,
         recalibrate=not args.keep_calibration,
+        retain_memory=args.retain_memory,
         **_check_rounds(args),
     )
     # 2. run (the prediction is computed either way; without --validate it is not shown)

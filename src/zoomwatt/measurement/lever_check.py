@@ -8,7 +8,14 @@ full-size SD2 inpainting architecture with random weights: honest for speed, mea
 pictures), interleaved: one warm-up keyframe each, then ``rounds`` rounds of one keyframe of
 every configuration in turn (A B C ... A B C ...), so a machine whose speed drifts slows every
 configuration alike; each figure is the median of its
-rounds. What is compared is the time per output frame, ``(keyframe + in-between frames of one
+rounds. Each period starts from a trimmed heap (glibc's end-state thresholds, its free memory
+given back), so that no configuration's fresh buffers are served without their page faults by
+memory another one freed: on the AMD EPYC Zen 5 (2026-12-04 and 06) the baseline keyframe took
+3.0-3.5 s in runs whose process had run the bf16 and int8 configurations before it and 5.0-5.7
+s in runs that had not, 3.2 s with freed memory kept. A ``retain-memory`` configuration runs
+each of its periods after an unmeasured one with the allocator keeping freed memory, its steady
+state in a zoom, and sets the allocator back after them (pipeline/allocator.py). What is
+compared is the time per output frame, ``(keyframe + in-between frames of one
 period) / N``, measured (the keyframe through the backend, the in-between frames through the
 zoom's geometry) and predicted by the performance model on the host profile for the lever's own
 traced workload (:mod:`.lever_workload`). Speed-up = baseline time / lever time; error =
@@ -56,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from zoomwatt.errors import InputError
+from zoomwatt.errors import InputError, NotMeasurableError
 from zoomwatt.measurement.energy_meter import EnergyMeter, make_energy_meter
 from zoomwatt.measurement.host_check import (
     REFERENCE_DRIFT_PCT,
@@ -66,11 +73,15 @@ from zoomwatt.measurement.host_check import (
     worst_move,
 )
 from zoomwatt.measurement.results import error_pct, read_saved_json, write_dated_json
+from zoomwatt.pipeline.allocator import freed_memory_retained, release_freed_memory
 from zoomwatt.pipeline.backends.levers import (
+    PROCESS_LEVERS,
     RANDOM_QUALITY_NOTE,
+    RUN_LEVERS,
     Lever,
     check_together,
     compatible_levers,
+    lever_value,
     quality_note,
     run_settings,
     unavailable_reason,
@@ -81,7 +92,8 @@ log = logging.getLogger(__name__)
 LEVER_TARGET_PCT = 15.0
 COMBINED_TARGET_PCT = 20.0
 DEFAULT_LEVERS = (
-    "no-cfg,steps=2,resolution=64,taesd,every=16,bf16,int8-dynamic,deepcache=2,tome=0.5,2:4"
+    "no-cfg,steps=2,resolution=64,taesd,every=16,bf16,int8-dynamic,deepcache=2,tome=0.5,"
+    "retain-memory,2:4"
 )
 PROMPT = "an overgrown ancient temple in a misty jungle"
 LATEST = "levers-latest.json"
@@ -266,6 +278,25 @@ def _start_picture(size: int, seed: int) -> np.ndarray:
 def _run_once(
     config: _Config, options: LeverCheckOptions, meter: EnergyMeter
 ) -> tuple[float, float, float | None, np.ndarray]:
+    """One keyframe period of ``config`` (:func:`_period`), from a heap that holds no touched
+    free memory: glibc's end-state thresholds and the heap trimmed first, so that what ran
+    before in this process cannot serve this configuration's fresh buffers without their page
+    faults (pipeline/allocator.py). With ``retain-memory`` the allocator keeps freed memory for
+    one unmeasured period and the measured one after it, as it does for a whole zoom (the
+    measured period in its steady state: no fresh buffer faulted in), and is set back after."""
+    if not lever_value(config.levers, "retain-memory"):
+        release_freed_memory()
+        return _period(config, options, meter)
+    with freed_memory_retained() as setting:
+        if not setting.applied:
+            raise NotMeasurableError(f"retain-memory: {setting.note}")
+        _period(config, options, meter)
+        return _period(config, options, meter)
+
+
+def _period(
+    config: _Config, options: LeverCheckOptions, meter: EnergyMeter
+) -> tuple[float, float, float | None, np.ndarray]:
     """One keyframe period of ``config``: the keyframe (backend) and its in-between frames;
     their seconds, the period's energy (None without a counter) and the keyframe."""
     from zoomwatt.pipeline.geometry import ZoomGeometry
@@ -290,9 +321,8 @@ def _run_once(
 def _backend(config: _Config, pipeline: Any, options: LeverCheckOptions, shared: dict) -> Any:
     from zoomwatt.pipeline.backends.sd2_levers import LeverInpainter
 
-    model = tuple(
-        lv for lv in config.levers if lv.name not in ("no-cfg", "steps", "resolution", "every")
-    )
+    settings = (*RUN_LEVERS, *PROCESS_LEVERS)  # applied here (_settings, _run_once)
+    model = tuple(lv for lv in config.levers if lv.name not in settings)
     return LeverInpainter(
         pipeline=pipeline,
         steps=config.settings["steps"],

@@ -18,6 +18,8 @@ scaled by a factor:
 - ``int8-weight``: the linear layers' weights in one byte, the matmul in fp32 (the kernel
   dequantizes in registers);
 - ``bf16``/``fp16``: the workload in that dtype;
+- ``retain-memory``: the same workload, none of its fresh buffers faulted in (the host
+  profile's spill and conv reorder fault terms left out: perfmodel/device_params.py);
 - ``openvino``: the baseline's workload on the profile's ``openvino`` stack (its calibrated
   efficiencies and per-node time), every convolution as OpenVINO's, not eager's kernel;
 - ``nncf-int8``: the same on the ``openvino-int8`` stack (its conv and linear rates measured
@@ -334,7 +336,12 @@ def predict_levers(
 
     spec = lever_spec(base, levers)
     stack = _listed_stack(lever_stack(levers), profile)
-    options = PredictOptions(frames_per_keyframe=spec.every, target_fps=spec.fps, stack=stack)
+    options = PredictOptions(
+        frames_per_keyframe=spec.every,
+        target_fps=spec.fps,
+        stack=stack,
+        retained_memory=bool(lever_value(levers, "retain-memory")),
+    )
     # OpenVINO runs every convolution in its own kernels, not eager PyTorch's choice of them
     native = host_kernels and stack not in OPENVINO_STACKS
     p = predict(lever_stages(base, levers, native), profile, options)

@@ -117,6 +117,7 @@ class TorchCheckMachine:
         sync: Callable[[], None],
         threads: int | None,
         settle_s: float = SETTLE_MAX_S,
+        retained_memory: bool = False,
     ):
         from zoomwatt.perfmodel import load_workload
 
@@ -125,6 +126,7 @@ class TorchCheckMachine:
         self.recalibrate, self.reference_dtype = recalibrate, reference_dtype
         self.prompt, self.sync, self.threads = prompt, sync, threads
         self.settle_s = settle_s
+        self.retained_memory = retained_memory  # predicted with freed memory kept
         self.probe = make_probe(device)
         self.workload = load_workload(spec)
         self.predictions: list[Any] = []  # one Prediction per calibration
@@ -132,7 +134,7 @@ class TorchCheckMachine:
     def calibrate(self, index: int) -> Calibration:
         """The host profile (the first from the cache unless ``recalibrate``; the others
         always measured now) and every stage predicted on it."""
-        from zoomwatt.perfmodel import predict_workload, supported
+        from zoomwatt.perfmodel import DeviceOptions, predict_workload, supported
 
         profile = load_host_profile(
             probe=self.probe,
@@ -140,7 +142,8 @@ class TorchCheckMachine:
             recalibrate=self.recalibrate or index > 0,
             reference_dtype=self.reference_dtype,
         )
-        (prediction,) = predict_workload(self.workload, [profile])
+        options = DeviceOptions(retained_memory=self.retained_memory)
+        (prediction,) = predict_workload(self.workload, [profile], options)
         prediction = supported(prediction)
         self.predictions.append(prediction)
         record = profile.calibration or {}

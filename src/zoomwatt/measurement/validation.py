@@ -15,6 +15,7 @@ counter can be read (:mod:`zoomwatt.measurement.energy_meter`), from the zoom's 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -53,6 +54,7 @@ from zoomwatt.measurement.results import LayerComparison, MeasureResult, StageMe
 from zoomwatt.measurement.stage_replay import SETTLE_MAX_S, CallInputs, TorchCheckMachine
 from zoomwatt.measurement.timing import cuda_sync, summarize
 from zoomwatt.measurement.zoom_measurement import ProgressFn, ZoomMeasurement, measure_zoom
+from zoomwatt.pipeline.allocator import freed_memory_retained
 from zoomwatt.workload.stages import StageName
 
 if TYPE_CHECKING:
@@ -105,6 +107,9 @@ class ValidateOptions:
     max_calibrations: int = 3  # the first calibration and the recalibrations
     drift_pct: float = REFERENCE_DRIFT_PCT  # reference kernel's tolerated move from calibration
     settle_s: float = SETTLE_MAX_S  # a retry round's longest wait for the others to leave
+    # the CPU allocator keeps freed memory while the zoom and the stages are measured, and the
+    # model predicts so (the retain-memory lever: pipeline/allocator.py)
+    retain_memory: bool = False
 
     def check_plan(self) -> CheckPlan:
         return CheckPlan(
@@ -141,6 +146,8 @@ def check_options(options: ValidateOptions) -> None:
     if not isinstance(options.settle_s, int | float) or not 0 <= options.settle_s <= 3600:
         raise InputError("settle_s", options.settle_s, "seconds in [0, 3600]")
     options.check_plan().check()
+    if not isinstance(options.retain_memory, bool):
+        raise InputError("retain_memory", options.retain_memory, "True or False")
 
 
 def _device(options: ValidateOptions) -> str:
@@ -386,6 +393,7 @@ def _host_check(run: _Run, backend: Any, inputs: CallInputs, measured: ZoomMeasu
         sync=cuda_sync(run.device),
         threads=run.threads,
         settle_s=options.settle_s,
+        retained_memory=options.retain_memory,
     )
     run.say(
         f"host check: calibrating, then {options.rounds} rounds of every model stage with a "
@@ -413,24 +421,25 @@ def validate(
     meter = meter or make_energy_meter("cuda" if device == "cuda" else "cpu", options.energy)
     run = _Run(options, device, dtype, meter, progress or (lambda _text: None))
     not_native, dtype_notes = native_dtypes(device, dtype)
+    notes = [f"energy meter: {meter.name}", *_allocator_notes(options, device)]
 
-    # 2. the zoom measured (warm-up, frame ops, video write, each model call's inputs)
-    notes = [f"energy meter: {meter.name}"]
-    backend = _backend(run, pipeline, notes)
-    inputs = CallInputs(_models(backend.pipe))
-    measured = _measure(run, backend, inputs)
-    notes += _load_notes(run, measured)
+    with freed_memory_retained() if options.retain_memory else contextlib.nullcontext():
+        # 2. the zoom measured (warm-up, frame ops, video write, each model call's inputs)
+        backend = _backend(run, pipeline, notes)
+        inputs = CallInputs(_models(backend.pipe))
+        measured = _measure(run, backend, inputs)
+        notes += _load_notes(run, measured)
 
-    # 3. the host check: calibration interleaved with rounds of every model stage
-    machine, cals, samples = _host_check(run, backend, inputs, measured)
-    plan = options.check_plan()
-    checks = tuple(stage_check(name, samples[name], cals, plan) for name in MODEL_STAGES)
-    layers: tuple[LayerComparison, ...] = ()
-    if options.per_layer:
-        run.say("timing every UNet layer")
-        stages = machine.workload.stages
-        layers = _per_layer(backend.pipe, stages, cals[-1].profile, options, device)
-    backend.close()
+        # 3. the host check: calibration interleaved with rounds of every model stage
+        machine, cals, samples = _host_check(run, backend, inputs, measured)
+        plan = options.check_plan()
+        checks = tuple(stage_check(name, samples[name], cals, plan) for name in MODEL_STAGES)
+        layers: tuple[LayerComparison, ...] = ()
+        if options.per_layer:
+            run.say("timing every UNet layer")
+            stages = machine.workload.stages
+            layers = _per_layer(backend.pipe, stages, cals[-1].profile, options, device)
+        backend.close()
 
     # 4. compare
     check = _check_result(run, checks, cals, not_native, dtype_notes, _load(), started)
@@ -450,6 +459,26 @@ def validate(
         notes=(check.headline, *notes, *dtype_notes),
         host_check=check,
     )
+
+
+RETAINED_NOTE = (
+    "allocator: freed memory kept in the process (retain-memory), measured and predicted so: "
+    "no fresh buffer's page faults, whose cost on a virtual machine depends on the host's "
+    "memory (pipeline/allocator.py)"
+)
+
+
+def _allocator_notes(options: ValidateOptions, device: str) -> list[str]:
+    """The note of ``options.retain_memory``; an InputError where this machine cannot keep
+    freed memory (the lever's reason)."""
+    if not options.retain_memory:
+        return []
+    from zoomwatt.pipeline.backends.levers import unavailable_reason
+
+    why = unavailable_reason("retain-memory", device)
+    if why is not None:
+        raise InputError("retain_memory", True, "a CPU run on glibc (Linux)", why)
+    return [RETAINED_NOTE]
 
 
 def _load() -> float | None:
@@ -614,6 +643,7 @@ def _settings(
         "keyframes": options.keyframes,
         "warmup_keyframes": options.warmup_keyframes,
         "frames_per_keyframe": options.frames_per_keyframe,
+        "allocator": "retained" if options.retain_memory else "default",
         "profile": profile.name,
         "cpu_share": None if measured.cpu_share is None else round(measured.cpu_share, 3),
         "load_average_1min": load,

@@ -172,12 +172,16 @@ def device_params(
     stack: str | None = None,
     fitted: bool = True,
     tf32_matmul: bool = False,
+    retained_memory: bool = False,
 ) -> DeviceParams:
     """The arrays for ``profile`` as software stack ``stack`` runs it (None: the profile's
     default stack; with its fitted figures when ``fitted``); ``sparse`` runs conv/linear at the
     2:4 sparse peak where the device has one; ``efficiency`` overrides the factors per op class
-    (after the stack's); ``tf32_matmul``: fp32 matmuls at TF32 too (module text). A stack the
-    profile does not list is an InputError."""
+    (after the stack's); ``tf32_matmul``: fp32 matmuls at TF32 too (module text);
+    ``retained_memory``: the allocator keeps freed memory (the ``retain-memory`` lever:
+    pipeline/allocator.py), so no fresh buffer is faulted in: neither the spill's first-touch
+    time nor an eager conv's reorder faults are paid. A stack the profile does not list is an
+    InputError."""
     software = resolve_stack(profile, stack, fitted=fitted)
     # 1. dtype fallback
     compute = {d: compute_dtype_for(profile, d) for d in DTYPES}
@@ -222,9 +226,11 @@ def device_params(
         compute_dtype=compute,
         reuse_half=half,
         spill_bandwidth_bytes_per_s=(
-            profile.spill_bandwidth.si if profile.spill_bandwidth is not None else float("inf")
+            profile.spill_bandwidth.si
+            if profile.spill_bandwidth is not None and not retained_memory
+            else float("inf")
         ),
-        fresh_conv_weights=_fresh_conv_weights(profile, software.name),
+        fresh_conv_weights=_fresh_conv_weights(profile, software.name) and not retained_memory,
         reorder_fault_bandwidth_bytes_per_s=(
             profile.reorder_fault_bandwidth.si
             if profile.reorder_fault_bandwidth is not None

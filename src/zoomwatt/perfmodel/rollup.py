@@ -50,6 +50,8 @@ class PredictOptions:
     efficiency: Mapping[str, float] = field(default_factory=dict)  # op class -> factor override
     stack: str | None = None  # software stack (None: each profile's default stack)
     fitted_stacks: bool = True  # lay the figures fitted to published data over the stack's
+    # the CPU allocator keeps freed memory (retain-memory lever): no fresh buffer faulted in
+    retained_memory: bool = False
 
 
 def _check_options(options: PredictOptions) -> None:
@@ -308,6 +310,7 @@ def predict_many(
             efficiency=options.efficiency,
             stack=options.stack,
             fitted=options.fitted_stacks,
+            retained_memory=options.retained_memory,
         )
         missing = unsupported_dtypes(table, params)
         if missing:

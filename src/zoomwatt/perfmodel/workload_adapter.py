@@ -40,6 +40,7 @@ class DeviceOptions:
     # profile's stack_names are the stacks it can take; another one is an InputError)
     stack: str | None = None
     fitted_stacks: bool = True  # lay the figures fitted to published data over the stack's
+    retained_memory: bool = False  # the CPU allocator keeps freed memory (retain-memory lever)
 
     def predict_options(self, spec: WorkloadSpec) -> PredictOptions:
         """The model's options for ``spec``: N = ``spec.every``, the target is ``spec.fps``."""
@@ -52,6 +53,7 @@ class DeviceOptions:
             efficiency=self.efficiency,
             stack=self.stack,
             fitted_stacks=self.fitted_stacks,
+            retained_memory=self.retained_memory,
         )
 
 

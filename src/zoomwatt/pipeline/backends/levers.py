@@ -5,10 +5,13 @@ One vocabulary (:data:`LEVERS`) serves ``zoomwatt optimize``'s plan file, ``zoom
 the unmodified baseline (the lean keyframe path of :mod:`.sd2_fast`, all switches off); a
 lever is written ``name`` or ``name=value`` (``--levers no-cfg,steps=2,deepcache=3``).
 
-Three kinds:
+Four kinds:
 
 - run settings (``no-cfg``, ``steps``, ``scheduler``, ``resolution``, ``every``): change what
   the zoom is asked to compute (:func:`run_settings`);
+- process settings (``retain-memory``: :data:`PROCESS_LEVERS`): change how the process runs
+  the same arithmetic (the allocator keeps freed memory: :mod:`zoomwatt.pipeline.allocator`),
+  set for the whole zoom by :class:`LeverInpainter` and per keyframe by the lever check;
 - model switches (``taesd``, ``int8-dynamic``, ``int8-weight``, ``deepcache``, ``tome``,
   ``bf16``, ``fp16``, ``compile``, ``tensorrt``, ``openvino``, ``nncf-int8``): applied to the
   models by
@@ -141,6 +144,14 @@ LEVERS: dict[str, LeverSpec] = {
         _spec("prune50", bool, True, False, "50% unstructured pruning"),
         _spec("share", int, 4, False, "weight sharing, 2^b values per layer (4 or 6 bits)"),
         _spec("compile", bool, True, True, "torch.compile (Inductor) of UNet and VAE stages"),
+        _spec(
+            "retain-memory",
+            bool,
+            True,
+            True,
+            "the CPU allocator keeps freed memory for the next call (glibc mallopt): no page "
+            "faults of fresh buffers after the first call",
+        ),
         _spec("tensorrt", bool, True, False, "TensorRT through torch_tensorrt (CUDA)"),
         _spec(
             "openvino",
@@ -176,6 +187,7 @@ STACK_OF_LEVER = {
     "nncf-int8": "openvino-int8",
 }
 RUN_LEVERS = ("no-cfg", "steps", "scheduler", "resolution", "every")
+PROCESS_LEVERS = ("retain-memory",)
 BYTES_ONLY = ("2:4", "prune50", "share")
 #: Levers that cannot go with a lever, and why. OpenVINO converts the plain fp32 torch UNet and
 #: VAE stages: torch's quantized modules, Python-level changes of the UNet's forward and other
@@ -310,6 +322,12 @@ def _has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
+def _glibc_malloc() -> bool:
+    from zoomwatt.pipeline.allocator import has_mallopt
+
+    return has_mallopt()
+
+
 def unavailable_reason(lever: Lever | str, device: str = "cpu") -> str | None:
     """Why this machine cannot run ``lever`` as a speed change on ``device``; None if it can."""
     name = lever if isinstance(lever, str) else lever.name
@@ -332,6 +350,10 @@ def unavailable_reason(lever: Lever | str, device: str = "cpu") -> str | None:
         return "no int4 x int8 engine on this machine (an NPU or a GPU with int4 tensor cores)"
     if name in ("operating-point", "layer-dfs"):
         return "setting clock frequencies needs DVFS control (cpufreq as root), not given here"
+    if name == "retain-memory" and cuda:
+        return "on a CUDA GPU PyTorch's caching allocator keeps freed memory already"
+    if name == "retain-memory" and not _glibc_malloc():
+        return "keeping freed memory is set through glibc's mallopt; this C library is not glibc"
     if name == "tome" and not _has_module("tomesd"):
         return "token merging needs the tomesd package (pip install tomesd), not installed"
     if name == "int8-dynamic" and cuda:

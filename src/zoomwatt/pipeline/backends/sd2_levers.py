@@ -10,6 +10,9 @@ here. Model switches: ``taesd`` (encoder and decoder; random TAESD weights with
 the encode and decode stages, TAESD's too when ``taesd`` is on, run by OpenVINO's CPU plugin in
 fp32: :mod:`.openvino_stage`; ``nncf-int8`` the same with NNCF's int8 weights; it excludes the
 levers of :data:`~zoomwatt.pipeline.backends.levers.EXCLUSIVE`, refused with the others up front).
+The process setting ``retain-memory`` is set when the models are prepared (the first keyframe)
+and set back by :meth:`LeverInpainter.close`: the allocator keeps freed memory for the whole
+zoom (pipeline/allocator.py).
 
 A given ``pipeline`` is shared, not changed: the switches work on a shallow copy of it (its own
 scheduler and UNet reference), and a model they rewrite (int8) is a copy, kept in ``shared`` so
@@ -28,6 +31,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from zoomwatt.errors import InputError
+from zoomwatt.pipeline.allocator import own_mappings
 from zoomwatt.pipeline.backends.levers import (
     OPENVINO_LEVERS,
     SCHEDULERS,
@@ -125,21 +129,31 @@ class LeverInpainter(SD2FastInpainter):
             )
         self.levers = levers
         self._shared = {} if shared is None else shared
+        self._retained = False  # retain-memory set by this inpainter (and to be set back)
 
     def fingerprint(self) -> dict[str, Any]:
         return {**super().fingerprint(), "levers": [lv.text() for lv in self.levers]}
 
     def _load(self):
-        if self._given_pipe is not None:  # work on a copy: the caller's pipeline stays as it is
-            from zoomwatt.archs.build import TORCH_DTYPES
+        given = self._given_pipe
+        if given is None:
+            return self._scheduled(super()._load())
+        from zoomwatt.archs.build import TORCH_DTYPES
 
-            given = self._given_pipe
-            if TORCH_DTYPES[self.dtype] != given.unet.dtype:
-                # a dtype change (or the channels-last layout that comes with a 16-bit dtype
-                # on a CPU) would cast the shared models in place
-                given = copy.deepcopy(given)
+        # work on a copy: the caller's pipeline stays as it is
+        if TORCH_DTYPES[self.dtype] == given.unet.dtype:
             self._given_pipe = copy.copy(given)
-        pipe = super()._load()
+            return self._scheduled(super()._load())
+        # a dtype change (or the channels-last layout that comes with a 16-bit dtype on a CPU)
+        # would cast the shared models in place: a deep copy, cast, made with its blocks mapped
+        # on their own, so that the copy's fp32 temporaries go back to the OS instead of
+        # serving later configurations' fresh buffers from the heap (pipeline/allocator.py)
+        with own_mappings():
+            self._given_pipe = copy.copy(copy.deepcopy(given))
+            return self._scheduled(super()._load())
+
+    def _scheduled(self, pipe: Any) -> Any:
+        """``pipe`` with the scheduler lever's scheduler, if one is given."""
         name = lever_value(self.levers, "scheduler")
         if name is not None:
             import diffusers
@@ -150,6 +164,10 @@ class LeverInpainter(SD2FastInpainter):
     def _prepare(self) -> None:
         if self._prepared:
             return
+        if lever_value(self.levers, "retain-memory") and not self._retained:
+            from zoomwatt.pipeline.allocator import retain_freed_memory
+
+            self._retained = retain_freed_memory().applied
         super()._prepare()
         unet = self._unet
         if lever_value(self.levers, "int8-dynamic"):
@@ -170,6 +188,14 @@ class LeverInpainter(SD2FastInpainter):
             if lever_value(self.levers, name):
                 unet = self._openvino_stages(unet, weights)
         self._unet = unet
+
+    def close(self) -> None:
+        if self._retained:
+            from zoomwatt.pipeline.allocator import release_freed_memory
+
+            release_freed_memory()
+            self._retained = False
+        super().close()
 
     def _openvino_stages(self, unet: Any, weights: str) -> Any:
         """The UNet (shared, see module doc) and this inpainter's encode and decode stages as
@@ -194,7 +220,8 @@ class LeverInpainter(SD2FastInpainter):
         full = (key, id(unet))
         if full not in self._shared:
             log.info("levers: %s of the UNet", key)
-            self._shared[full] = make(unet)
+            with own_mappings():  # the copy's replaced weights go back to the OS (_load)
+                self._shared[full] = make(unet)
         return self._shared[full]
 
     def _denoise(self, latents, small_mask, masked_latents, embeds, extra_step_kwargs):
