@@ -3,9 +3,9 @@
 Two parts, printed as one JSON record (``--record`` appends it to
 benchmarks/results/page_faults.jsonl, with the machine and the date):
 
-- ``touch``: one byte written per 4 KiB page of a fresh anonymous mapping of ``--touch-mib``
-  (``mmap``, small pages as PyTorch's CPU allocator gets them; numpy asks for huge pages at
-  this size), in GB/s of pages: the first mapping of the process,
+- ``touch``: one byte written per 4 KiB page of a fresh private anonymous mapping of
+  ``--touch-mib`` (``mmap``, small pages as PyTorch's CPU allocator gets them; numpy asks for
+  huge pages at this size), in GB/s of pages: the first mapping of the process,
   then again at once (the pages just given back), then again after ``--sleep-s`` of sleep,
   ``--touches`` times each. On a virtual machine whose balloon device reports free pages to the
   host (``virtio_balloon`` with ``VIRTIO_BALLOON_F_REPORTING``, printed as ``free_page_reporting``)
@@ -62,7 +62,8 @@ def touch_gb_per_s(mib: int) -> float:
     """GB/s of pages of a fresh ``mib`` MiB mapping faulted in by one write per page."""
     import numpy as np
 
-    with mmap.mmap(-1, mib * 2**20) as mapping:
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS  # as malloc maps: not shared memory
+    with mmap.mmap(-1, mib * 2**20, flags=flags) as mapping:
         pages = np.frombuffer(mapping, dtype=np.uint8)
         start = time.perf_counter()
         pages[::PAGE] = 1

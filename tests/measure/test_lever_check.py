@@ -346,3 +346,16 @@ def test_a_retain_memory_period_is_measured_after_an_unmeasured_one_with_memory_
     assert lever_check._run_once(base, None, None)[0] == 6
     assert log == ["retain", "period retain-memory", "period retain-memory", "release",
                    "trim", "period baseline"]  # fmt: skip
+
+
+def test_the_fault_note_gives_each_configuration_its_median_period():
+    base = lever_check._Config("baseline", (), {})
+    base.faulted_bytes = [2 * 2**30, 3 * 2**30, 8 * 2**30]  # median 3 GiB
+    kept = lever_check._Config("retain-memory", parse_levers("retain-memory"), {})
+    kept.faulted_bytes = [0, 2**29, 2**30]  # median 0.5 GiB
+    unread = lever_check._Config("no-cfg", parse_levers("no-cfg"), {})  # none counted
+    assert lever_check.fault_note([base, kept, unread]) == (
+        "page faults per measured keyframe period (median, GiB of 4 KiB pages): "
+        "baseline 3.00, retain-memory 0.50"
+    )
+    assert lever_check.fault_note([unread]) is None

@@ -16,6 +16,7 @@ from zoomwatt.measurement import (
     save_result,
     validate,
 )
+from zoomwatt.pipeline.allocator import has_mallopt
 
 TINY = dict(
     size=64,
@@ -169,8 +170,12 @@ def test_measure_retain_memory_reaches_the_check(tiny_result, monkeypatch):
     assert main(["measure", "--validate", "--no-save", "--quiet"]) == 0
     assert main(["measure", "--validate", "--no-save", "--quiet", "--retain-memory"]) == 0
     assert seen == [False, True]
+    # the lever check takes it as a lever, and a plain measurement has no prediction to hold
+    for other in (["--levers", "no-cfg", "--validate"], []):
+        assert main(["measure", "--retain-memory", "--no-save", "--quiet", *other]) == 2
 
 
+@pytest.mark.skipif(not has_mallopt(), reason="needs glibc's mallopt")
 def test_a_retained_memory_check_measures_and_predicts_with_freed_memory_kept(
     tiny_sd2_dir, tmp_path, monkeypatch
 ):

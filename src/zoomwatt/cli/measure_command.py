@@ -102,6 +102,7 @@ def _progress(args: argparse.Namespace):
 def compute(args: argparse.Namespace) -> MeasureResult:
     from zoomwatt.measurement.validation import ValidateOptions, validate
 
+    _check_retain_memory(args)
     if getattr(args, "plan", None) or getattr(args, "levers", None):
         from zoomwatt.cli.measure_levers import compute_levers
 
@@ -148,7 +149,20 @@ def _check_rounds(args: argparse.Namespace) -> dict[str, int]:
     return {"rounds": args.rounds, "min_clean": min(2, args.rounds), "max_rounds": 2 * args.rounds}
 
 
+def _check_retain_memory(args: argparse.Namespace) -> None:
+    """``--retain-memory`` belongs to the host check; the lever check takes it as a lever."""
+    levers = getattr(args, "plan", None) or getattr(args, "levers", None)
+    if getattr(args, "retain_memory", False) and (levers or not args.validate):
+        raise InputError(
+            "--retain-memory",
+            True,
+            "with --validate alone (the host check)",
+            "with --levers or --plan, add the retain-memory lever there",
+        )
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_retain_memory(args)
     if getattr(args, "plan", None) or getattr(args, "levers", None):
         from zoomwatt.cli.measure_levers import run_levers
 

@@ -261,8 +261,8 @@ def fit_reuse(
 #: native conv's layout and a linear layer's, ``compute.few_rows`` (hardware/few_rows.py);
 #: 12: the fresh-page reference kernel's buffer mapped from the OS itself, not by the heap,
 #: which served it from touched free memory in the lever check after a configuration kept its
-#: freed memory, 2026-12-06)
-CALIBRATION_REVISION = 12
+#: freed memory, 2026-12-06; 13: that mapping private, as malloc's are, not shared memory)
+CALIBRATION_REVISION = 13
 
 #: A SiLU size whose elements/s fall below this share of the in-cache size's is past the knee
 #: where fresh activations stop fitting: the buffer is the largest size before it

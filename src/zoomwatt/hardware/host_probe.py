@@ -191,7 +191,8 @@ def _fill_fresh_mapping(torch: Any, nbytes: int) -> None:
     threshold: then a heap-allocated buffer faults nothing)."""
     import mmap
 
-    with mmap.mmap(-1, nbytes) as mapping:
+    flags = mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS  # as malloc maps: not shared memory
+    with mmap.mmap(-1, nbytes, flags=flags) as mapping:
         view = torch.frombuffer(mapping, dtype=torch.float32)
         view.fill_(1.0)
         del view  # the mapping closes only without views of it

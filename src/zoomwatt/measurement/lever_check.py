@@ -237,6 +237,8 @@ class _Config:
     keyframe_s: list[float] = field(default_factory=list)
     frames_s: list[float] = field(default_factory=list)
     energy_j: list[float | None] = field(default_factory=list)  # per keyframe period
+    faulted_bytes: list[int] = field(default_factory=list)  # page faults x 4 KiB, per round
+    last_faulted_bytes: int | None = None  # of the last period run
     picture: np.ndarray | None = None
 
 
@@ -303,6 +305,7 @@ def _period(
 
     size = config.settings["size"][0]
     n = config.settings["frames_per_keyframe"]
+    faults0 = _minor_faults()
     geometry = ZoomGeometry.from_border(size, size, size // 4)
     previous = _start_picture(size, options.seed)
     canvas, mask = geometry.canvas(previous)
@@ -315,7 +318,37 @@ def _period(
     for j in range(1, n):
         geometry.inbetween(current, previous, j, n)
     frames_s = time.perf_counter() - started
+    faults = _minor_faults()
+    if faults is not None and faults0 is not None:
+        config.last_faulted_bytes = (faults - faults0) * PAGE_BYTES
     return keyframe_s, frames_s, meter.end(config.name).energy_j, out
+
+
+PAGE_BYTES = 4096  # a minor fault maps one small page (x86-64, arm64 with 4 KiB pages)
+
+
+def _minor_faults() -> int | None:
+    """This process's minor page faults so far (getrusage), None where unreadable."""
+    try:
+        import resource
+    except ImportError:  # not a Unix
+        return None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def fault_note(configs: list[_Config]) -> str | None:
+    """One line: each configuration's median page faults per measured period, in GiB (what the
+    allocator did to it: README, the lever section), None where none were counted."""
+    parts = [
+        f"{c.name} {statistics.median(c.faulted_bytes) / 2**30:.2f}"
+        for c in configs
+        if c.faulted_bytes
+    ]
+    if not parts:
+        return None
+    return "page faults per measured keyframe period (median, GiB of 4 KiB pages): " + ", ".join(
+        parts
+    )
 
 
 def _backend(config: _Config, pipeline: Any, options: LeverCheckOptions, shared: dict) -> Any:
@@ -358,6 +391,8 @@ def _measure(
             c.keyframe_s.append(keyframe_s)
             c.frames_s.append(frames_s)
             c.energy_j.append(energy_j)
+            if c.last_faulted_bytes is not None:
+                c.faulted_bytes.append(c.last_faulted_bytes)
             c.picture = picture
         if reference is not None:
             speeds.append(reference())
@@ -643,6 +678,8 @@ def check_levers(
         configs, pipeline, options, say, meter, _reference_fn(profile, options.device)
     )
     share = (time.process_time() - cpu0) / max(time.perf_counter() - wall0, 1e-9)
+    faults = fault_note(configs)
+    notes += [faults] if faults else []
     notes.append(
         f"this process used {share:.2f} CPU cores on average while measuring "
         f"(load average {os.getloadavg()[0]:.2f})"

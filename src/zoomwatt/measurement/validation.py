@@ -29,7 +29,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoomwatt.errors import InputError
+from zoomwatt.errors import InputError, NotMeasurableError
 from zoomwatt.hardware.host_probe import (
     BUSY_CPU_SHARE,
     RECORDED_FLAGS,
@@ -212,13 +212,17 @@ def workload_spec(options: ValidateOptions, dtype: str) -> WorkloadSpec:
     )
 
 
-def layer_seconds(stage: Any, profile: Any) -> list[tuple[Any, float]]:
-    """Each layer record of ``stage`` with the roofline's seconds of it on ``profile``."""
+def layer_seconds(
+    stage: Any, profile: Any, retained_memory: bool = False
+) -> list[tuple[Any, float]]:
+    """Each layer record of ``stage`` with the roofline's seconds of it on ``profile``
+    (``retained_memory``: the allocator keeps freed memory, perfmodel/device_params.py)."""
     import numpy as np
 
     from zoomwatt.perfmodel import build_layer_table, device_params, layer_costs
 
-    costs = layer_costs(build_layer_table([stage]), device_params(profile))
+    params = device_params(profile, retained_memory=retained_memory)
+    costs = layer_costs(build_layer_table([stage]), params)
     return [
         (layer, float(seconds))
         for layer, seconds in zip(stage.layers, np.asarray(costs.time_s), strict=True)
@@ -226,13 +230,13 @@ def layer_seconds(stage: Any, profile: Any) -> list[tuple[Any, float]]:
 
 
 def predicted_by_module(
-    stage: Any, profile: Any
+    stage: Any, profile: Any, retained_memory: bool = False
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """The roofline's seconds of one call of ``stage`` on ``profile``, per module, and per
-    module and op class."""
+    module and op class (``retained_memory`` as :func:`layer_seconds`)."""
     predicted: dict[str, float] = defaultdict(float)
     by_class: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
-    for layer, seconds in layer_seconds(stage, profile):
+    for layer, seconds in layer_seconds(stage, profile, retained_memory):
         predicted[layer.module] += seconds
         by_class[layer.module][layer.op_class.value] += seconds
     return predicted, by_class
@@ -243,7 +247,7 @@ def _per_layer(pipe: Any, stages: Any, profile: Any, options: ValidateOptions, d
     import torch
 
     unet_stage = next(s for s in stages if s.name == StageName.UNET)
-    predicted, by_class = predicted_by_module(unet_stage, profile)
+    predicted, by_class = predicted_by_module(unet_stage, profile, options.retain_memory)
 
     batch = 2 if options.guidance > 1.0 else 1
     lat = options.size // 8
@@ -423,7 +427,9 @@ def validate(
     not_native, dtype_notes = native_dtypes(device, dtype)
     notes = [f"energy meter: {meter.name}", *_allocator_notes(options, device)]
 
-    with freed_memory_retained() if options.retain_memory else contextlib.nullcontext():
+    with freed_memory_retained() if options.retain_memory else contextlib.nullcontext() as kept:
+        if kept is not None and not kept.applied:
+            raise NotMeasurableError(f"--retain-memory: {kept.note}")
         # 2. the zoom measured (warm-up, frame ops, video write, each model call's inputs)
         backend = _backend(run, pipeline, notes)
         inputs = CallInputs(_models(backend.pipe))

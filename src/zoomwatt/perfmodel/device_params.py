@@ -180,7 +180,9 @@ def device_params(
     (after the stack's); ``tf32_matmul``: fp32 matmuls at TF32 too (module text);
     ``retained_memory``: the allocator keeps freed memory (the ``retain-memory`` lever:
     pipeline/allocator.py), so no fresh buffer is faulted in: neither the spill's first-touch
-    time nor an eager conv's reorder faults are paid. A stack the profile does not list is an
+    time nor an eager conv's reorder faults are paid (a single buffer beyond the 2 GiB that
+    glibc's threshold can keep would still be mapped afresh: none of the SD 2 stages' is at the
+    sizes checked here, 512 px and below). A stack the profile does not list is an
     InputError."""
     software = resolve_stack(profile, stack, fitted=fitted)
     # 1. dtype fallback

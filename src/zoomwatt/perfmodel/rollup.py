@@ -66,6 +66,8 @@ def _check_options(options: PredictOptions) -> None:
         raise InputError("battery_wh", wh, "a capacity in Wh > 0")
     if options.stack is not None and options.stack not in STACKS:
         raise InputError("stack", options.stack, f"one of {', '.join(STACKS)}")
+    if not isinstance(options.retained_memory, bool):
+        raise InputError("retained_memory", options.retained_memory, "True or False")
 
 
 def _stage_costs(table: LayerTable, costs: LayerCosts) -> tuple[StageCost, ...]:

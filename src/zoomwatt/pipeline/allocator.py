@@ -34,8 +34,10 @@ but after the bf16 configuration had made its copy of the pipeline (an fp32 deep
 bf16, its 3.5 GB of fp32 weights freed among the live bf16 ones) 2.8 GiB and 4.2 s, and 0.25
 GiB and 3.4-3.6 s after the combined configuration had made another; trimming the heap
 (``malloc_trim``: the pages given back, the free blocks kept) did not undo it.
-:func:`own_mappings` maps every block of 128 KiB or more on its own while a block of code
-runs, so that what it frees goes back to the OS instead of staying in the heap.
+:func:`own_mappings` maps every new block of 128 KiB or more on its own while a block of code
+runs (unless free heap memory serves it), so that what it frees goes back to the OS instead of
+staying in the heap: the lever inpainters make their bf16 and int8 copies so, after which the
+baseline faulted 7.2 GiB a keyframe again.
 """
 
 from __future__ import annotations
@@ -112,6 +114,8 @@ def retain_freed_memory() -> AllocatorSetting:
     why = _set(RETAIN_BYTES, RETAIN_BYTES)
     if why is not None:
         log.warning("retain-memory: not applied: %s", why)
+        if _glibc() is not None:  # one threshold may have been set: glibc's end state again
+            _set(DEFAULT_MMAP_BYTES, DEFAULT_TRIM_BYTES)
         return AllocatorSetting(False, False, f"freed memory not retained: {why}")
     log.info("allocator: freed memory kept in the process (glibc thresholds 2 GiB)")
     _retained = True
@@ -144,15 +148,17 @@ def freed_memory_retained() -> Iterator[AllocatorSetting]:
 
 @contextmanager
 def own_mappings() -> Iterator[None]:
-    """Every block of :data:`OWN_MAPPING_BYTES` or more mapped on its own for the block (module
-    doc): for code that makes a model's copy and frees the temporaries; the allocator as it was
-    after (freed memory kept, if it was, else glibc's end state with the heap trimmed). Off
-    glibc it does nothing."""
-    was_retained = _retained
-    if _set(OWN_MAPPING_BYTES, DEFAULT_TRIM_BYTES) is not None:
+    """Every new block of :data:`OWN_MAPPING_BYTES` or more mapped on its own for the block,
+    unless free heap memory can serve it (module doc): for code that makes a model's copy and
+    frees the temporaries, which then go back to the OS; the allocator as it was after (freed
+    memory kept, if it was, else glibc's end state with the heap trimmed), also where glibc
+    refused the setting. Off glibc it does nothing."""
+    if _glibc() is None:
         yield
         return
+    was_retained = _retained
     try:
+        _set(OWN_MAPPING_BYTES, DEFAULT_TRIM_BYTES)
         yield
     finally:
         if was_retained:

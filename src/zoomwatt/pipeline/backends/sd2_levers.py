@@ -135,25 +135,20 @@ class LeverInpainter(SD2FastInpainter):
         return {**super().fingerprint(), "levers": [lv.text() for lv in self.levers]}
 
     def _load(self):
-        given = self._given_pipe
-        if given is None:
-            return self._scheduled(super()._load())
+        from contextlib import nullcontext
+
         from zoomwatt.archs.build import TORCH_DTYPES
 
-        # work on a copy: the caller's pipeline stays as it is
-        if TORCH_DTYPES[self.dtype] == given.unet.dtype:
-            self._given_pipe = copy.copy(given)
-            return self._scheduled(super()._load())
+        given = self._given_pipe
         # a dtype change (or the channels-last layout that comes with a 16-bit dtype on a CPU)
-        # would cast the shared models in place: a deep copy, cast, made with its blocks mapped
-        # on their own, so that the copy's fp32 temporaries go back to the OS instead of
+        # would cast a given pipeline's models in place: a deep copy then, made with its blocks
+        # mapped on their own, so that the copy's fp32 temporaries go back to the OS instead of
         # serving later configurations' fresh buffers from the heap (pipeline/allocator.py)
-        with own_mappings():
-            self._given_pipe = copy.copy(copy.deepcopy(given))
-            return self._scheduled(super()._load())
-
-    def _scheduled(self, pipe: Any) -> Any:
-        """``pipe`` with the scheduler lever's scheduler, if one is given."""
+        copying = given is not None and TORCH_DTYPES[self.dtype] != given.unet.dtype
+        with own_mappings() if copying else nullcontext():
+            if given is not None:  # work on a copy: the caller's pipeline stays as it is
+                self._given_pipe = copy.copy(copy.deepcopy(given) if copying else given)
+            pipe = super()._load()
         name = lever_value(self.levers, "scheduler")
         if name is not None:
             import diffusers
