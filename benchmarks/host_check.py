@@ -16,8 +16,8 @@ verdict and every stage's predicted and measured seconds, error, status and CPU 
 
 ``--retain-memory`` measures with freed memory kept in the process and predicts so (the
 ``retain-memory`` lever, pipeline/allocator.py): no fresh buffer's page faults, whose cost on a
-virtual machine depends on the host's memory as much as on the CPU; the record's ``allocator``
-says which.
+virtual machine can move with the host's memory (it did on the Zen 5 VM, 2026-12-06); the
+record's ``allocator`` says which.
 
 On a quiet 2-core CPU a 256/2 run takes about 3-4 minutes and a 512/4 run about 10-12.
 """

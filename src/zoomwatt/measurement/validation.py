@@ -469,7 +469,7 @@ def validate(
 
 RETAINED_NOTE = (
     "allocator: freed memory kept in the process (retain-memory), measured and predicted so: "
-    "no fresh buffer's page faults, whose cost on a virtual machine depends on the host's "
+    "no fresh buffer's page faults, whose cost on a virtual machine can move with the host's "
     "memory (pipeline/allocator.py)"
 )
 

@@ -11,14 +11,16 @@ full-size SD 2 inpainting UNet, random weights, 256x256, CFG batch 2, fp32) one 
 1.77-1.82 GiB and took 2.11-2.32 s (median call of two fresh processes), against no fault and
 1.70-1.71 s with freed memory kept, the peak resident memory the same (3.95-4.00 GB).
 
-What a page fault costs is not the CPU's alone. That machine is a virtual machine whose balloon
-device has free page reporting (``VIRTIO_BALLOON_F_REPORTING``): memory the guest leaves free
-for about two seconds is handed back to the host, and the next touch of it faults on the host
-too. One byte written per 4 KiB page of a fresh 1 GiB mapping ran at 0.48 GB/s on memory long
-free, 1.5-1.9 GB/s at once again on the pages just unmapped, and 0.79-0.88 GB/s after 4 s of
-sleep between touches (same record). So the time of a run that faults depends on what the
-machine's memory did in the seconds before it, which no calibration can hold; a run that keeps
-its freed memory pays the faults once, in its first call.
+What a page fault costs is not the CPU's alone, and on that virtual machine it moved. One byte
+written per 4 KiB page of a fresh 1 GiB private mapping (a C loop) ran at 0.33 GB/s on memory
+long free, 2.7-2.8 GB/s at once again on the pages just unmapped, and 0.41-0.81 GB/s after 4 s
+of sleep between touches at 21:47 UTC; at 23:11-23:19 every touch ran at 2.8-3.2 GB/s, after
+sleep too (``benchmarks/page_faults.py``, recorded; its 21:55 record mapped shared memory by
+mistake: 0.48 GB/s first, 0.79-0.88 after sleep). The VM's balloon device reports free pages to
+the host (``VIRTIO_BALLOON_F_REPORTING``), which takes back memory left free for a while: a
+likely cause of the slow touches, not shown. So the time of a run that faults can depend on
+what the machine's memory did before it, which no calibration holds; a run that keeps its freed
+memory pays the faults once, in its first call.
 
 :func:`retain_freed_memory` sets both thresholds to the largest value ``mallopt`` takes, so that
 freed memory stays in the heap for the next call (what PyTorch's CUDA caching allocator does on
