@@ -8,11 +8,12 @@ full-size SD2 inpainting architecture with random weights: honest for speed, mea
 pictures), interleaved: one warm-up keyframe each, then ``rounds`` rounds of one keyframe of
 every configuration in turn (A B C ... A B C ...), so a machine whose speed drifts slows every
 configuration alike; each figure is the median of its
-rounds. Each period starts from a trimmed heap (glibc's end-state thresholds, its free memory
-given back), so that no configuration's fresh buffers are served without their page faults by
-memory another one freed: on the AMD EPYC Zen 5 (2026-12-04 and 06) the baseline keyframe took
-3.0-3.5 s in runs whose process had run the bf16 and int8 configurations before it and 5.0-5.7
-s in runs that had not, 3.2 s with freed memory kept. A ``retain-memory`` configuration runs
+rounds. Each period starts from a trimmed heap (glibc's end-state thresholds, its free memory's
+pages given back; the free blocks stay, and still serve fresh buffers that then fault only on
+first use, which is why the lever inpainters make their model copies with blocks mapped on
+their own: sd2_levers.py): on the AMD EPYC Zen 5 (2026-12-04 and 06) the baseline keyframe took
+3.0-3.7 s in runs whose process had made the bf16 copies before it, trimmed or not, and 4.9-5.7
+s otherwise, 3.2 s with freed memory kept. A ``retain-memory`` configuration runs
 each of its periods after an unmeasured one with the allocator keeping freed memory, its steady
 state in a zoom, and sets the allocator back after them (pipeline/allocator.py). What is
 compared is the time per output frame, ``(keyframe + in-between frames of one
@@ -280,12 +281,11 @@ def _start_picture(size: int, seed: int) -> np.ndarray:
 def _run_once(
     config: _Config, options: LeverCheckOptions, meter: EnergyMeter
 ) -> tuple[float, float, float | None, np.ndarray]:
-    """One keyframe period of ``config`` (:func:`_period`), from a heap that holds no touched
-    free memory: glibc's end-state thresholds and the heap trimmed first, so that what ran
-    before in this process cannot serve this configuration's fresh buffers without their page
-    faults (pipeline/allocator.py). With ``retain-memory`` the allocator keeps freed memory for
-    one unmeasured period and the measured one after it, as it does for a whole zoom (the
-    measured period in its steady state: no fresh buffer faulted in), and is set back after."""
+    """One keyframe period of ``config`` (:func:`_period`), glibc's end-state thresholds set and
+    the heap trimmed first (its free blocks' pages given back: module doc). With
+    ``retain-memory`` the allocator keeps freed memory for one unmeasured period and the
+    measured one after it, as it does for a whole zoom (the measured period in its steady
+    state: no fresh buffer faulted in), and is set back after."""
     if not lever_value(config.levers, "retain-memory"):
         release_freed_memory()
         return _period(config, options, meter)
